@@ -1,0 +1,435 @@
+//! The client: policy and limits, and the one-shot `encrypt` / `decrypt`.
+//!
+//! The one-shot calls are drivers over the sans-IO [`Encryptor`] and [`Decryptor`]; the
+//! header-time steps they share with the streaming adapters ([`Client::encryptor`],
+//! [`Client::decrypt_materials`]) are public so every adapter uses the same code.
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+
+use crate::cmm::{CryptographicMaterialsManager, DecryptMaterialsRequest, DefaultCmm, EncryptionMaterialsRequest};
+use crate::context::EncryptionContext;
+use crate::crypto::{CryptoProvider, default_provider};
+use crate::error::{FormatError, KeyringError, PolicyError, Result};
+use crate::format::{FrameLength, MessageHeader};
+use crate::keyring::{Keyring, RawAesKeyring};
+use crate::limits::Limits;
+use crate::materials::DecryptionMaterials;
+use crate::proto::{DecryptEvent, Decryptor, DecryptorConfig, Encryptor};
+use crate::suite::{AlgorithmSuite, CommitmentPolicy};
+
+/// Where materials come from: a keyring (wrapped in a [`DefaultCmm`]) or a CMM.
+#[derive(Debug, Clone)]
+pub enum MaterialsSource {
+    /// A keyring; a default CMM is put around it.
+    Keyring(Arc<dyn Keyring>),
+    /// A cryptographic materials manager.
+    Cmm(Arc<dyn CryptographicMaterialsManager>),
+}
+
+impl MaterialsSource {
+    /// A source from any keyring.
+    pub fn keyring(keyring: impl Keyring + 'static) -> Self {
+        Self::Keyring(Arc::new(keyring))
+    }
+
+    /// A source from any CMM.
+    pub fn cmm(cmm: impl CryptographicMaterialsManager + 'static) -> Self {
+        Self::Cmm(Arc::new(cmm))
+    }
+
+    fn to_cmm(&self, provider: &CryptoProvider) -> Arc<dyn CryptographicMaterialsManager> {
+        match self {
+            Self::Keyring(k) => Arc::new(DefaultCmm::with_provider(k.clone(), provider)),
+            Self::Cmm(c) => c.clone(),
+        }
+    }
+}
+
+impl From<Arc<dyn Keyring>> for MaterialsSource {
+    fn from(k: Arc<dyn Keyring>) -> Self {
+        Self::Keyring(k)
+    }
+}
+
+impl From<Arc<dyn CryptographicMaterialsManager>> for MaterialsSource {
+    fn from(c: Arc<dyn CryptographicMaterialsManager>) -> Self {
+        Self::Cmm(c)
+    }
+}
+
+impl From<&MaterialsSource> for MaterialsSource {
+    fn from(s: &MaterialsSource) -> Self {
+        s.clone()
+    }
+}
+
+impl From<RawAesKeyring> for MaterialsSource {
+    fn from(k: RawAesKeyring) -> Self {
+        Self::keyring(k)
+    }
+}
+
+impl From<DefaultCmm> for MaterialsSource {
+    fn from(c: DefaultCmm) -> Self {
+        Self::cmm(c)
+    }
+}
+
+/// Holds the commitment policy, the limits and the crypto provider. Cheap to clone; immutable
+/// once built.
+#[derive(Debug, Clone, Copy)]
+pub struct Client {
+    policy: CommitmentPolicy,
+    limits: Limits,
+    provider: &'static CryptoProvider,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Builds a [`Client`].
+#[derive(Debug, Clone, Copy)]
+pub struct ClientBuilder(Client);
+
+impl ClientBuilder {
+    /// The commitment policy (default REQUIRE_ENCRYPT_REQUIRE_DECRYPT).
+    pub fn commitment_policy(mut self, policy: CommitmentPolicy) -> Self {
+        self.0.policy = policy;
+        self
+    }
+
+    /// The most encrypted data keys a message may have, on encrypt and decrypt.
+    pub fn max_encrypted_data_keys(mut self, n: u16) -> Self {
+        self.0.limits = self.0.limits.max_encrypted_data_keys(n);
+        self
+    }
+
+    /// Decryption limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.0.limits = limits;
+        self
+    }
+
+    /// The crypto provider (default: [`default_provider`]).
+    pub fn crypto_provider(mut self, provider: &'static CryptoProvider) -> Self {
+        self.0.provider = provider;
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> Client {
+        self.0
+    }
+}
+
+/// Options for encrypting one message.
+#[derive(Debug, Clone, Default)]
+pub struct EncryptOptions {
+    /// The encryption context (no key may start with `aws-crypto-`).
+    pub encryption_context: EncryptionContext,
+    /// The suite; `None` for the policy's default.
+    pub algorithm_suite: Option<AlgorithmSuite>,
+    /// The frame length (default 4096).
+    pub frame_length: FrameLength,
+    /// The plaintext length, when known in advance (it lets caching CMMs account for it).
+    pub plaintext_length: Option<u64>,
+}
+
+/// The result of a one-shot encryption.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct EncryptOutput {
+    /// The whole message.
+    pub ciphertext: Vec<u8>,
+    /// Its header.
+    pub header: MessageHeader,
+    /// The full encryption context, required pairs and the signature public key included.
+    pub encryption_context: EncryptionContext,
+}
+
+/// The result of a one-shot decryption.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DecryptOutput {
+    /// The plaintext.
+    pub plaintext: Vec<u8>,
+    /// The message header.
+    pub header: MessageHeader,
+    /// The full encryption context: the header's plus reproduced required pairs.
+    pub encryption_context: EncryptionContext,
+}
+
+impl Client {
+    /// A client with the default policy (REQUIRE_ENCRYPT_REQUIRE_DECRYPT), default limits and
+    /// the default crypto provider.
+    pub fn new() -> Self {
+        Self {
+            policy: CommitmentPolicy::default(),
+            limits: Limits::default(),
+            provider: default_provider(),
+        }
+    }
+
+    /// A builder starting from the defaults.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder(Self::new())
+    }
+
+    /// The commitment policy.
+    pub fn commitment_policy(&self) -> CommitmentPolicy {
+        self.policy
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The crypto provider.
+    pub fn crypto_provider(&self) -> &'static CryptoProvider {
+        self.provider
+    }
+
+    /// One-shot encryption of `plaintext`. Set options on the returned call, then `.await` it.
+    ///
+    /// ```
+    /// # async fn demo() -> esdk::Result<()> {
+    /// let keyring = esdk::RawAesKeyring::new("my-namespace", "my-key", &[7u8; 32])?;
+    /// let client = esdk::Client::new();
+    /// let out = client.encrypt(keyring, b"hello").encryption_context([("purpose", "demo")]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn encrypt<'a>(&'a self, source: impl Into<MaterialsSource>, plaintext: &'a [u8]) -> EncryptCall<'a> {
+        EncryptCall {
+            client: self,
+            source: source.into(),
+            plaintext,
+            options: EncryptOptions::default(),
+        }
+    }
+
+    /// One-shot decryption of a whole message. Set options on the returned call, then `.await`
+    /// it. Nothing is returned unless every check passed.
+    pub fn decrypt<'a>(&'a self, source: impl Into<MaterialsSource>, ciphertext: &'a [u8]) -> DecryptCall<'a> {
+        DecryptCall {
+            client: self,
+            source: source.into(),
+            ciphertext,
+            reproduced: None,
+            unsigned_only: false,
+        }
+    }
+
+    /// The header phase of encryption: gets materials from the source, checks them against the
+    /// policy and limits, and returns an [`Encryptor`] with the header ready.
+    ///
+    /// # Errors
+    /// A reserved encryption context key, a suite the policy forbids, too many encrypted data
+    /// keys, or any keyring failure.
+    pub async fn encryptor(&self, source: &MaterialsSource, options: &EncryptOptions) -> Result<Encryptor> {
+        if let Some(k) = options.encryption_context.reserved_key() {
+            return Err(PolicyError::ReservedEncryptionContextKey(k.to_owned()).into());
+        }
+        if let Some(s) = options.algorithm_suite {
+            self.policy.check_encrypt(s)?;
+        }
+        let mut request = EncryptionMaterialsRequest::new(options.encryption_context.clone(), self.policy);
+        request.algorithm_suite = options.algorithm_suite;
+        request.max_plaintext_length = options.plaintext_length;
+        let materials = source
+            .to_cmm(self.provider)
+            .get_encryption_materials(request)
+            .await?;
+        let suite = materials.algorithm_suite();
+        self.policy.check_encrypt(suite)?;
+        if options.algorithm_suite.is_some_and(|s| s != suite) {
+            return Err(PolicyError::MaterialsMismatch("materials use another algorithm suite than requested").into());
+        }
+        if let Some(limit) = self.limits.max_encrypted_data_keys {
+            let got = materials.encrypted_data_keys().len();
+            if got > usize::from(limit) {
+                return Err(PolicyError::TooManyEncryptedDataKeys { limit, got }.into());
+            }
+        }
+        for key in materials.required_encryption_context_keys() {
+            if !materials.encryption_context().contains_key(key) {
+                return Err(PolicyError::MissingRequiredEncryptionContextKey(key.clone()).into());
+            }
+        }
+        Encryptor::new(&materials, options.frame_length, self.provider)
+    }
+
+    /// A decryptor configured with this client's policy and limits.
+    pub fn decryptor(&self, unsigned_only: bool) -> Decryptor {
+        Decryptor::new(
+            DecryptorConfig {
+                commitment_policy: self.policy,
+                limits: self.limits,
+                unsigned_only,
+            },
+            self.provider,
+        )
+    }
+
+    /// The header phase of decryption: asks the source for materials for `header`, with the
+    /// caller's reproduced encryption context, and checks them.
+    ///
+    /// # Errors
+    /// A policy refusal, a context mismatch, or any keyring failure.
+    pub async fn decrypt_materials(
+        &self,
+        source: &MaterialsSource,
+        header: &MessageHeader,
+        reproduced: Option<&EncryptionContext>,
+    ) -> Result<DecryptionMaterials> {
+        self.policy.check_decrypt(header.algorithm_suite())?;
+        let request = DecryptMaterialsRequest::new(header, self.policy, reproduced.cloned());
+        let materials = source.to_cmm(self.provider).decrypt_materials(request).await?;
+        if materials.data_key().is_none() {
+            return Err(KeyringError::InvalidMaterials("no plaintext data key").into());
+        }
+        if let Some(reproduced) = reproduced {
+            for (k, v) in reproduced.iter() {
+                if materials.encryption_context().get(k) != Some(v) {
+                    return Err(PolicyError::EncryptionContextMismatch(k.to_owned()).into());
+                }
+            }
+        }
+        Ok(materials)
+    }
+}
+
+/// A one-shot encryption waiting for its options; `.await` it.
+#[must_use = "an encryption does nothing until awaited"]
+pub struct EncryptCall<'a> {
+    client: &'a Client,
+    source: MaterialsSource,
+    plaintext: &'a [u8],
+    options: EncryptOptions,
+}
+
+impl<'a> EncryptCall<'a> {
+    /// The encryption context.
+    pub fn encryption_context<K: Into<String>, V: Into<String>>(
+        mut self,
+        context: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.options.encryption_context = context.into_iter().collect();
+        self
+    }
+
+    /// The algorithm suite (default: the commitment policy's default).
+    pub fn algorithm_suite(mut self, suite: AlgorithmSuite) -> Self {
+        self.options.algorithm_suite = Some(suite);
+        self
+    }
+
+    /// The frame length (default 4096).
+    pub fn frame_length(mut self, frame_length: FrameLength) -> Self {
+        self.options.frame_length = frame_length;
+        self
+    }
+
+    async fn run(self) -> Result<EncryptOutput> {
+        let mut options = self.options;
+        options.plaintext_length = Some(self.plaintext.len() as u64);
+        let mut encryptor = self.client.encryptor(&self.source, &options).await?;
+        let frames = self.plaintext.len() / options.frame_length.get() as usize + 1;
+        let mut out = BytesMut::with_capacity(self.plaintext.len() + frames * 40 + 4096);
+        encryptor.update(self.plaintext, &mut out)?;
+        encryptor.finish(&mut out)?;
+        let header = encryptor.header().clone();
+        let mut encryption_context = header.encryption_context().clone();
+        for (k, v) in options.encryption_context.iter() {
+            encryption_context.insert(k, v);
+        }
+        Ok(EncryptOutput {
+            ciphertext: out.to_vec(),
+            header,
+            encryption_context,
+        })
+    }
+}
+
+impl<'a> IntoFuture for EncryptCall<'a> {
+    type Output = Result<EncryptOutput>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+/// A one-shot decryption waiting for its options; `.await` it.
+#[must_use = "a decryption does nothing until awaited"]
+pub struct DecryptCall<'a> {
+    client: &'a Client,
+    source: MaterialsSource,
+    ciphertext: &'a [u8],
+    reproduced: Option<EncryptionContext>,
+    unsigned_only: bool,
+}
+
+impl<'a> DecryptCall<'a> {
+    /// The encryption context expected in the message: every pair must match the header's, and
+    /// pairs the header does not store (required-context CMM) are supplied from here.
+    pub fn encryption_context<K: Into<String>, V: Into<String>>(
+        mut self,
+        context: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.reproduced = Some(context.into_iter().collect());
+        self
+    }
+
+    /// Refuse signed messages right after the header.
+    pub fn unsigned_only(mut self) -> Self {
+        self.unsigned_only = true;
+        self
+    }
+
+    async fn run(self) -> Result<DecryptOutput> {
+        let mut decryptor = self.client.decryptor(self.unsigned_only);
+        let mut input = BytesMut::from(self.ciphertext);
+        let mut plaintext = Vec::with_capacity(self.ciphertext.len());
+        let mut context = None;
+        loop {
+            match decryptor.decode(&mut input)? {
+                Some(DecryptEvent::Header(header)) => {
+                    let materials = self
+                        .client
+                        .decrypt_materials(&self.source, &header, self.reproduced.as_ref())
+                        .await?;
+                    decryptor.supply_materials(&materials)?;
+                    context = Some(materials.encryption_context().clone());
+                }
+                Some(DecryptEvent::Plaintext(chunk)) => plaintext.extend_from_slice(&chunk),
+                Some(DecryptEvent::Done) => break,
+                None => return Err(FormatError::Truncated.into()),
+            }
+        }
+        decryptor.finish(&input)?;
+        let header = decryptor
+            .header()
+            .cloned()
+            .ok_or(FormatError::Truncated)?;
+        Ok(DecryptOutput {
+            plaintext,
+            header,
+            encryption_context: context.unwrap_or_default(),
+        })
+    }
+}
+
+impl<'a> IntoFuture for DecryptCall<'a> {
+    type Output = Result<DecryptOutput>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}

@@ -1,0 +1,87 @@
+//! Cryptographic materials managers (`framework/cmm-interface.md`): they turn a request into
+//! materials, usually by asking a keyring.
+
+use futures::future::BoxFuture;
+
+use crate::context::EncryptionContext;
+use crate::error::Result;
+use crate::materials::{DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
+use crate::suite::{AlgorithmSuite, CommitmentPolicy};
+
+pub mod default;
+
+pub use default::DefaultCmm;
+
+/// What encryption asks a CMM for.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct EncryptionMaterialsRequest {
+    /// The caller's encryption context.
+    pub encryption_context: EncryptionContext,
+    /// The client's commitment policy.
+    pub commitment_policy: CommitmentPolicy,
+    /// The suite the caller asked for, if any.
+    pub algorithm_suite: Option<AlgorithmSuite>,
+    /// The plaintext length, when known.
+    pub max_plaintext_length: Option<u64>,
+    /// Keys whose pairs must be authenticated but not stored.
+    pub required_encryption_context_keys: Vec<String>,
+}
+
+impl EncryptionMaterialsRequest {
+    /// A request for `encryption_context` under `commitment_policy`.
+    pub fn new(encryption_context: EncryptionContext, commitment_policy: CommitmentPolicy) -> Self {
+        Self {
+            encryption_context,
+            commitment_policy,
+            algorithm_suite: None,
+            max_plaintext_length: None,
+            required_encryption_context_keys: Vec::new(),
+        }
+    }
+}
+
+/// What decryption asks a CMM for.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DecryptMaterialsRequest {
+    /// The message's suite.
+    pub algorithm_suite: AlgorithmSuite,
+    /// The client's commitment policy.
+    pub commitment_policy: CommitmentPolicy,
+    /// The message's encrypted data keys.
+    pub encrypted_data_keys: Vec<EncryptedDataKey>,
+    /// The encryption context stored in the message header.
+    pub encryption_context: EncryptionContext,
+    /// The context the caller supplied at decrypt time, if any.
+    pub reproduced_encryption_context: Option<EncryptionContext>,
+}
+
+impl DecryptMaterialsRequest {
+    /// A request built from a parsed header.
+    pub fn new(
+        header: &crate::MessageHeader,
+        commitment_policy: CommitmentPolicy,
+        reproduced_encryption_context: Option<EncryptionContext>,
+    ) -> Self {
+        Self {
+            algorithm_suite: header.algorithm_suite(),
+            commitment_policy,
+            encrypted_data_keys: header.encrypted_data_keys().to_vec(),
+            encryption_context: header.encryption_context().clone(),
+            reproduced_encryption_context,
+        }
+    }
+}
+
+/// Provides materials for encryption and decryption.
+pub trait CryptographicMaterialsManager: Send + Sync + std::fmt::Debug {
+    /// Materials to encrypt one message.
+    fn get_encryption_materials<'a>(
+        &'a self,
+        request: EncryptionMaterialsRequest,
+    ) -> BoxFuture<'a, Result<EncryptionMaterials>>;
+
+    /// Materials to decrypt one message.
+    fn decrypt_materials<'a>(&'a self, request: DecryptMaterialsRequest) -> BoxFuture<'a, Result<DecryptionMaterials>>;
+}

@@ -1,0 +1,59 @@
+//! # esdk: the AWS Encryption SDK message format, async and streaming
+//!
+//! `esdk` reads and writes the [AWS Encryption SDK] message format byte for byte like the other
+//! ESDKs (Python, Java, C, JavaScript, .NET, Rust `aws-esdk`), and is built for tokio services.
+//!
+//! ```text
+//!             ┌────────────── async, at header time ──────────────┐
+//! plaintext ─►│ Client ─► CMM ─► Keyring(s)  (materials: data key) │
+//!             └──────────────────────┬─────────────────────────────┘
+//!                                    ▼
+//!             Encryptor (sans-IO: bytes in, message bytes out) ─► ciphertext
+//! ciphertext ─► Decryptor (sans-IO: bytes in, events out) ─► Header ─► materials ─► Plaintext… ─► Done
+//! ```
+//!
+//! The [`proto`] core does no I/O and never awaits; keyrings and CMMs are async and run once per
+//! message, when the header is written or read.
+//!
+//! ## Quick start (no AWS account needed)
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> esdk::Result<()> {
+//! use esdk::{Client, MaterialsSource, RawAesKeyring};
+//!
+//! let key = [0x42u8; 32]; // in practice, 32 random bytes kept secret
+//! let keys = MaterialsSource::from(RawAesKeyring::new("my-app", "key-1", &key)?);
+//! let client = Client::new();
+//!
+//! let msg = client.encrypt(&keys, b"secret data").encryption_context([("tenant", "a")]).await?;
+//! let out = client.decrypt(&keys, &msg.ciphertext).encryption_context([("tenant", "a")]).await?;
+//! assert_eq!(out.plaintext, b"secret data");
+//! # Ok(()) }
+//! ```
+//!
+//! [AWS Encryption SDK]: https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs, rustdoc::broken_intra_doc_links)]
+
+pub mod client;
+pub mod cmm;
+pub mod context;
+pub mod crypto;
+pub mod error;
+pub mod format;
+pub mod keyring;
+pub mod limits;
+pub mod materials;
+pub mod proto;
+pub mod suite;
+
+pub use client::{Client, ClientBuilder, DecryptOutput, EncryptOptions, EncryptOutput, MaterialsSource};
+pub use cmm::{CryptographicMaterialsManager, DefaultCmm};
+pub use context::EncryptionContext;
+pub use error::{Error, Result};
+pub use format::{ContentType, FrameLength, MessageHeader};
+pub use keyring::{Keyring, RawAesKeyring};
+pub use limits::Limits;
+pub use materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
+pub use suite::{AlgorithmSuite, CommitmentPolicy};

@@ -1,0 +1,390 @@
+//! The decrypt state machine.
+//!
+//! ```text
+//!            decode()                  supply_materials()          decode()*
+//! ┌────────┐  header+auth  ┌───────────┐  keys, commit,  ┌────────┐ frames ┌────────┐ footer ┌──────┐
+//! │ Header │──────────────►│ Materials │────────────────►│ Frames │───────►│ Footer │───────►│ Done │
+//! └────────┘  Header event └───────────┘  header tag ok  └────────┘        └────────┘        └──────┘
+//!                                                         (or NonFramed)   signed only
+//! any error ──► Failed (every later call fails)
+//! ```
+//!
+//! Release rules (`client-apis/decrypt.md`): nothing is released before the header tag
+//! verifies; a frame's plaintext is released only after its tag verifies; the final frame and a
+//! non-framed body of a *signed* message are held until the signature verifies.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::crypto::{AeadKey, CryptoProvider, Verifier};
+use crate::error::{AuthError, Error, FormatError, KeyringError, PolicyError, Result};
+use crate::format::body::{self, BodyAad, BodyKind, FrameHead};
+use crate::format::header::{Parsed, parse_header_body};
+use crate::format::{ContentType, MessageHeader};
+use crate::limits::Limits;
+use crate::materials::DecryptionMaterials;
+use crate::proto::keys;
+use crate::suite::{CommitmentPolicy, IV_LEN, MessageFormatVersion, TAG_LEN};
+
+/// What the decryptor needs to know besides the message.
+#[derive(Debug, Clone, Copy)]
+pub struct DecryptorConfig {
+    /// Which suites may be decrypted.
+    pub commitment_policy: CommitmentPolicy,
+    /// Limits checked while parsing.
+    pub limits: Limits,
+    /// Fail right after the header when the message is signed (the spec's
+    /// "decrypt unsigned-only" mode, for callers that must stream without holding back).
+    pub unsigned_only: bool,
+}
+
+impl Default for DecryptorConfig {
+    fn default() -> Self {
+        Self {
+            commitment_policy: CommitmentPolicy::default(),
+            limits: Limits::default(),
+            unsigned_only: false,
+        }
+    }
+}
+
+/// What [`Decryptor::decode`] produced.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DecryptEvent {
+    /// The header is parsed (its tag is not yet checked). Obtain decryption materials for it
+    /// and pass them to [`Decryptor::supply_materials`] before decoding further.
+    Header(MessageHeader),
+    /// Authenticated plaintext, in order.
+    Plaintext(Bytes),
+    /// The message is complete and every check passed. Reported once.
+    Done,
+}
+
+enum State {
+    Header,
+    Materials,
+    Frames { next_seq: u32 },
+    NonFramed,
+    Footer { held: Bytes },
+    Done { reported: bool },
+    Failed,
+}
+
+/// Decrypts one message: message bytes in, [`DecryptEvent`]s out, no I/O.
+///
+/// Feed bytes by appending them to a `BytesMut` and calling [`decode`](Self::decode) until it
+/// returns `Ok(None)` (more input needed). Frames are split off the buffer and decrypted in
+/// place, so plaintext comes out without a copy. At the end of input call
+/// [`finish`](Self::finish): it fails unless the whole message, and nothing more, was seen.
+pub struct Decryptor {
+    config: DecryptorConfig,
+    provider: CryptoProvider,
+    state: State,
+    header: Option<MessageHeader>,
+    header_len: usize,
+    raw_header: Bytes,
+    content_key: Option<Box<dyn AeadKey>>,
+    verifier: Option<Box<dyn Verifier>>,
+}
+
+impl std::fmt::Debug for Decryptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decryptor")
+            .field("config", &self.config)
+            .field("header", &self.header)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Decryptor {
+    /// A decryptor waiting for the first byte of a message.
+    pub fn new(config: DecryptorConfig, provider: &CryptoProvider) -> Self {
+        Self {
+            config,
+            provider: *provider,
+            state: State::Header,
+            header: None,
+            header_len: 0,
+            raw_header: Bytes::new(),
+            content_key: None,
+            verifier: None,
+        }
+    }
+
+    /// The parsed header, once [`DecryptEvent::Header`] has been returned.
+    pub fn header(&self) -> Option<&MessageHeader> {
+        self.header.as_ref()
+    }
+
+    /// True while the decryptor waits for [`supply_materials`](Self::supply_materials).
+    pub fn needs_materials(&self) -> bool {
+        matches!(self.state, State::Materials)
+    }
+
+    /// True once the whole message has been verified.
+    pub fn is_done(&self) -> bool {
+        matches!(self.state, State::Done { .. })
+    }
+
+    /// Length of the header (body and authentication) in bytes, once parsed.
+    pub fn header_len(&self) -> usize {
+        self.header_len
+    }
+
+    /// Consumes what it can from the front of `input` and returns the next event, or
+    /// `Ok(None)` when it needs more input (or materials, see [`needs_materials`](Self::needs_materials)).
+    ///
+    /// # Errors
+    /// Any format, authentication, policy or limit failure. After an error the decryptor is
+    /// spent: every later call fails too.
+    pub fn decode(&mut self, input: &mut BytesMut) -> Result<Option<DecryptEvent>> {
+        let out = self.decode_inner(input);
+        if out.is_err() {
+            self.fail();
+        }
+        out
+    }
+
+    /// Checks the materials for the parsed header, derives the keys, checks the key commitment
+    /// and the header tag. Afterwards [`decode`](Self::decode) yields plaintext.
+    ///
+    /// # Errors
+    /// When the materials do not fit the header, the commitment or the header tag does not
+    /// verify. The decryptor is then spent.
+    pub fn supply_materials(&mut self, materials: &DecryptionMaterials) -> Result<()> {
+        if !matches!(self.state, State::Materials) {
+            return Err(Error::misuse("materials supplied when none were expected"));
+        }
+        let out = self.accept_materials(materials);
+        if out.is_err() {
+            self.fail();
+        }
+        out
+    }
+
+    /// Call at the end of input, with whatever input is left: succeeds only when the message
+    /// was complete and verified and nothing follows it.
+    ///
+    /// # Errors
+    /// [`FormatError::Truncated`] when the message is incomplete, [`FormatError::TrailingData`]
+    /// when bytes follow it.
+    pub fn finish(&self, remaining: &[u8]) -> Result<()> {
+        match self.state {
+            State::Done { .. } if remaining.is_empty() => Ok(()),
+            State::Done { .. } => Err(FormatError::TrailingData(remaining.len()).into()),
+            State::Failed => Err(Error::misuse("decryption already failed")),
+            _ => Err(FormatError::Truncated.into()),
+        }
+    }
+
+    fn fail(&mut self) {
+        self.state = State::Failed;
+        self.content_key = None;
+        self.verifier = None;
+    }
+
+    fn header_ref(&self) -> Result<&MessageHeader> {
+        self.header
+            .as_ref()
+            .ok_or_else(|| Error::misuse("no header parsed"))
+    }
+
+    fn accept_materials(&mut self, materials: &DecryptionMaterials) -> Result<()> {
+        let header = self
+            .header
+            .as_ref()
+            .ok_or_else(|| Error::misuse("no header parsed"))?;
+        let suite = header.suite;
+        if materials.algorithm_suite() != suite {
+            return Err(PolicyError::MaterialsMismatch("algorithm suite differs from the message's").into());
+        }
+        self.config.commitment_policy.check_decrypt(suite)?;
+        let data_key = materials
+            .data_key()
+            .ok_or(KeyringError::InvalidMaterials("no plaintext data key"))?;
+        let keys = keys::derive(&self.provider, suite, data_key, &header.message_id)?;
+        if let (Some(stored), Some(derived)) = (&header.commitment, &keys.commitment) {
+            keys::check_commitment(stored, derived)?;
+        }
+        // Header tag: AAD = the header body exactly as received ‖ the required pairs.
+        let auth_len = header.auth_len();
+        let body_len = self.raw_header.len() - auth_len;
+        let (raw_body, auth) = self.raw_header.split_at(body_len);
+        let required = materials
+            .encryption_context()
+            .subset(materials.required_encryption_context_keys());
+        let mut aad = raw_body.to_vec();
+        aad.extend_from_slice(&required.serialize()?);
+        let (iv, tag) = match header.version() {
+            MessageFormatVersion::V1 => (
+                <[u8; IV_LEN]>::try_from(&auth[..IV_LEN]).expect("length checked"),
+                &auth[IV_LEN..],
+            ),
+            MessageFormatVersion::V2 => ([0u8; IV_LEN], auth),
+        };
+        let tag: [u8; TAG_LEN] = tag.try_into().expect("length checked");
+        keys.content
+            .open_in_place(&iv, &aad, &mut [], &tag)
+            .map_err(|_| AuthError::HeaderAuth)?;
+        self.verifier = match (suite.signature(), materials.verification_key()) {
+            (Some(alg), Some(public)) => {
+                let mut v = self.provider.ecdsa.verifier(alg, public)?;
+                v.update(&self.raw_header);
+                Some(v)
+            }
+            (None, None) => None,
+            _ => {
+                return Err(KeyringError::InvalidMaterials(
+                    "verification key presence does not match the algorithm suite",
+                )
+                .into());
+            }
+        };
+        self.state = match header.content_type {
+            ContentType::Framed => State::Frames { next_seq: 1 },
+            ContentType::NonFramed => State::NonFramed,
+        };
+        self.content_key = Some(keys.content);
+        self.raw_header = Bytes::new();
+        Ok(())
+    }
+
+    fn decode_inner(&mut self, input: &mut BytesMut) -> Result<Option<DecryptEvent>> {
+        loop {
+            match &mut self.state {
+                State::Failed => return Err(Error::misuse("decryption already failed")),
+                State::Header => {
+                    let Parsed::Done(header, body_len) = parse_header_body(input, &self.config.limits)?
+                    else {
+                        return Ok(None);
+                    };
+                    let total = body_len + header.auth_len();
+                    if input.len() < total {
+                        return Ok(None);
+                    }
+                    self.config.commitment_policy.check_decrypt(header.suite)?;
+                    if self.config.unsigned_only && header.suite.is_signing() {
+                        return Err(PolicyError::SignedMessageNotAllowed(header.suite.id()).into());
+                    }
+                    self.raw_header = input.split_to(total).freeze();
+                    self.header_len = total;
+                    self.header = Some(header.clone());
+                    self.state = State::Materials;
+                    return Ok(Some(DecryptEvent::Header(header)));
+                }
+                State::Materials => return Ok(None),
+                State::Frames { next_seq } => {
+                    let expected = *next_seq;
+                    let frame_length = self.header_ref()?.frame_length;
+                    let Some(head) = body::parse_frame_head(input, frame_length)? else {
+                        return Ok(None);
+                    };
+                    if head.seq != expected {
+                        return Err(FormatError::BadSequence {
+                            expected,
+                            got: head.seq,
+                        }
+                        .into());
+                    }
+                    if input.len() < head.total_len() {
+                        return Ok(None);
+                    }
+                    let kind = if head.is_final {
+                        BodyKind::FinalFrame
+                    } else {
+                        BodyKind::Frame
+                    };
+                    let plaintext = self.open(input, &head, kind)?;
+                    if !head.is_final {
+                        self.state = State::Frames {
+                            next_seq: expected + 1,
+                        };
+                        return Ok(Some(DecryptEvent::Plaintext(plaintext)));
+                    }
+                    if let Some(ev) = self.after_last_block(plaintext, input)? {
+                        return Ok(Some(ev));
+                    }
+                }
+                State::NonFramed => {
+                    let limit = self.config.limits.max_body_len;
+                    let Some(head) = body::parse_non_framed_head(input, limit)? else {
+                        return Ok(None);
+                    };
+                    if input.len() < head.total_len() {
+                        return Ok(None);
+                    }
+                    let plaintext = self.open(input, &head, BodyKind::SingleBlock)?;
+                    if let Some(ev) = self.after_last_block(plaintext, input)? {
+                        return Ok(Some(ev));
+                    }
+                }
+                State::Footer { held } => {
+                    let Some(len) = body::parse_footer_len(input) else {
+                        return Ok(None);
+                    };
+                    if input.len() < 2 + len {
+                        return Ok(None);
+                    }
+                    let held = std::mem::take(held);
+                    let footer = input.split_to(2 + len);
+                    let verifier = self
+                        .verifier
+                        .take()
+                        .ok_or_else(|| Error::misuse("no verifier for a signed message"))?;
+                    verifier.verify(&footer[2..])?;
+                    self.state = State::Done { reported: false };
+                    if !held.is_empty() {
+                        return Ok(Some(DecryptEvent::Plaintext(held)));
+                    }
+                }
+                State::Done { reported } => {
+                    if !input.is_empty() {
+                        return Err(FormatError::TrailingData(input.len()).into());
+                    }
+                    if *reported {
+                        return Ok(None);
+                    }
+                    *reported = true;
+                    self.content_key = None;
+                    return Ok(Some(DecryptEvent::Done));
+                }
+            }
+        }
+    }
+
+    /// After the final frame or the non-framed body: hold the plaintext for the signature, or
+    /// release it.
+    fn after_last_block(&mut self, plaintext: Bytes, input: &BytesMut) -> Result<Option<DecryptEvent>> {
+        if self.verifier.is_some() {
+            self.state = State::Footer { held: plaintext };
+            return Ok(None);
+        }
+        if !input.is_empty() {
+            return Err(FormatError::TrailingData(input.len()).into());
+        }
+        self.state = State::Done { reported: false };
+        Ok((!plaintext.is_empty()).then_some(DecryptEvent::Plaintext(plaintext)))
+    }
+
+    /// Splits one frame (or the non-framed body) off `input`, feeds it to the verifier and
+    /// decrypts it in place.
+    fn open(&mut self, input: &mut BytesMut, head: &FrameHead, kind: BodyKind) -> Result<Bytes> {
+        let mut frame = input.split_to(head.total_len());
+        if let Some(v) = self.verifier.as_mut() {
+            v.update(&frame);
+        }
+        let header = self.header.as_ref().ok_or_else(|| Error::misuse("no header"))?;
+        let key = self
+            .content_key
+            .as_ref()
+            .ok_or_else(|| Error::misuse("no content key"))?;
+        let aad = BodyAad::new(&header.message_id, kind, head.seq, head.content_len as u64);
+        let tag_at = head.head_len + head.content_len;
+        let tag: [u8; TAG_LEN] = frame[tag_at..].try_into().expect("length checked");
+        key.open_in_place(&head.iv, aad.as_bytes(), &mut frame[head.head_len..tag_at], &tag)
+            .map_err(|_| AuthError::FrameTag { seq: head.seq })?;
+        frame.advance(head.head_len);
+        frame.truncate(head.content_len);
+        Ok(frame.freeze())
+    }
+}

@@ -1,0 +1,216 @@
+//! The encrypt state machine.
+
+use bytes::{BufMut, BytesMut};
+
+use crate::crypto::{AeadKey, CryptoProvider, Signer};
+use crate::error::{Error, FormatError, KeyringError, Result};
+use crate::format::body::{self, BodyAad, BodyKind};
+use crate::format::{ContentType, FrameLength, MessageHeader};
+use crate::materials::EncryptionMaterials;
+use crate::proto::keys;
+use crate::suite::{IV_LEN, MessageFormatVersion, TAG_LEN};
+
+/// Encrypts one message: plaintext in, message bytes out, no I/O.
+///
+/// ```text
+/// new(materials) ──► [header pending] ──update()*──► frames ──finish()──► final frame ‖ footer
+/// ```
+///
+/// Frames are written whole. A full frame of plaintext is held back until more plaintext
+/// arrives, so that a plaintext whose length is a multiple of the frame length ends with a
+/// *full* final frame (the form the specification prefers) rather than an extra empty one.
+///
+/// The caller **must** call [`Encryptor::finish`]; without the final frame (and, for signing
+/// suites, the footer) the output is not a message.
+pub struct Encryptor {
+    header: MessageHeader,
+    header_bytes: Option<Vec<u8>>,
+    content_key: Box<dyn AeadKey>,
+    signer: Option<Box<dyn Signer>>,
+    frame_length: usize,
+    next_seq: u32,
+    pending: Vec<u8>,
+    finished: bool,
+}
+
+impl std::fmt::Debug for Encryptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encryptor")
+            .field("suite", &self.header.suite)
+            .field("frame_length", &self.frame_length)
+            .field("next_seq", &self.next_seq)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Encryptor {
+    /// Starts a message: picks a message ID, derives the keys, writes and authenticates the
+    /// header (stored pairs only; required pairs enter the header tag's AAD).
+    ///
+    /// # Errors
+    /// When the materials lack a data key or an encrypted data key, or the signing key does not
+    /// match the suite.
+    pub fn new(
+        materials: &EncryptionMaterials,
+        frame_length: FrameLength,
+        provider: &CryptoProvider,
+    ) -> Result<Self> {
+        let suite = materials.algorithm_suite();
+        let data_key = materials
+            .data_key()
+            .ok_or(KeyringError::InvalidMaterials("no plaintext data key"))?;
+        if materials.encrypted_data_keys().is_empty() {
+            return Err(KeyringError::InvalidMaterials("no encrypted data key").into());
+        }
+        if suite.is_signing() != materials.signing_key().is_some() {
+            return Err(KeyringError::InvalidMaterials("signing key does not match the algorithm suite").into());
+        }
+        let version = suite.message_format_version();
+        let mut message_id = vec![0u8; version.message_id_len()];
+        provider.random.fill(&mut message_id)?;
+        let keys = keys::derive(provider, suite, data_key, &message_id)?;
+        let required = materials.required_encryption_context_keys();
+        let header = MessageHeader {
+            suite,
+            message_id,
+            encryption_context: materials.encryption_context().without(required),
+            encrypted_data_keys: materials.encrypted_data_keys().to_vec(),
+            content_type: ContentType::Framed,
+            frame_length: frame_length.get(),
+            commitment: keys.commitment,
+        };
+        let mut bytes = header.encode()?;
+        let mut aad = bytes.clone();
+        aad.extend_from_slice(&materials.encryption_context().subset(required).serialize()?);
+        let iv = [0u8; IV_LEN];
+        let tag = keys.content.seal_in_place(&iv, &aad, &mut [])?;
+        if version == MessageFormatVersion::V1 {
+            bytes.extend_from_slice(&iv);
+        }
+        bytes.extend_from_slice(&tag);
+        let mut signer = match materials.signing_key() {
+            Some(k) => Some(provider.ecdsa.signer(k)?),
+            None => None,
+        };
+        if let Some(s) = signer.as_mut() {
+            s.update(&bytes);
+        }
+        Ok(Self {
+            header,
+            header_bytes: Some(bytes),
+            content_key: keys.content,
+            signer,
+            frame_length: frame_length.get() as usize,
+            next_seq: 1,
+            pending: Vec::new(),
+            finished: false,
+        })
+    }
+
+    /// The header of the message being written.
+    pub fn header(&self) -> &MessageHeader {
+        &self.header
+    }
+
+    /// Writes the header (header body and authentication) if it has not been written yet.
+    /// [`update`](Self::update) and [`finish`](Self::finish) do this themselves.
+    pub fn write_header(&mut self, out: &mut BytesMut) {
+        if let Some(h) = self.header_bytes.take() {
+            out.extend_from_slice(&h);
+        }
+    }
+
+    /// Encrypts `plaintext`, appending every frame that is now complete to `out`.
+    ///
+    /// # Errors
+    /// After [`finish`](Self::finish), or when the message would exceed 2^32 − 1 frames.
+    pub fn update(&mut self, mut plaintext: &[u8], out: &mut BytesMut) -> Result<()> {
+        if self.finished {
+            return Err(Error::misuse("update after finish"));
+        }
+        self.write_header(out);
+        let f = self.frame_length;
+        while !plaintext.is_empty() {
+            if self.pending.len() == f {
+                let frame = std::mem::take(&mut self.pending);
+                self.seal_regular(&frame, out)?;
+                self.pending = frame;
+                self.pending.clear();
+            }
+            if self.pending.is_empty() {
+                // Frames straight from the input, keeping back at least one byte beyond them.
+                while plaintext.len() > f {
+                    let (frame, rest) = plaintext.split_at(f);
+                    self.seal_regular(frame, out)?;
+                    plaintext = rest;
+                }
+            }
+            let take = (f - self.pending.len()).min(plaintext.len());
+            self.pending.extend_from_slice(&plaintext[..take]);
+            plaintext = &plaintext[take..];
+        }
+        Ok(())
+    }
+
+    /// Writes the final frame and, for signing suites, the footer. The message is then complete.
+    ///
+    /// # Errors
+    /// When called twice, or when signing fails.
+    pub fn finish(&mut self, out: &mut BytesMut) -> Result<()> {
+        if self.finished {
+            return Err(Error::misuse("finish called twice"));
+        }
+        self.write_header(out);
+        self.finished = true;
+        let pending = std::mem::take(&mut self.pending);
+        let seq = self.next_seq;
+        let start = out.len();
+        out.reserve(body::FINAL_HEAD_LEN + pending.len() + TAG_LEN);
+        body::put_final_head(out, seq, pending.len() as u32);
+        self.seal_into(BodyKind::FinalFrame, seq, &pending, out)?;
+        if let Some(s) = self.signer.as_mut() {
+            s.update(&out[start..]);
+        }
+        if let Some(s) = self.signer.take() {
+            let sig = s.sign()?;
+            out.put_u16(sig.len() as u16);
+            out.extend_from_slice(&sig);
+        }
+        Ok(())
+    }
+
+    /// True once [`finish`](Self::finish) has run.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    fn seal_regular(&mut self, frame: &[u8], out: &mut BytesMut) -> Result<()> {
+        let seq = self.next_seq;
+        // The final frame's sequence number must fit too, so regular frames stop at 2^32 − 2.
+        if seq >= u32::MAX {
+            return Err(FormatError::TooManyFrames.into());
+        }
+        let start = out.len();
+        out.reserve(body::REGULAR_HEAD_LEN + frame.len() + TAG_LEN);
+        body::put_regular_head(out, seq);
+        self.seal_into(BodyKind::Frame, seq, frame, out)?;
+        if let Some(s) = self.signer.as_mut() {
+            s.update(&out[start..]);
+        }
+        self.next_seq = seq + 1;
+        Ok(())
+    }
+
+    /// Appends `plaintext` encrypted under frame `seq`'s IV and AAD, then its tag.
+    fn seal_into(&self, kind: BodyKind, seq: u32, plaintext: &[u8], out: &mut BytesMut) -> Result<()> {
+        let aad = BodyAad::new(&self.header.message_id, kind, seq, plaintext.len() as u64);
+        let at = out.len();
+        out.extend_from_slice(plaintext);
+        let tag = self
+            .content_key
+            .seal_in_place(&body::frame_iv(seq), aad.as_bytes(), &mut out[at..])?;
+        out.extend_from_slice(&tag);
+        Ok(())
+    }
+}
