@@ -42,13 +42,18 @@ pub mod context;
 pub mod crypto;
 pub mod error;
 pub mod format;
+pub mod io;
 pub mod keyring;
 pub mod limits;
 pub mod materials;
 pub mod proto;
 pub mod suite;
+#[doc(hidden)]
+pub mod vectors;
 
-pub use client::{Client, ClientBuilder, DecryptOutput, EncryptOptions, EncryptOutput, MaterialsSource};
+pub use client::{
+    Client, ClientBuilder, DecryptOutput, EncryptOptions, EncryptOutput, MaterialsSource,
+};
 pub use cmm::{CryptographicMaterialsManager, DefaultCmm};
 pub use context::EncryptionContext;
 pub use error::{Error, Result};

@@ -1,0 +1,269 @@
+//! `AsyncRead` adapters: [`DecryptingReader`] (ciphertext in, plaintext out) and
+//! [`EncryptingReader`] (plaintext in, ciphertext out).
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Buf, Bytes, BytesMut};
+use pin_project_lite::pin_project;
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+
+use super::{CHUNK, DecryptEngine, DecryptOptions, Step};
+use crate::client::{Client, EncryptOptions, MaterialsSource};
+use crate::context::EncryptionContext;
+use crate::error::Result;
+use crate::format::MessageHeader;
+use crate::proto::Encryptor;
+
+pin_project! {
+    /// Decrypts a message read from an inner [`AsyncRead`]: reading from it yields plaintext.
+    ///
+    /// Made by [`DecryptingReader::new`], which reads the header and obtains the materials;
+    /// reads then decrypt one frame at a time. The reader reports end of file (`Ok(())` with
+    /// nothing read) only when the whole message has verified **and** the inner reader has
+    /// ended right after it; a truncated, altered or over-long message is an error, never a
+    /// clean end. Which plaintext is released before the end depends on
+    /// [`DecryptOptions::release`](super::DecryptOptions).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: esdk::Client, keys: esdk::MaterialsSource) -> std::io::Result<()> {
+    /// use esdk::io::{DecryptOptions, DecryptingReader};
+    /// let file = tokio::fs::File::open("message.esdk").await?;
+    /// let mut plain = DecryptingReader::new(&client, &keys, file, &DecryptOptions::new()).await?;
+    /// tokio::io::copy(&mut plain, &mut tokio::io::stdout()).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// `poll_read` is cancel safe: if a `read` future is dropped before it completes, no
+    /// plaintext is lost; the next read continues where the last one stopped. [`new`](Self::new)
+    /// is not: if its future is dropped, the inner reader (moved into it) and any header bytes
+    /// already read are gone.
+    #[derive(Debug)]
+    pub struct DecryptingReader<R> {
+        #[pin]
+        inner: R,
+        engine: DecryptEngine,
+        input: BytesMut,
+        current: Bytes,
+        eof: bool,
+        done: bool,
+    }
+}
+
+impl<R: AsyncRead + Unpin> DecryptingReader<R> {
+    /// Reads the header from `inner`, obtains decryption materials from `source` and checks
+    /// them, and returns a reader of the plaintext.
+    ///
+    /// `inner` must be `Unpin` here; pin a `!Unpin` reader first (`Box::pin(reader)`).
+    ///
+    /// # Errors
+    /// A malformed or truncated header, a policy refusal (including a signed message under
+    /// [`Release::UnsignedOnly`](super::Release::UnsignedOnly)), a context mismatch, a keyring
+    /// failure, a header tag that does not verify, or an error of `inner`.
+    pub async fn new(
+        client: &Client,
+        source: impl Into<MaterialsSource>,
+        mut inner: R,
+        options: &DecryptOptions,
+    ) -> Result<Self> {
+        let source = source.into();
+        let mut engine = DecryptEngine::new(client, options.release, true);
+        let mut input = BytesMut::with_capacity(CHUNK);
+        while engine.decode_header(&mut input)?.is_none() {
+            input.reserve(CHUNK);
+            if inner.read_buf(&mut input).await? == 0 {
+                return Err(engine.header_truncated());
+            }
+        }
+        engine
+            .obtain_materials(client, &source, options.encryption_context.as_ref())
+            .await?;
+        Ok(Self {
+            inner,
+            engine,
+            input,
+            current: Bytes::new(),
+            eof: false,
+            done: false,
+        })
+    }
+}
+
+impl<R> DecryptingReader<R> {
+    /// The message header (its tag has verified).
+    pub fn header(&self) -> &MessageHeader {
+        self.engine.header().expect("set by the header phase")
+    }
+
+    /// The message's full encryption context: the header's pairs plus the reproduced pairs a
+    /// required-context CMM kept out of the header.
+    pub fn encryption_context(&self) -> &EncryptionContext {
+        self.engine.encryption_context()
+    }
+
+    /// The inner reader.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
+    /// The inner reader, mutably. Reading from it directly corrupts the decryption.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    /// The inner reader. Ciphertext already read from it but not yet decrypted is lost.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+}
+
+impl<R: AsyncRead> AsyncRead for DecryptingReader<R> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut this = self.project();
+        loop {
+            if !this.current.is_empty() {
+                let n = this.current.len().min(buf.remaining());
+                buf.put_slice(&this.current[..n]);
+                this.current.advance(n);
+                return Poll::Ready(Ok(()));
+            }
+            if *this.done || buf.remaining() == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            match ready!(this.engine.poll_step(cx, this.input, *this.eof))? {
+                Step::Data(b) => *this.current = b,
+                Step::End => *this.done = true,
+                Step::NeedInput => {
+                    if this.input.capacity() - this.input.len() < CHUNK / 2 {
+                        this.input.reserve(CHUNK);
+                    }
+                    if ready!(tokio_util::io::poll_read_buf(
+                        this.inner.as_mut(),
+                        cx,
+                        this.input
+                    ))? == 0
+                    {
+                        *this.eof = true;
+                    }
+                }
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// Encrypts what an inner [`AsyncRead`] yields: reading from it yields the message.
+    ///
+    /// For upload bodies: wrap a file or request body and hand the reader to whatever sends
+    /// it. Made by [`EncryptingReader::new`], which obtains the materials; reads then encrypt
+    /// one frame at a time. The message ends (end of file) after the inner reader ends and the
+    /// final frame and footer have been read out.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: esdk::Client, keys: esdk::MaterialsSource) -> std::io::Result<()> {
+    /// use esdk::{EncryptOptions, io::EncryptingReader};
+    /// let file = tokio::fs::File::open("report.pdf").await?;
+    /// let mut cipher = EncryptingReader::new(&client, &keys, file, &EncryptOptions::default()).await?;
+    /// let mut out = tokio::fs::File::create("report.pdf.esdk").await?;
+    /// tokio::io::copy(&mut cipher, &mut out).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// `poll_read` is cancel safe: plaintext read from the inner reader is encrypted at once
+    /// and kept until read out, so dropping a `read` future loses nothing. [`new`](Self::new)
+    /// is not: if its future is dropped, the inner reader moved into it is dropped too (it
+    /// reads nothing from it).
+    #[derive(Debug)]
+    pub struct EncryptingReader<R> {
+        #[pin]
+        inner: R,
+        encryptor: Encryptor,
+        out: BytesMut,
+        staging: Box<[u8]>,
+    }
+}
+
+impl<R: AsyncRead> EncryptingReader<R> {
+    /// Obtains encryption materials from `source` and returns a reader of the message that
+    /// encrypts what `inner` yields.
+    ///
+    /// # Errors
+    /// A policy refusal or a keyring failure.
+    pub async fn new(
+        client: &Client,
+        source: impl Into<MaterialsSource>,
+        inner: R,
+        options: &EncryptOptions,
+    ) -> Result<Self> {
+        let encryptor = client.encryptor(&source.into(), options).await?;
+        Ok(Self::from_encryptor(encryptor, inner))
+    }
+
+    /// A reader over an [`Encryptor`] made by [`Client::encryptor`].
+    pub fn from_encryptor(mut encryptor: Encryptor, inner: R) -> Self {
+        let mut out = BytesMut::new();
+        encryptor.write_header(&mut out);
+        let frame = encryptor.header().frame_length() as usize;
+        Self {
+            inner,
+            encryptor,
+            out,
+            staging: vec![0u8; frame.clamp(1, CHUNK)].into_boxed_slice(),
+        }
+    }
+}
+
+impl<R> EncryptingReader<R> {
+    /// The header of the message being written.
+    pub fn header(&self) -> &MessageHeader {
+        self.encryptor.header()
+    }
+
+    /// The inner reader.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
+    /// The inner reader. Plaintext already read from it is lost.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+}
+
+impl<R: AsyncRead> AsyncRead for EncryptingReader<R> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut this = self.project();
+        loop {
+            if !this.out.is_empty() {
+                let n = this.out.len().min(buf.remaining());
+                buf.put_slice(&this.out[..n]);
+                this.out.advance(n);
+                return Poll::Ready(Ok(()));
+            }
+            if this.encryptor.is_finished() || buf.remaining() == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            let mut staging = ReadBuf::new(this.staging);
+            ready!(this.inner.as_mut().poll_read(cx, &mut staging))?;
+            let read = staging.filled();
+            if read.is_empty() {
+                this.encryptor.finish(this.out)?;
+            } else {
+                this.encryptor.update(read, this.out)?;
+            }
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! Holds plaintext back until a message has verified ([`Release::Verified`](super::Release)).
+//!
+//! The first `memory_limit` bytes stay in memory. The rest goes to an anonymous temporary file,
+//! sealed record by record with AES-256-GCM under a key drawn for this spool alone, so that no
+//! plaintext reaches the disk and a local change to the file is detected:
+//!
+//! ```text
+//! record = u64 len ‖ ciphertext(len) ‖ tag(16)     IV = 0000_0000 ‖ u64 record number
+//!                                                  AAD = u64 record number ‖ u64 len
+//! ```
+
+use std::collections::VecDeque;
+use std::io::{self, SeekFrom};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio::io::{AsyncSeek, AsyncWrite};
+use zeroize::Zeroizing;
+
+use crate::crypto::{AeadKey, CryptoProvider};
+use crate::error::{Error, LimitError, Result};
+use crate::suite::{IV_LEN, TAG_LEN};
+
+const LEN_LEN: usize = 8;
+
+pub(crate) struct Spool {
+    memory_limit: usize,
+    spill_allowed: bool,
+    provider: &'static CryptoProvider,
+    memory: VecDeque<Bytes>,
+    memory_len: usize,
+    file: Option<SpillFile>,
+    draining: bool,
+}
+
+impl std::fmt::Debug for Spool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spool")
+            .field("memory_limit", &self.memory_limit)
+            .field("memory_len", &self.memory_len)
+            .field("spilled", &self.file.as_ref().map(|s| s.records))
+            .finish_non_exhaustive()
+    }
+}
+
+struct SpillFile {
+    file: tokio::fs::File,
+    key: Box<dyn AeadKey>,
+    /// Records written.
+    records: u64,
+    /// The longest record body, to bound reads.
+    max_len: u64,
+    /// A sealed record not yet (fully) written.
+    out: BytesMut,
+    read: ReadState,
+    /// Records read back.
+    read_records: u64,
+    input: BytesMut,
+}
+
+enum ReadState {
+    Writing,
+    Flush,
+    Seek,
+    SeekWait,
+    Records,
+}
+
+impl Spool {
+    pub(crate) fn new(
+        memory_limit: usize,
+        spill_allowed: bool,
+        provider: &'static CryptoProvider,
+    ) -> Self {
+        Self {
+            memory_limit,
+            spill_allowed,
+            provider,
+            memory: VecDeque::new(),
+            memory_len: 0,
+            file: None,
+            draining: false,
+        }
+    }
+
+    /// Takes a chunk of plaintext. A chunk bound for the spill file is sealed now and written
+    /// by [`poll_store`](Self::poll_store).
+    pub(crate) fn push(&mut self, chunk: Bytes) -> Result<()> {
+        if self.file.is_none() && self.memory_len.saturating_add(chunk.len()) <= self.memory_limit {
+            self.memory_len += chunk.len();
+            self.memory.push_back(chunk);
+            return Ok(());
+        }
+        if !self.spill_allowed {
+            return Err(LimitError::PlaintextTooLarge(self.memory_limit as u64).into());
+        }
+        if self.file.is_none() {
+            self.file = Some(SpillFile::create(self.provider)?);
+        }
+        let file = self.file.as_mut().expect("created above");
+        file.seal(&chunk)
+    }
+
+    /// Finishes writing the sealed record, if any.
+    pub(crate) fn poll_store(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        match self.file.as_mut() {
+            Some(f) => f.poll_write_out(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    /// No more pushes: from now on [`poll_pop`](Self::poll_pop) hands the plaintext back.
+    pub(crate) fn start_drain(&mut self) {
+        self.draining = true;
+        if let Some(f) = self.file.as_mut() {
+            f.read = ReadState::Flush;
+        }
+    }
+
+    /// The next chunk, in order; `None` at the end.
+    pub(crate) fn poll_pop(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>>> {
+        if !self.draining {
+            return Poll::Ready(Err(Error::misuse("spool read before the message verified")));
+        }
+        if let Some(b) = self.memory.pop_front() {
+            self.memory_len -= b.len();
+            return Poll::Ready(Ok(Some(b)));
+        }
+        match self.file.as_mut() {
+            Some(f) => f.poll_next_record(cx),
+            None => Poll::Ready(Ok(None)),
+        }
+    }
+}
+
+impl SpillFile {
+    fn create(provider: &'static CryptoProvider) -> Result<Self> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        provider.random.fill(&mut key[..])?;
+        let key = provider.aead.key(&key[..])?;
+        let file = tempfile::tempfile()?;
+        Ok(Self {
+            file: tokio::fs::File::from_std(file),
+            key,
+            records: 0,
+            max_len: 0,
+            out: BytesMut::new(),
+            read: ReadState::Writing,
+            read_records: 0,
+            input: BytesMut::new(),
+        })
+    }
+
+    fn iv_aad(n: u64, len: u64) -> ([u8; IV_LEN], [u8; 16]) {
+        let mut iv = [0u8; IV_LEN];
+        iv[4..].copy_from_slice(&n.to_be_bytes());
+        let mut aad = [0u8; 16];
+        aad[..8].copy_from_slice(&n.to_be_bytes());
+        aad[8..].copy_from_slice(&len.to_be_bytes());
+        (iv, aad)
+    }
+
+    fn seal(&mut self, chunk: &[u8]) -> Result<()> {
+        if !self.out.is_empty() {
+            return Err(Error::misuse(
+                "spool record pushed before the previous one was stored",
+            ));
+        }
+        let len = chunk.len() as u64;
+        let (iv, aad) = Self::iv_aad(self.records, len);
+        self.out.reserve(LEN_LEN + chunk.len() + TAG_LEN);
+        self.out.put_u64(len);
+        self.out.extend_from_slice(chunk);
+        let tag = self
+            .key
+            .seal_in_place(&iv, &aad, &mut self.out[LEN_LEN..])?;
+        self.out.extend_from_slice(&tag);
+        self.records += 1;
+        self.max_len = self.max_len.max(len);
+        Ok(())
+    }
+
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        while !self.out.is_empty() {
+            let n = ready!(Pin::new(&mut self.file).poll_write(cx, &self.out))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero).into()));
+            }
+            self.out.advance(n);
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_next_record(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>>> {
+        loop {
+            match self.read {
+                ReadState::Writing => return Poll::Ready(Err(Error::misuse("spool not drained"))),
+                ReadState::Flush => {
+                    ready!(self.poll_write_out(cx))?;
+                    ready!(Pin::new(&mut self.file).poll_flush(cx))?;
+                    self.read = ReadState::Seek;
+                }
+                ReadState::Seek => {
+                    Pin::new(&mut self.file).start_seek(SeekFrom::Start(0))?;
+                    self.read = ReadState::SeekWait;
+                }
+                ReadState::SeekWait => {
+                    ready!(Pin::new(&mut self.file).poll_complete(cx))?;
+                    self.read = ReadState::Records;
+                }
+                ReadState::Records => {
+                    if self.read_records == self.records {
+                        return Poll::Ready(Ok(None));
+                    }
+                    if self.input.len() >= LEN_LEN {
+                        let len =
+                            u64::from_be_bytes(self.input[..LEN_LEN].try_into().expect("8 bytes"));
+                        if len > self.max_len {
+                            return Poll::Ready(Err(altered()));
+                        }
+                        let total = LEN_LEN + len as usize + TAG_LEN;
+                        if self.input.len() >= total {
+                            let mut record = self.input.split_to(total);
+                            let (iv, aad) = Self::iv_aad(self.read_records, len);
+                            let tag: [u8; TAG_LEN] =
+                                record[total - TAG_LEN..].try_into().expect("16 bytes");
+                            self.key
+                                .open_in_place(
+                                    &iv,
+                                    &aad,
+                                    &mut record[LEN_LEN..total - TAG_LEN],
+                                    &tag,
+                                )
+                                .map_err(|_| altered())?;
+                            self.read_records += 1;
+                            record.advance(LEN_LEN);
+                            record.truncate(len as usize);
+                            return Poll::Ready(Ok(Some(record.freeze())));
+                        }
+                        self.input.reserve(total - self.input.len());
+                    } else {
+                        self.input.reserve(super::CHUNK);
+                    }
+                    let n = ready!(tokio_util::io::poll_read_buf(
+                        Pin::new(&mut self.file),
+                        cx,
+                        &mut self.input
+                    ))?;
+                    if n == 0 {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "spill file truncated",
+                        )
+                        .into()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn altered() -> Error {
+    Error::Io(io::Error::new(
+        io::ErrorKind::InvalidData,
+        "the spill file was altered",
+    ))
+}
