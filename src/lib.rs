@@ -51,9 +51,7 @@ pub mod suite;
 #[doc(hidden)]
 pub mod vectors;
 
-pub use client::{
-    Client, ClientBuilder, DecryptOutput, EncryptOptions, EncryptOutput, MaterialsSource,
-};
+pub use client::{Client, ClientBuilder, DecryptOutput, EncryptOptions, EncryptOutput, MaterialsSource};
 pub use cmm::{CryptographicMaterialsManager, DefaultCmm};
 pub use context::EncryptionContext;
 pub use error::{Error, Result};
