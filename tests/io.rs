@@ -1,0 +1,11 @@
+//! The streaming adapters (`esdk::io`): every test-vector through every adapter, truncation and
+//! tampering at every offset, the release rules, property round trips, the examples.
+
+#[path = "io/mock.rs"]
+mod mock;
+
+#[path = "io/drive.rs"]
+mod drive;
+
+#[path = "io/vectors.rs"]
+mod vectors;
