@@ -48,7 +48,9 @@ pub mod materials;
 pub mod proto;
 pub mod suite;
 
-pub use client::{Client, ClientBuilder, DecryptOutput, EncryptOptions, EncryptOutput, MaterialsSource};
+pub use client::{
+    Client, ClientBuilder, DecryptOutput, EncryptOptions, EncryptOutput, MaterialsSource,
+};
 pub use cmm::{CryptographicMaterialsManager, DefaultCmm};
 pub use context::EncryptionContext;
 pub use error::{Error, Result};

@@ -21,8 +21,8 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
 use esdk::{
-    AlgorithmSuite, Client, CommitmentPolicy, DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionContext,
-    EncryptionMaterials, FrameLength, Keyring, MaterialsSource, RawAesKeyring,
+    AlgorithmSuite, Client, CommitmentPolicy, DataKey, DecryptionMaterials, EncryptedDataKey,
+    EncryptionContext, EncryptionMaterials, FrameLength, Keyring, MaterialsSource, RawAesKeyring,
 };
 
 type AnyResult<T> = std::result::Result<T, String>;
@@ -72,17 +72,25 @@ struct Keys(BTreeMap<String, Value>);
 
 impl Keys {
     fn load(base: &Path, manifest: &Value) -> AnyResult<Self> {
-        let uri = manifest["keys"].as_str().ok_or("manifest has no keys URI")?;
+        let uri = manifest["keys"]
+            .as_str()
+            .ok_or("manifest has no keys URI")?;
         let keys = read_json(&resolve(base, uri)?)?;
         if keys["manifest"]["type"] != "keys" {
             return Err("keys file is not a keys manifest".into());
         }
-        let map = keys["keys"].as_object().ok_or("keys manifest has no keys")?;
-        Ok(Self(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
+        let map = keys["keys"]
+            .as_object()
+            .ok_or("keys manifest has no keys")?;
+        Ok(Self(
+            map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ))
     }
 
     fn get(&self, name: &str) -> AnyResult<&Value> {
-        self.0.get(name).ok_or_else(|| format!("unknown key {name:?}"))
+        self.0
+            .get(name)
+            .ok_or_else(|| format!("unknown key {name:?}"))
     }
 
     /// Key material: base64-decoded, or the PEM text (lines joined when given as a list).
@@ -92,12 +100,18 @@ impl Keys {
             Value::String(s) => s.clone(),
             Value::Array(lines) => {
                 let sep = spec["line-separator"].as_str().unwrap_or("");
-                lines.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(sep)
+                lines
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(sep)
             }
             _ => return Err(format!("key {name:?} has no {field}")),
         };
         if spec["encoding"] == "base64" || field == "plaintext-data-key" || field == "branchKey" {
-            BASE64.decode(text.trim()).map_err(|e| format!("key {name:?}: {e}"))
+            BASE64
+                .decode(text.trim())
+                .map_err(|e| format!("key {name:?}: {e}"))
         } else {
             Ok(text.into_bytes())
         }
@@ -128,8 +142,15 @@ struct StaticDataKeyKeyring {
 }
 
 impl Keyring for StaticDataKeyKeyring {
-    fn on_encrypt<'a>(&'a self, _m: EncryptionMaterials) -> BoxFuture<'a, esdk::Result<EncryptionMaterials>> {
-        Box::pin(async { Err(esdk::Error::ApiMisuse("static data key keyring is decrypt-only".into())) })
+    fn on_encrypt<'a>(
+        &'a self,
+        _m: EncryptionMaterials,
+    ) -> BoxFuture<'a, esdk::Result<EncryptionMaterials>> {
+        Box::pin(async {
+            Err(esdk::Error::ApiMisuse(
+                "static data key keyring is decrypt-only".into(),
+            ))
+        })
     }
 
     fn on_decrypt<'a>(
@@ -159,21 +180,30 @@ fn from_description(keys: &Keys, desc: &Value) -> AnyResult<Build> {
                 key: keys.material(name, "plaintext-data-key")?,
             }))
         }
-        other => Ok(Build::Skip(Unsupported(format!("keyring type {other:?} not built yet")))),
+        other => Ok(Build::Skip(Unsupported(format!(
+            "keyring type {other:?} not built yet"
+        )))),
     }
 }
 
 /// A raw keyring from a master-key or key description (`type: raw`).
 fn raw_keyring(keys: &Keys, desc: &Value) -> AnyResult<Build> {
-    let name = desc["key"].as_str().ok_or("raw key description without key")?;
-    let provider_id = desc["provider-id"].as_str().ok_or("raw key description without provider-id")?;
+    let name = desc["key"]
+        .as_str()
+        .ok_or("raw key description without key")?;
+    let provider_id = desc["provider-id"]
+        .as_str()
+        .ok_or("raw key description without provider-id")?;
     match desc["encryption-algorithm"].as_str() {
         Some("aes") => {
             let material = keys.material(name, "material")?;
-            let k = RawAesKeyring::new(provider_id, keys.key_id(name)?, &material).map_err(|e| e.to_string())?;
+            let k = RawAesKeyring::new(provider_id, keys.key_id(name)?, &material)
+                .map_err(|e| e.to_string())?;
             Ok(keyring_source(k))
         }
-        Some("rsa") => Ok(Build::Skip(Unsupported("raw RSA keyring not built yet".into()))),
+        Some("rsa") => Ok(Build::Skip(Unsupported(
+            "raw RSA keyring not built yet".into(),
+        ))),
         other => Err(format!("unknown encryption-algorithm {other:?}")),
     }
 }
@@ -184,9 +214,13 @@ fn from_master_keys(keys: &Keys, list: &[Value]) -> AnyResult<Build> {
         [] => Err("empty master-keys".into()),
         [one] => match one["type"].as_str() {
             Some("raw") => raw_keyring(keys, one),
-            other => Ok(Build::Skip(Unsupported(format!("master key type {other:?} not built yet")))),
+            other => Ok(Build::Skip(Unsupported(format!(
+                "master key type {other:?} not built yet"
+            )))),
         },
-        _ => Ok(Build::Skip(Unsupported("multi-keyring not built yet".into()))),
+        _ => Ok(Build::Skip(Unsupported(
+            "multi-keyring not built yet".into(),
+        ))),
     }
 }
 
@@ -226,7 +260,9 @@ fn policy_of(v: &Value) -> AnyResult<CommitmentPolicy> {
         None => CommitmentPolicy::REQUIRE_ENCRYPT_ALLOW_DECRYPT,
         Some("FORBID_ENCRYPT_ALLOW_DECRYPT") => CommitmentPolicy::FORBID_ENCRYPT_ALLOW_DECRYPT,
         Some("REQUIRE_ENCRYPT_ALLOW_DECRYPT") => CommitmentPolicy::REQUIRE_ENCRYPT_ALLOW_DECRYPT,
-        Some("REQUIRE_ENCRYPT_REQUIRE_DECRYPT") => CommitmentPolicy::REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
+        Some("REQUIRE_ENCRYPT_REQUIRE_DECRYPT") => {
+            CommitmentPolicy::REQUIRE_ENCRYPT_REQUIRE_DECRYPT
+        }
         Some(other) => return Err(format!("unknown commitment policy {other:?}")),
     })
 }
@@ -236,7 +272,9 @@ fn load_case(base: &Path, keys: &Keys, version: u64, test: &Value) -> AnyResult<
         let s = &test["decryption-scenario"];
         let ct = s["ciphertext"].as_str().ok_or("no ciphertext")?;
         let expected = match s["type"].as_str() {
-            Some("positive-esdk") => Some(read_uri(base, s["result"].as_str().ok_or("no result")?)?),
+            Some("positive-esdk") => {
+                Some(read_uri(base, s["result"].as_str().ok_or("no result")?)?)
+            }
             Some("negative-esdk") => None,
             other => return Err(format!("unknown scenario type {other:?}")),
         };
@@ -255,7 +293,10 @@ fn load_case(base: &Path, keys: &Keys, version: u64, test: &Value) -> AnyResult<
     let ct = test["ciphertext"].as_str().ok_or("no ciphertext")?;
     let result = &test["result"];
     let expected = if let Some(out) = result.get("output") {
-        Some(read_uri(base, out["plaintext"].as_str().ok_or("no plaintext URI")?)?)
+        Some(read_uri(
+            base,
+            out["plaintext"].as_str().ok_or("no plaintext URI")?,
+        )?)
     } else if result.get("error").is_some() {
         None
     } else if let Some(pt) = test["plaintext"].as_str() {
@@ -334,7 +375,11 @@ async fn run_case(case: &Case) -> Verdict {
 fn manifests_in(dir: &Path, explicit: Option<&str>) -> Vec<PathBuf> {
     if let Some(m) = explicit {
         let p = PathBuf::from(m);
-        return vec![if p.is_absolute() || p.exists() { p } else { dir.join(m) }];
+        return vec![if p.is_absolute() || p.exists() {
+            p
+        } else {
+            dir.join(m)
+        }];
     }
     let mut out = vec![dir.join("manifest.json")];
     let ext = dir.join("manifest-extensions.json");
@@ -388,7 +433,11 @@ fn run_decrypt(args: &[String]) -> AnyResult<ExitCode> {
         }
     }
     println!("{passed} passed, {failed} failed, {skipped} skipped");
-    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -433,8 +482,23 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
     }
     let contexts: [(&str, Vec<(&str, &str)>); 3] = [
         ("ec-empty", vec![]),
-        ("ec-several", vec![("purpose", "test"), ("tenant", "42"), ("a", "b"), ("zzz", "")]),
-        ("ec-utf8", vec![("\u{1F600}", "smile"), ("\u{FF21}", "fullwidth"), ("cl\u{E9}", "v\u{E4}lue \u{4E2D}\u{6587}")]),
+        (
+            "ec-several",
+            vec![
+                ("purpose", "test"),
+                ("tenant", "42"),
+                ("a", "b"),
+                ("zzz", ""),
+            ],
+        ),
+        (
+            "ec-utf8",
+            vec![
+                ("\u{1F600}", "smile"),
+                ("\u{FF21}", "fullwidth"),
+                ("cl\u{E9}", "v\u{E4}lue \u{4E2D}\u{6587}"),
+            ],
+        ),
     ];
     let mut tests = serde_json::Map::new();
     let mut plaintexts: BTreeMap<usize, String> = BTreeMap::new();
@@ -452,7 +516,10 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
             sizes.sort_unstable();
             sizes.dedup();
             for size in sizes {
-                let pt_name = plaintexts.entry(size).or_insert_with(|| format!("pt-{size}")).clone();
+                let pt_name = plaintexts
+                    .entry(size)
+                    .or_insert_with(|| format!("pt-{size}"))
+                    .clone();
                 let plaintext = pattern(size, size as u64 + 7);
                 for (ec_name, pairs) in &contexts {
                     let (source, master_keys) = &keyrings[index % keyrings.len()];
@@ -463,7 +530,8 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
                         .algorithm_suite(suite)
                         .frame_length(FrameLength::new(frame).expect("non-zero"))
                         .encryption_context(pairs.iter().copied());
-                    let msg = futures::executor::block_on(call.into_future()).map_err(|e| format!("{name}: {e}"))?;
+                    let msg = futures::executor::block_on(call.into_future())
+                        .map_err(|e| format!("{name}: {e}"))?;
                     // Check our own output before handing it to others.
                     let back = futures::executor::block_on(
                         client
@@ -475,9 +543,12 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
                     if back.plaintext != plaintext {
                         return Err(format!("{name}: own decrypt differs"));
                     }
-                    std::fs::write(out.join("ciphertexts").join(&name), &msg.ciphertext).map_err(|e| e.to_string())?;
-                    let expected_ec: serde_json::Map<String, Value> =
-                        pairs.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+                    std::fs::write(out.join("ciphertexts").join(&name), &msg.ciphertext)
+                        .map_err(|e| e.to_string())?;
+                    let expected_ec: serde_json::Map<String, Value> = pairs
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), json!(v)))
+                        .collect();
                     tests.insert(
                         name.clone(),
                         json!({
@@ -493,7 +564,11 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
         }
     }
     for (size, name) in &plaintexts {
-        std::fs::write(out.join("plaintexts").join(name), pattern(*size, *size as u64 + 7)).map_err(|e| e.to_string())?;
+        std::fs::write(
+            out.join("plaintexts").join(name),
+            pattern(*size, *size as u64 + 7),
+        )
+        .map_err(|e| e.to_string())?;
     }
     let keys = json!({"manifest": {"type": "keys", "version": 3}, "keys": keys_json});
     let manifest = json!({
@@ -503,7 +578,11 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
         "tests": tests,
     });
     let write = |file: &str, v: &Value| {
-        std::fs::write(out.join(file), serde_json::to_vec_pretty(v).expect("serializable")).map_err(|e| e.to_string())
+        std::fs::write(
+            out.join(file),
+            serde_json::to_vec_pretty(v).expect("serializable"),
+        )
+        .map_err(|e| e.to_string())
     };
     write("keys.json", &keys)?;
     write("manifest.json", &manifest)?;

@@ -189,18 +189,19 @@ fn parse_inner(buf: &[u8], limits: &Limits) -> Result<Parsed<MessageHeader>, Par
     }
     let message_id = r.take(version.message_id_len())?.to_vec();
     let ec_bytes = r.u16_prefixed()?;
-    let encryption_context = EncryptionContext::deserialize(ec_bytes).map_err(ParseFail::Invalid)?;
+    let encryption_context =
+        EncryptionContext::deserialize(ec_bytes).map_err(ParseFail::Invalid)?;
     let count = r.u16()?;
     if count == 0 {
         return Err(invalid(FormatError::NoEncryptedDataKeys));
     }
-    if let Some(limit) = limits.max_encrypted_data_keys {
-        if count > limit {
-            return Err(invalid(PolicyError::TooManyEncryptedDataKeys {
-                limit,
-                got: usize::from(count),
-            }));
-        }
+    if let Some(limit) = limits.max_encrypted_data_keys
+        && count > limit
+    {
+        return Err(invalid(PolicyError::TooManyEncryptedDataKeys {
+            limit,
+            got: usize::from(count),
+        }));
     }
     // Each entry takes at least 6 bytes: never reserve more than the input could hold.
     let mut encrypted_data_keys = Vec::with_capacity(usize::from(count).min(r.remaining() / 6));
@@ -208,8 +209,8 @@ fn parse_inner(buf: &[u8], limits: &Limits) -> Result<Parsed<MessageHeader>, Par
         let provider_id = r.u16_prefixed()?;
         let provider_info = r.u16_prefixed()?;
         let ciphertext = r.u16_prefixed()?;
-        let provider_id = std::str::from_utf8(provider_id)
-            .map_err(|_| invalid(FormatError::EncryptedDataKey))?;
+        let provider_id =
+            std::str::from_utf8(provider_id).map_err(|_| invalid(FormatError::EncryptedDataKey))?;
         encrypted_data_keys.push(EncryptedDataKey::new(
             provider_id,
             provider_info.to_vec(),
