@@ -495,3 +495,37 @@ fn byte_exact_against_python_reference() {
     eprintln!("{checked} messages reproduced byte for byte");
     assert!(checked >= 14, "only {checked} known-answer vectors found");
 }
+
+#[test]
+fn one_byte_at_a_time() {
+    for suite in [
+        AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384,
+        AlgorithmSuite::AES_128_GCM_IV12_TAG16_HKDF_SHA256,
+    ] {
+        let plaintext: Vec<u8> = (0..50u8).collect();
+        let ct = encrypt(suite, 16, &plaintext);
+        let client = client_for(suite);
+        let mut dec = client.decryptor(false);
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        let mut done = false;
+        for &b in &ct {
+            buf.extend_from_slice(&[b]);
+            while let Some(ev) = dec.decode(&mut buf).unwrap() {
+                match ev {
+                    DecryptEvent::Header(h) => {
+                        let m = block_on(client.decrypt_materials(&keyring(256).into(), &h, None))
+                            .unwrap();
+                        dec.supply_materials(&m).unwrap();
+                    }
+                    DecryptEvent::Plaintext(p) => out.extend_from_slice(&p),
+                    DecryptEvent::Done => done = true,
+                    _ => {}
+                }
+            }
+        }
+        assert!(done);
+        dec.finish(&buf).unwrap();
+        assert_eq!(out, plaintext);
+    }
+}
