@@ -529,3 +529,38 @@ fn one_byte_at_a_time() {
         assert_eq!(out, plaintext);
     }
 }
+
+#[test]
+fn limits_refuse_before_reading_further() {
+    let suite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
+    let ct = encrypt(suite, 4096, b"limits");
+    let strict = |limits: esdk::Limits| {
+        let client = Client::builder().limits(limits).build();
+        let mut dec = client.decryptor(false);
+        // Only the first 40 bytes: the context length is at offset 35.
+        let mut buf = BytesMut::from(&ct[..40]);
+        dec.decode(&mut buf)
+    };
+    assert!(matches!(
+        strict(esdk::Limits::new().max_encryption_context_len(4)),
+        Err(Error::Limit(
+            esdk::error::LimitError::EncryptionContextTooLarge
+        ))
+    ));
+    assert!(matches!(strict(esdk::Limits::new()), Ok(None)));
+    assert!(matches!(
+        strict(esdk::Limits::new().max_header_len(20)),
+        Err(Error::Limit(esdk::error::LimitError::HeaderTooLarge(20)))
+    ));
+    let client = Client::builder()
+        .limits(esdk::Limits::new().max_frame_length(1024))
+        .build();
+    let r = block_on(client.decrypt(keyring(256), &ct).into_future());
+    assert!(matches!(
+        r,
+        Err(Error::Limit(esdk::error::LimitError::FrameTooLarge {
+            limit: 1024,
+            got: 4096
+        }))
+    ));
+}

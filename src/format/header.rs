@@ -188,7 +188,11 @@ fn parse_inner(buf: &[u8], limits: &Limits) -> Result<Parsed<MessageHeader>, Par
         }));
     }
     let message_id = r.take(version.message_id_len())?.to_vec();
-    let ec_bytes = r.u16_prefixed()?;
+    let ec_len = r.u16()?;
+    if ec_len > limits.max_encryption_context_len {
+        return Err(invalid(LimitError::EncryptionContextTooLarge));
+    }
+    let ec_bytes = r.take(usize::from(ec_len))?;
     let encryption_context =
         EncryptionContext::deserialize(ec_bytes).map_err(ParseFail::Invalid)?;
     let count = r.u16()?;
