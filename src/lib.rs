@@ -45,13 +45,16 @@ pub mod format;
 pub mod io;
 pub mod keyring;
 pub mod limits;
+pub mod manual;
 pub mod materials;
 pub mod proto;
 pub mod suite;
 #[doc(hidden)]
 pub mod vectors;
 
-pub use client::{Client, ClientBuilder, DecryptOutput, EncryptOptions, EncryptOutput, MaterialsSource};
+pub use client::{
+    Client, ClientBuilder, DecryptOutput, EncryptOptions, EncryptOutput, MaterialsSource,
+};
 pub use cmm::{CryptographicMaterialsManager, DefaultCmm};
 pub use context::EncryptionContext;
 pub use error::{Error, Result};

@@ -92,7 +92,6 @@ async fn run_case(case: &Case) -> Verdict {
     }
 }
 
-
 fn run_decrypt(args: &[String]) -> AnyResult<ExitCode> {
     let mut dir = None;
     let mut manifest = None;
@@ -130,7 +129,11 @@ fn run_decrypt(args: &[String]) -> AnyResult<ExitCode> {
         }
     }
     println!("{passed} passed, {failed} failed, {skipped} skipped");
-    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -175,8 +178,23 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
     }
     let contexts: [(&str, Vec<(&str, &str)>); 3] = [
         ("ec-empty", vec![]),
-        ("ec-several", vec![("purpose", "test"), ("tenant", "42"), ("a", "b"), ("zzz", "")]),
-        ("ec-utf8", vec![("\u{1F600}", "smile"), ("\u{FF21}", "fullwidth"), ("cl\u{E9}", "v\u{E4}lue \u{4E2D}\u{6587}")]),
+        (
+            "ec-several",
+            vec![
+                ("purpose", "test"),
+                ("tenant", "42"),
+                ("a", "b"),
+                ("zzz", ""),
+            ],
+        ),
+        (
+            "ec-utf8",
+            vec![
+                ("\u{1F600}", "smile"),
+                ("\u{FF21}", "fullwidth"),
+                ("cl\u{E9}", "v\u{E4}lue \u{4E2D}\u{6587}"),
+            ],
+        ),
     ];
     let mut tests = serde_json::Map::new();
     let mut plaintexts: BTreeMap<usize, String> = BTreeMap::new();
@@ -194,7 +212,10 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
             sizes.sort_unstable();
             sizes.dedup();
             for size in sizes {
-                let pt_name = plaintexts.entry(size).or_insert_with(|| format!("pt-{size}")).clone();
+                let pt_name = plaintexts
+                    .entry(size)
+                    .or_insert_with(|| format!("pt-{size}"))
+                    .clone();
                 let plaintext = pattern(size, size as u64 + 7);
                 for (ec_name, pairs) in &contexts {
                     let (source, master_keys) = &keyrings[index % keyrings.len()];
@@ -205,7 +226,8 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
                         .algorithm_suite(suite)
                         .frame_length(FrameLength::new(frame).expect("non-zero"))
                         .encryption_context(pairs.iter().copied());
-                    let msg = futures::executor::block_on(call.into_future()).map_err(|e| format!("{name}: {e}"))?;
+                    let msg = futures::executor::block_on(call.into_future())
+                        .map_err(|e| format!("{name}: {e}"))?;
                     // Check our own output before handing it to others.
                     let back = futures::executor::block_on(
                         client
@@ -217,9 +239,12 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
                     if back.plaintext != plaintext {
                         return Err(format!("{name}: own decrypt differs"));
                     }
-                    std::fs::write(out.join("ciphertexts").join(&name), &msg.ciphertext).map_err(|e| e.to_string())?;
-                    let expected_ec: serde_json::Map<String, Value> =
-                        pairs.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+                    std::fs::write(out.join("ciphertexts").join(&name), &msg.ciphertext)
+                        .map_err(|e| e.to_string())?;
+                    let expected_ec: serde_json::Map<String, Value> = pairs
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), json!(v)))
+                        .collect();
                     tests.insert(
                         name.clone(),
                         json!({
@@ -235,7 +260,11 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
         }
     }
     for (size, name) in &plaintexts {
-        std::fs::write(out.join("plaintexts").join(name), pattern(*size, *size as u64 + 7)).map_err(|e| e.to_string())?;
+        std::fs::write(
+            out.join("plaintexts").join(name),
+            pattern(*size, *size as u64 + 7),
+        )
+        .map_err(|e| e.to_string())?;
     }
     let keys = json!({"manifest": {"type": "keys", "version": 3}, "keys": keys_json});
     let manifest = json!({
@@ -245,7 +274,11 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
         "tests": tests,
     });
     let write = |file: &str, v: &Value| {
-        std::fs::write(out.join(file), serde_json::to_vec_pretty(v).expect("serializable")).map_err(|e| e.to_string())
+        std::fs::write(
+            out.join(file),
+            serde_json::to_vec_pretty(v).expect("serializable"),
+        )
+        .map_err(|e| e.to_string())
     };
     write("keys.json", &keys)?;
     write("manifest.json", &manifest)?;

@@ -23,7 +23,10 @@ pub use raw_aes::RawAesKeyring;
 /// On failure, return an error; the caller keeps its own copy of the materials it passed.
 pub trait Keyring: Send + Sync + std::fmt::Debug {
     /// Adds a wrapped data key (generating the data key if there is none).
-    fn on_encrypt<'a>(&'a self, materials: EncryptionMaterials) -> BoxFuture<'a, Result<EncryptionMaterials>>;
+    fn on_encrypt<'a>(
+        &'a self,
+        materials: EncryptionMaterials,
+    ) -> BoxFuture<'a, Result<EncryptionMaterials>>;
 
     /// Sets the data key from the first encrypted data key this keyring can unwrap.
     fn on_decrypt<'a>(

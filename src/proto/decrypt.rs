@@ -26,7 +26,7 @@ use crate::proto::keys;
 use crate::suite::{CommitmentPolicy, IV_LEN, MessageFormatVersion, TAG_LEN};
 
 /// What the decryptor needs to know besides the message.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct DecryptorConfig {
     /// Which suites may be decrypted.
     pub commitment_policy: CommitmentPolicy,
@@ -35,16 +35,6 @@ pub struct DecryptorConfig {
     /// Fail right after the header when the message is signed (the spec's
     /// "decrypt unsigned-only" mode, for callers that must stream without holding back).
     pub unsigned_only: bool,
-}
-
-impl Default for DecryptorConfig {
-    fn default() -> Self {
-        Self {
-            commitment_policy: CommitmentPolicy::default(),
-            limits: Limits::default(),
-            unsigned_only: false,
-        }
-    }
 }
 
 /// What [`Decryptor::decode`] produced.
@@ -82,6 +72,7 @@ pub struct Decryptor {
     state: State,
     header: Option<MessageHeader>,
     header_len: usize,
+    header_need: usize,
     raw_header: Bytes,
     content_key: Option<Box<dyn AeadKey>>,
     verifier: Option<Box<dyn Verifier>>,
@@ -105,6 +96,7 @@ impl Decryptor {
             state: State::Header,
             header: None,
             header_len: 0,
+            header_need: 0,
             raw_header: Bytes::new(),
             content_key: None,
             verifier: None,
@@ -196,7 +188,10 @@ impl Decryptor {
             .ok_or_else(|| Error::misuse("no header parsed"))?;
         let suite = header.suite;
         if materials.algorithm_suite() != suite {
-            return Err(PolicyError::MaterialsMismatch("algorithm suite differs from the message's").into());
+            return Err(PolicyError::MaterialsMismatch(
+                "algorithm suite differs from the message's",
+            )
+            .into());
         }
         self.config.commitment_policy.check_decrypt(suite)?;
         let data_key = materials
@@ -254,12 +249,21 @@ impl Decryptor {
             match &mut self.state {
                 State::Failed => return Err(Error::misuse("decryption already failed")),
                 State::Header => {
-                    let Parsed::Done(header, body_len) = parse_header_body(input, &self.config.limits)?
-                    else {
+                    // Parse again only once the bytes the last attempt lacked have arrived, so
+                    // a header fed a byte at a time costs linear, not quadratic, time.
+                    if input.len() < self.header_need {
                         return Ok(None);
+                    }
+                    let (header, body_len) = match parse_header_body(input, &self.config.limits)? {
+                        Parsed::Done(h, len) => (h, len),
+                        Parsed::Incomplete(needed) => {
+                            self.header_need = needed;
+                            return Ok(None);
+                        }
                     };
                     let total = body_len + header.auth_len();
                     if input.len() < total {
+                        self.header_need = total;
                         return Ok(None);
                     }
                     self.config.commitment_policy.check_decrypt(header.suite)?;
@@ -354,7 +358,11 @@ impl Decryptor {
 
     /// After the final frame or the non-framed body: hold the plaintext for the signature, or
     /// release it.
-    fn after_last_block(&mut self, plaintext: Bytes, input: &BytesMut) -> Result<Option<DecryptEvent>> {
+    fn after_last_block(
+        &mut self,
+        plaintext: Bytes,
+        input: &BytesMut,
+    ) -> Result<Option<DecryptEvent>> {
         if self.verifier.is_some() {
             self.state = State::Footer { held: plaintext };
             return Ok(None);
@@ -373,7 +381,10 @@ impl Decryptor {
         if let Some(v) = self.verifier.as_mut() {
             v.update(&frame);
         }
-        let header = self.header.as_ref().ok_or_else(|| Error::misuse("no header"))?;
+        let header = self
+            .header
+            .as_ref()
+            .ok_or_else(|| Error::misuse("no header"))?;
         let key = self
             .content_key
             .as_ref()
@@ -381,8 +392,13 @@ impl Decryptor {
         let aad = BodyAad::new(&header.message_id, kind, head.seq, head.content_len as u64);
         let tag_at = head.head_len + head.content_len;
         let tag: [u8; TAG_LEN] = frame[tag_at..].try_into().expect("length checked");
-        key.open_in_place(&head.iv, aad.as_bytes(), &mut frame[head.head_len..tag_at], &tag)
-            .map_err(|_| AuthError::FrameTag { seq: head.seq })?;
+        key.open_in_place(
+            &head.iv,
+            aad.as_bytes(),
+            &mut frame[head.head_len..tag_at],
+            &tag,
+        )
+        .map_err(|_| AuthError::FrameTag { seq: head.seq })?;
         frame.advance(head.head_len);
         frame.truncate(head.content_len);
         Ok(frame.freeze())

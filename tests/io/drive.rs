@@ -2,8 +2,9 @@
 
 use bytes::Bytes;
 use esdk::io::{
-    DecryptOptions, DecryptingReader, DecryptingWriter, EncryptItem, EncryptingReader, EncryptingWriter, MessageDecoder,
-    MessageEncoder, Release, codec, decrypt_stream, encrypt_stream,
+    DecryptOptions, DecryptingReader, DecryptingWriter, EncryptItem, EncryptingReader,
+    EncryptingWriter, MessageDecoder, MessageEncoder, Release, codec, decrypt_stream,
+    encrypt_stream,
 };
 use esdk::{Client, EncryptOptions, MaterialsSource};
 use futures::{SinkExt, StreamExt};
@@ -23,7 +24,13 @@ pub enum Dec {
 }
 
 impl Dec {
-    pub const ALL: [Dec; 5] = [Dec::OneShot, Dec::Reader, Dec::Writer, Dec::Stream, Dec::Codec];
+    pub const ALL: [Dec; 5] = [
+        Dec::OneShot,
+        Dec::Reader,
+        Dec::Writer,
+        Dec::Stream,
+        Dec::Codec,
+    ];
     /// The streaming adapters (the one-shot call releases nothing before the end anyway).
     pub const STREAMING: [Dec; 4] = [Dec::Reader, Dec::Writer, Dec::Stream, Dec::Codec];
 }
@@ -39,7 +46,13 @@ pub enum Enc {
 }
 
 impl Enc {
-    pub const ALL: [Enc; 5] = [Enc::OneShot, Enc::Reader, Enc::Writer, Enc::Stream, Enc::Codec];
+    pub const ALL: [Enc; 5] = [
+        Enc::OneShot,
+        Enc::Reader,
+        Enc::Writer,
+        Enc::Stream,
+        Enc::Codec,
+    ];
 }
 
 /// What a decryption released, and how it ended.
@@ -77,7 +90,11 @@ fn io_to_esdk(e: std::io::Error) -> esdk::Error {
 }
 
 /// Reads `r` to its end in chunks sized by `plan`, appending to `out`.
-async fn drain_reader(mut r: impl AsyncRead + Unpin, plan: &mut Plan, out: &mut Vec<u8>) -> Result<(), esdk::Error> {
+async fn drain_reader(
+    mut r: impl AsyncRead + Unpin,
+    plan: &mut Plan,
+    out: &mut Vec<u8>,
+) -> Result<(), esdk::Error> {
     let mut buf = vec![0u8; 1 << 16];
     loop {
         let want = plan.next().min(buf.len());
@@ -105,20 +122,26 @@ pub async fn decrypt(
         Dec::OneShot => {
             let mut call = client.decrypt(source, ciphertext);
             if let Some(ec) = &options.encryption_context {
-                call = call.encryption_context(ec.iter().map(|(k, v)| (k.to_owned(), v.to_owned())));
+                call =
+                    call.encryption_context(ec.iter().map(|(k, v)| (k.to_owned(), v.to_owned())));
             }
             if options.release == Release::UnsignedOnly {
                 call = call.unsigned_only();
             }
             call.await.map(|out| released = out.plaintext)
         }
-        Dec::Reader => async {
-            let reader = DecryptingReader::new(client, source, MockReader::new(ct, input), options).await?;
-            drain_reader(reader, &mut output, &mut released).await
+        Dec::Reader => {
+            async {
+                let reader =
+                    DecryptingReader::new(client, source, MockReader::new(ct, input), options)
+                        .await?;
+                drain_reader(reader, &mut output, &mut released).await
+            }
+            .await
         }
-        .await,
         Dec::Writer => {
-            let mut writer = DecryptingWriter::new(client, source, MockWriter::new(output), options);
+            let mut writer =
+                DecryptingWriter::new(client, source, MockWriter::new(output), options);
             let mut src = MockReader::new(ct, input);
             let r = async {
                 let mut buf = vec![0u8; 1 << 16];
@@ -137,23 +160,31 @@ pub async fn decrypt(
             released = writer.get_ref().data.clone();
             r
         }
-        Dec::Stream => async {
-            let mut stream = decrypt_stream(client, source, MockStream::new(ct, input), options).await?;
-            while let Some(item) = stream.next().await {
-                released.extend_from_slice(&item?);
+        Dec::Stream => {
+            async {
+                let mut stream =
+                    decrypt_stream(client, source, MockStream::new(ct, input), options).await?;
+                while let Some(item) = stream.next().await {
+                    released.extend_from_slice(&item?);
+                }
+                Ok(())
             }
-            Ok(())
+            .await
         }
-        .await,
-        Dec::Codec => async {
-            let mut framed = FramedRead::new(MockReader::new(ct, input), MessageDecoder::new(client, options));
-            codec::decrypt_header(&mut framed, source).await?;
-            while let Some(item) = framed.next().await {
-                released.extend_from_slice(&item?.into_plaintext()?);
+        Dec::Codec => {
+            async {
+                let mut framed = FramedRead::new(
+                    MockReader::new(ct, input),
+                    MessageDecoder::new(client, options),
+                );
+                codec::decrypt_header(&mut framed, source).await?;
+                while let Some(item) = framed.next().await {
+                    released.extend_from_slice(&item?.into_plaintext()?);
+                }
+                Ok(())
             }
-            Ok(())
+            .await
         }
-        .await,
     };
     Outcome { released, result }
 }
@@ -174,7 +205,12 @@ pub async fn encrypt(
         Enc::OneShot => {
             let mut call = client
                 .encrypt(source, plaintext)
-                .encryption_context(options.encryption_context.iter().map(|(k, v)| (k.to_owned(), v.to_owned())))
+                .encryption_context(
+                    options
+                        .encryption_context
+                        .iter()
+                        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+                )
                 .frame_length(options.frame_length);
             if let Some(s) = options.algorithm_suite {
                 call = call.algorithm_suite(s);
@@ -182,14 +218,16 @@ pub async fn encrypt(
             Ok(call.await?.ciphertext)
         }
         Enc::Reader => {
-            let reader = EncryptingReader::new(client, source, MockReader::new(pt, input), options).await?;
+            let reader =
+                EncryptingReader::new(client, source, MockReader::new(pt, input), options).await?;
             let mut out = Vec::new();
             let mut output = output;
             drain_reader(reader, &mut output, &mut out).await?;
             Ok(out)
         }
         Enc::Writer => {
-            let mut writer = EncryptingWriter::new(client, source, MockWriter::new(output), options).await?;
+            let mut writer =
+                EncryptingWriter::new(client, source, MockWriter::new(output), options).await?;
             let mut rest = &plaintext[..];
             while !rest.is_empty() {
                 let n = input.next().min(rest.len());
@@ -203,7 +241,8 @@ pub async fn encrypt(
             Ok(inner.data)
         }
         Enc::Stream => {
-            let mut stream = encrypt_stream(client, source, MockStream::new(pt, input), options).await?;
+            let mut stream =
+                encrypt_stream(client, source, MockStream::new(pt, input), options).await?;
             let mut out = Vec::new();
             while let Some(item) = stream.next().await {
                 out.extend_from_slice(&item?);

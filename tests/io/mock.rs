@@ -71,7 +71,11 @@ impl MockReader {
 }
 
 impl AsyncRead for MockReader {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         if self.toggle.pending(cx) {
             return Poll::Pending;
         }
@@ -103,7 +107,11 @@ impl MockWriter {
 }
 
 impl AsyncWrite for MockWriter {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         assert!(!self.shut_down, "write after shutdown");
         if self.toggle.pending(cx) {
             return Poll::Pending;

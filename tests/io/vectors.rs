@@ -75,14 +75,24 @@ async fn run_case(name: &str, case: &Case, tally: &mut Tally) {
                 pt.len()
             )),
             (Some(_), Err(e)) => tally.failures.push(format!("{name} {how:?}: failed: {e}")),
-            (None, Ok(())) => tally.failures.push(format!("{name} {how:?}: succeeded but must fail")),
+            (None, Ok(())) => tally
+                .failures
+                .push(format!("{name} {how:?}: succeeded but must fail")),
             (None, Err(_)) => {}
         }
     }
     // Fully verified mode: a small memory limit so that larger vectors spill to disk.
     if !case.unsigned_only {
         let verified = options.clone().release(Release::verified(1024));
-        let out = drive::decrypt(Dec::Reader, &client, source, &case.ciphertext, &verified, &one_byte).await;
+        let out = drive::decrypt(
+            Dec::Reader,
+            &client,
+            source,
+            &case.ciphertext,
+            &verified,
+            &one_byte,
+        )
+        .await;
         tally.decrypt_runs += 1;
         match (&case.expected, &out.result) {
             (Some(pt), Ok(())) if &out.released == pt => {}
@@ -94,9 +104,19 @@ async fn run_case(name: &str, case: &Case, tally: &mut Tally) {
             )),
         }
     }
-    let Some(plaintext) = &case.expected else { return };
+    let Some(plaintext) = &case.expected else {
+        return;
+    };
     // Encrypt the same plaintext with the same keyring, suite and frame length.
-    let reference = drive::decrypt(Dec::OneShot, &client, source, &case.ciphertext, &options, &one_byte).await;
+    let reference = drive::decrypt(
+        Dec::OneShot,
+        &client,
+        source,
+        &case.ciphertext,
+        &options,
+        &one_byte,
+    )
+    .await;
     if reference.result.is_err() {
         return;
     }
@@ -130,9 +150,20 @@ async fn run_case(name: &str, case: &Case, tally: &mut Tally) {
         match drive::encrypt(how, &enc_client, source, plaintext, &enc_options, &one_byte).await {
             Ok(ct) => {
                 tally.encrypt_runs += 1;
-                let back = drive::decrypt(Dec::OneShot, &enc_client, source, &ct, &DecryptOptions::new(), &one_byte).await;
+                let back = drive::decrypt(
+                    Dec::OneShot,
+                    &enc_client,
+                    source,
+                    &ct,
+                    &DecryptOptions::new(),
+                    &one_byte,
+                )
+                .await;
                 if back.result.is_err() || &back.released != plaintext {
-                    tally.failures.push(format!("{name} encrypt {how:?}: does not decrypt back: {:?}", back.result));
+                    tally.failures.push(format!(
+                        "{name} encrypt {how:?}: does not decrypt back: {:?}",
+                        back.result
+                    ));
                 }
             }
             // A decrypt-only test keyring (static data key) cannot encrypt.
@@ -170,7 +201,11 @@ async fn run_folder(folder: &Path, shard: usize, shards: usize) {
         tally.skipped,
         tally.encrypt_skipped
     );
-    assert!(tally.decrypt_runs > 0, "no vector ran in {}", folder.display());
+    assert!(
+        tally.decrypt_runs > 0,
+        "no vector ran in {}",
+        folder.display()
+    );
     assert!(
         tally.failures.is_empty(),
         "{} failures:\n{}",
@@ -184,7 +219,10 @@ fn folder(name: &str) -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("\n!!! SKIPPING vector folder {}: not found !!!\n", dir.display());
+        eprintln!(
+            "\n!!! SKIPPING vector folder {}: not found !!!\n",
+            dir.display()
+        );
         None
     }
 }
