@@ -92,7 +92,11 @@ pub struct MockWriter {
     pub data: Vec<u8>,
     pub shut_down: bool,
     plan: Plan,
-    toggle: Toggle,
+    // One per operation: a shared one would let `poll_close` (flush, then shutdown) see
+    // `Pending` from the shutdown forever.
+    write: Toggle,
+    flush: Toggle,
+    shutdown: Toggle,
 }
 
 impl MockWriter {
@@ -101,7 +105,9 @@ impl MockWriter {
             data: Vec::new(),
             shut_down: false,
             plan,
-            toggle: Toggle::default(),
+            write: Toggle::default(),
+            flush: Toggle::default(),
+            shutdown: Toggle::default(),
         }
     }
 }
@@ -113,7 +119,7 @@ impl AsyncWrite for MockWriter {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         assert!(!self.shut_down, "write after shutdown");
-        if self.toggle.pending(cx) {
+        if self.write.pending(cx) {
             return Poll::Pending;
         }
         let n = self.plan.next().min(buf.len());
@@ -122,14 +128,14 @@ impl AsyncWrite for MockWriter {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.toggle.pending(cx) {
+        if self.flush.pending(cx) {
             return Poll::Pending;
         }
         Poll::Ready(Ok(()))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.toggle.pending(cx) {
+        if self.shutdown.pending(cx) {
             return Poll::Pending;
         }
         self.shut_down = true;
@@ -168,4 +174,22 @@ impl Stream for MockStream {
         let n = self.plan.next().min(self.data.len());
         Poll::Ready(Some(Ok(self.data.split_to(n))))
     }
+}
+
+/// Runs `f` to completion on the calling thread with a minimal executor (polling again at once
+/// after every wake-up), inside a tokio runtime context so that `tokio::fs` (the verified
+/// mode's spill file) finds its blocking pool. Tokio's own scheduler would consult its I/O and
+/// time drivers at every `Pending` the mocks return, which costs more than the test itself.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    use std::sync::OnceLock;
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    let rt = RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("tokio runtime")
+    });
+    let _guard = rt.enter();
+    futures::executor::block_on(f)
 }

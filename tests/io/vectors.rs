@@ -16,6 +16,7 @@ use esdk::vectors::{Build, Case, cases_in};
 use esdk::{AlgorithmSuite, Client, CommitmentPolicy, EncryptOptions, FrameLength};
 
 use crate::drive::{self, Chunking, Dec, Enc};
+use crate::mock::block_on;
 
 fn vectors_root() -> Option<PathBuf> {
     let root = std::env::var_os("ESDK_VECTORS")
@@ -64,7 +65,11 @@ async fn run_case(name: &str, case: &Case, tally: &mut Tally) {
         options = options.release(Release::UnsignedOnly);
     }
     let one_byte = Chunking::one_byte();
+    let trace = std::env::var_os("ESDK_TRACE").is_some();
     for how in Dec::ALL {
+        if trace {
+            eprintln!("{name} {how:?}");
+        }
         let out = drive::decrypt(how, &client, source, &case.ciphertext, &options, &one_byte).await;
         tally.decrypt_runs += 1;
         match (&case.expected, &out.result) {
@@ -83,6 +88,9 @@ async fn run_case(name: &str, case: &Case, tally: &mut Tally) {
     }
     // Fully verified mode: a small memory limit so that larger vectors spill to disk.
     if !case.unsigned_only {
+        if trace {
+            eprintln!("{name} verified");
+        }
         let verified = options.clone().release(Release::verified(1024));
         let out = drive::decrypt(
             Dec::Reader,
@@ -139,7 +147,12 @@ async fn run_case(name: &str, case: &Case, tally: &mut Tally) {
     };
     let enc_client = Client::builder().commitment_policy(policy).build();
     let mut enc_options = EncryptOptions {
-        encryption_context: header.encryption_context().clone(),
+        // The signing suites' public key is the CMM's to add, not the caller's.
+        encryption_context: header
+            .encryption_context()
+            .iter()
+            .filter(|(k, _)| !k.starts_with("aws-crypto-"))
+            .collect(),
         algorithm_suite: Some(suite),
         ..Default::default()
     };
@@ -147,6 +160,9 @@ async fn run_case(name: &str, case: &Case, tally: &mut Tally) {
         enc_options.frame_length = f;
     }
     for how in Enc::ALL {
+        if trace {
+            eprintln!("{name} encrypt {how:?}");
+        }
         match drive::encrypt(how, &enc_client, source, plaintext, &enc_options, &one_byte).await {
             Ok(ct) => {
                 tally.encrypt_runs += 1;
@@ -227,23 +243,23 @@ fn folder(name: &str) -> Option<PathBuf> {
     }
 }
 
-#[tokio::test]
-async fn official_vectors_through_every_adapter() {
+#[test]
+fn official_vectors_through_every_adapter() {
     if let Some(dir) = folder("official") {
-        run_folder(&dir, 0, 1).await;
+        block_on(run_folder(&dir, 0, 1));
     }
 }
 
-#[tokio::test]
-async fn python_vectors_through_every_adapter_shard_0() {
+#[test]
+fn python_vectors_through_every_adapter_shard_0() {
     if let Some(dir) = folder("python") {
-        run_folder(&dir, 0, 2).await;
+        block_on(run_folder(&dir, 0, 2));
     }
 }
 
-#[tokio::test]
-async fn python_vectors_through_every_adapter_shard_1() {
+#[test]
+fn python_vectors_through_every_adapter_shard_1() {
     if let Some(dir) = folder("python") {
-        run_folder(&dir, 1, 2).await;
+        block_on(run_folder(&dir, 1, 2));
     }
 }
