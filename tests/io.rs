@@ -9,3 +9,12 @@ mod drive;
 
 #[path = "io/vectors.rs"]
 mod vectors;
+
+#[path = "io/release.rs"]
+mod release;
+
+#[path = "io/roundtrip.rs"]
+mod roundtrip;
+
+#[path = "io/props.rs"]
+mod props;

@@ -31,8 +31,6 @@ impl Dec {
         Dec::Stream,
         Dec::Codec,
     ];
-    /// The streaming adapters (the one-shot call releases nothing before the end anyway).
-    pub const STREAMING: [Dec; 4] = [Dec::Reader, Dec::Writer, Dec::Stream, Dec::Codec];
 }
 
 /// The encrypting adapters, and the one-shot call.
