@@ -18,3 +18,6 @@ mod roundtrip;
 
 #[path = "io/props.rs"]
 mod props;
+
+#[path = "io/examples.rs"]
+mod examples;
