@@ -260,6 +260,22 @@ impl DecryptEngine {
         Ok(())
     }
 
+    /// Makes room in `input` for the rest of a frame in one allocation rather than by
+    /// doubling (which would briefly hold two copies). The hint is capped: a frame length is
+    /// authenticated but still the sender's choice, so larger frames grow as they arrive.
+    pub(crate) fn reserve_input(&self, input: &mut BytesMut) {
+        const MAX_HINT: usize = 4 << 20;
+        if input.capacity() - input.len() >= CHUNK / 2 {
+            return;
+        }
+        let frame = self
+            .header
+            .as_ref()
+            .map_or(0, |h| h.frame_length() as usize);
+        let whole = frame.saturating_add(64).min(MAX_HINT);
+        input.reserve(CHUNK.max(whole.saturating_sub(input.len())));
+    }
+
     pub(crate) fn needs_materials(&self) -> bool {
         self.decryptor.needs_materials()
     }

@@ -141,9 +141,7 @@ impl<R: AsyncRead> AsyncRead for DecryptingReader<R> {
                 Step::Data(b) => *this.current = b,
                 Step::End => *this.done = true,
                 Step::NeedInput => {
-                    if this.input.capacity() - this.input.len() < CHUNK / 2 {
-                        this.input.reserve(CHUNK);
-                    }
+                    this.engine.reserve_input(this.input);
                     if ready!(tokio_util::io::poll_read_buf(
                         this.inner.as_mut(),
                         cx,

@@ -23,6 +23,9 @@ use crate::error::{Error, LimitError, Result};
 use crate::suite::{IV_LEN, TAG_LEN};
 
 const LEN_LEN: usize = 8;
+/// Sealed records are written once this much has gathered (or when draining starts), so that
+/// small frames do not cost one file operation each.
+const WRITE_BATCH: usize = 64 * 1024;
 
 pub(crate) struct Spool {
     memory_limit: usize,
@@ -102,11 +105,11 @@ impl Spool {
         file.seal(&chunk)
     }
 
-    /// Finishes writing the sealed record, if any.
+    /// Writes the sealed records once a batch has gathered.
     pub(crate) fn poll_store(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         match self.file.as_mut() {
-            Some(f) => f.poll_write_out(cx),
-            None => Poll::Ready(Ok(())),
+            Some(f) if f.out.len() >= WRITE_BATCH => f.poll_write_out(cx),
+            _ => Poll::Ready(Ok(())),
         }
     }
 
@@ -162,19 +165,18 @@ impl SpillFile {
     }
 
     fn seal(&mut self, chunk: &[u8]) -> Result<()> {
-        if !self.out.is_empty() {
+        if self.out.len() >= WRITE_BATCH {
             return Err(Error::misuse(
-                "spool record pushed before the previous one was stored",
+                "spool record pushed before the previous batch was stored",
             ));
         }
         let len = chunk.len() as u64;
         let (iv, aad) = Self::iv_aad(self.records, len);
         self.out.reserve(LEN_LEN + chunk.len() + TAG_LEN);
         self.out.put_u64(len);
+        let at = self.out.len();
         self.out.extend_from_slice(chunk);
-        let tag = self
-            .key
-            .seal_in_place(&iv, &aad, &mut self.out[LEN_LEN..])?;
+        let tag = self.key.seal_in_place(&iv, &aad, &mut self.out[at..])?;
         self.out.extend_from_slice(&tag);
         self.records += 1;
         self.max_len = self.max_len.max(len);
@@ -183,7 +185,10 @@ impl SpillFile {
 
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         while !self.out.is_empty() {
-            let n = ready!(Pin::new(&mut self.file).poll_write(cx, &self.out))?;
+            // At most a batch per call: tokio's `File` copies what it is given into a buffer
+            // of its own, and a whole large frame there would double its footprint.
+            let take = self.out.len().min(WRITE_BATCH);
+            let n = ready!(Pin::new(&mut self.file).poll_write(cx, &self.out[..take]))?;
             if n == 0 {
                 return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero).into()));
             }
@@ -238,14 +243,15 @@ impl SpillFile {
                             record.truncate(len as usize);
                             return Poll::Ready(Ok(Some(record.freeze())));
                         }
-                        self.input.reserve(total - self.input.len());
+                        self.input
+                            .reserve((total - self.input.len()).max(WRITE_BATCH));
                     } else {
-                        self.input.reserve(super::CHUNK);
+                        self.input.reserve(WRITE_BATCH);
                     }
                     let n = ready!(tokio_util::io::poll_read_buf(
                         Pin::new(&mut self.file),
                         cx,
-                        &mut self.input
+                        &mut (&mut self.input).limit(WRITE_BATCH)
                     ))?;
                     if n == 0 {
                         return Poll::Ready(Err(io::Error::new(

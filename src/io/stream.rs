@@ -251,6 +251,7 @@ where
                 }
                 Step::NeedInput if !this.chunk.is_empty() => {
                     let take = this.chunk.len().min(CHUNK);
+                    this.engine.reserve_input(this.input);
                     this.input.extend_from_slice(&this.chunk.split_to(take));
                 }
                 Step::NeedInput => match ready!(this.inner.as_mut().poll_next(cx)) {

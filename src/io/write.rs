@@ -327,6 +327,7 @@ impl<W: AsyncWrite> AsyncWrite for DecryptingWriter<W> {
             return Poll::Ready(Ok(0));
         }
         let n = buf.len().min(CHUNK);
+        this.engine.reserve_input(this.input);
         this.input.extend_from_slice(&buf[..n]);
         Poll::Ready(Ok(n))
     }
