@@ -280,16 +280,16 @@ fn main() -> ExitCode {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1024);
     let len = mib * MIB;
-    if let [flag, adapter, frame] = &args[..] {
-        if flag == "--case" {
-            return match child(adapter, frame.parse().expect("frame"), len) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("{adapter}: {e}");
-                    ExitCode::FAILURE
-                }
-            };
-        }
+    if let [flag, adapter, frame] = &args[..]
+        && flag == "--case"
+    {
+        return match child(adapter, frame.parse().expect("frame"), len) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{adapter}: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     // `cargo bench` passes `--bench`; anything else is a filter on the case name.
     let filter: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();

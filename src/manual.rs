@@ -30,6 +30,11 @@
 //!   nothing unless every check passed.
 //! * Bytes after a complete message are an error, so a truncated-then-extended stream cannot
 //!   smuggle data.
+//! * The streaming adapters of [`crate::io`] offer two stricter modes
+//!   ([`Release`](crate::io::Release)): `UnsignedOnly` refuses a signed message right after its
+//!   header, and `Verified` releases nothing until the whole message has verified and the input
+//!   has ended, holding the plaintext in memory up to a limit and beyond it in a temporary file
+//!   encrypted under a one-time key.
 //!
 //! A stream that ends early is an error ([`FormatError::Truncated`](crate::error::FormatError)),
 //! never a clean end of file.

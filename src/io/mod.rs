@@ -1,7 +1,7 @@
 //! Async streaming: `AsyncRead`/`AsyncWrite` adapters, `Stream` transforms and a tokio-util codec.
 //!
-//! Every adapter here is a thin driver around the sans-IO [`Encryptor`](crate::proto::Encryptor)
-//! and [`Decryptor`](crate::proto::Decryptor); the message format and the release rules exist
+//! Every adapter here is a thin driver around the sans-IO [`crate::proto::Encryptor`]
+//! and [`crate::proto::Decryptor`]; the message format and the release rules exist
 //! only in [`crate::proto`].
 //!
 //! | direction | `AsyncRead` | `AsyncWrite` | `Stream<Item = Result<Bytes, E>>` | tokio-util codec |

@@ -31,7 +31,9 @@ pin_project! {
     /// use esdk::io::{DecryptOptions, DecryptingReader};
     /// let file = tokio::fs::File::open("message.esdk").await?;
     /// let mut plain = DecryptingReader::new(&client, &keys, file, &DecryptOptions::new()).await?;
-    /// tokio::io::copy(&mut plain, &mut tokio::io::stdout()).await?;
+    /// let mut out = tokio::fs::File::create("message.txt").await?;
+    /// tokio::io::copy(&mut plain, &mut out).await?; // Ok only once the whole message verified
+    /// // On an error, `out` holds only authenticated frames, but perhaps not all of them.
     /// # Ok(()) }
     /// ```
     ///

@@ -226,7 +226,7 @@ pub async fn encrypt(
         Enc::Writer => {
             let mut writer =
                 EncryptingWriter::new(client, source, MockWriter::new(output), options).await?;
-            let mut rest = &plaintext[..];
+            let mut rest = plaintext;
             while !rest.is_empty() {
                 let n = input.next().min(rest.len());
                 writer.write_all(&rest[..n]).await.map_err(io_to_esdk)?;
