@@ -15,6 +15,10 @@
 //! The [`proto`] core does no I/O and never awaits; keyrings and CMMs are async and run once per
 //! message, when the header is written or read.
 //!
+//! For messages of any size, [`io`] streams them in constant memory: `AsyncRead`/`AsyncWrite`
+//! adapters, `Stream` transforms (HTTP bodies) and a tokio-util codec (sockets), each with the
+//! release rules of the [`manual`].
+//!
 //! ## Quick start (no AWS account needed)
 //!
 //! ```

@@ -272,3 +272,83 @@ fn altered() -> Error {
         "the spill file was altered",
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+
+    use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+
+    use super::*;
+
+    fn chunks() -> Vec<Bytes> {
+        (0..5u8)
+            .map(|i| Bytes::from(vec![i; 70 * 1024 + usize::from(i)]))
+            .collect()
+    }
+
+    async fn fill(spool: &mut Spool) {
+        for c in chunks() {
+            spool.push(c).unwrap();
+            poll_fn(|cx| spool.poll_store(cx)).await.unwrap();
+        }
+    }
+
+    async fn drain(spool: &mut Spool) -> Result<Vec<Bytes>> {
+        spool.start_drain();
+        let mut out = Vec::new();
+        while let Some(b) = poll_fn(|cx| spool.poll_pop(cx)).await? {
+            out.push(b);
+        }
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn memory_then_file_in_order() {
+        // The first chunk fits in memory, the rest spills.
+        let mut spool = Spool::new(80 * 1024, true, crate::crypto::default_provider());
+        fill(&mut spool).await;
+        assert_eq!(spool.memory.len(), 1);
+        assert_eq!(spool.file.as_ref().map(|f| f.records), Some(4));
+        assert_eq!(drain(&mut spool).await.unwrap(), chunks());
+    }
+
+    #[tokio::test]
+    async fn spill_file_holds_no_plaintext_and_detects_changes() {
+        let mut spool = Spool::new(0, true, crate::crypto::default_provider());
+        fill(&mut spool).await;
+        let file = &mut spool.file.as_mut().unwrap().file;
+        file.flush().await.unwrap();
+        let mut raw = Vec::new();
+        file.seek(SeekFrom::Start(0)).await.unwrap();
+        tokio::io::AsyncReadExt::read_to_end(file, &mut raw)
+            .await
+            .unwrap();
+        // Each chunk is one repeated byte: a long run of it would be plaintext on disk.
+        assert!(raw.len() > 5 * 70 * 1024);
+        assert!(!raw.windows(64).any(|w| w.iter().all(|&b| b == w[0])));
+        // Flip one bit in the second record's ciphertext.
+        file.seek(SeekFrom::Start((8 + 70 * 1024 + 16 + 8 + 100) as u64))
+            .await
+            .unwrap();
+        file.write_all(&[raw[8 + 70 * 1024 + 16 + 8 + 100] ^ 1])
+            .await
+            .unwrap();
+        file.flush().await.unwrap();
+        let err = drain(&mut spool).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Io(e) if e.kind() == io::ErrorKind::InvalidData),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn without_spilling_the_limit_is_an_error() {
+        let mut spool = Spool::new(100, false, crate::crypto::default_provider());
+        spool.push(Bytes::from_static(&[1; 60])).unwrap();
+        assert!(matches!(
+            spool.push(Bytes::from_static(&[2; 60])),
+            Err(Error::Limit(_))
+        ));
+    }
+}

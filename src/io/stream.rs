@@ -118,6 +118,7 @@ where
                 let part = this.chunk.split_to(take);
                 if let Err(e) = this.encryptor.update(&part, this.out) {
                     *this.done = true;
+                    this.out.clear();
                     return Poll::Ready(Some(Err(e)));
                 }
                 continue;
@@ -125,6 +126,7 @@ where
             if *this.inner_done {
                 *this.done = true;
                 if let Err(e) = this.encryptor.finish(this.out) {
+                    this.out.clear();
                     return Poll::Ready(Some(Err(e)));
                 }
                 continue;
