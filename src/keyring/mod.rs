@@ -9,9 +9,13 @@ use futures::future::BoxFuture;
 use crate::error::Result;
 use crate::materials::{DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 
+pub mod multi;
 pub mod raw_aes;
+pub mod raw_rsa;
 
+pub use multi::MultiKeyring;
 pub use raw_aes::RawAesKeyring;
+pub use raw_rsa::RawRsaKeyring;
 
 /// Wraps and unwraps data keys.
 ///
