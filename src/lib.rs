@@ -49,11 +49,11 @@ pub mod proto;
 pub mod suite;
 
 pub use client::{Client, ClientBuilder, DecryptOutput, EncryptOptions, EncryptOutput, MaterialsSource};
-pub use cmm::{CryptographicMaterialsManager, DefaultCmm};
+pub use cmm::{CryptographicMaterialsManager, DefaultCmm, RequiredEncryptionContextCmm};
 pub use context::EncryptionContext;
 pub use error::{Error, Result};
 pub use format::{ContentType, FrameLength, MessageHeader};
-pub use keyring::{Keyring, RawAesKeyring};
+pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring};
 pub use limits::Limits;
 pub use materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 pub use suite::{AlgorithmSuite, CommitmentPolicy};

@@ -14,15 +14,18 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
+use esdk::crypto::RsaPadding;
 use esdk::{
     AlgorithmSuite, Client, CommitmentPolicy, DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionContext,
-    EncryptionMaterials, FrameLength, Keyring, MaterialsSource, RawAesKeyring,
+    EncryptionMaterials, FrameLength, Keyring, MaterialsSource, MultiKeyring, RawAesKeyring, RawRsaKeyring,
+    RequiredEncryptionContextCmm,
 };
 
 type AnyResult<T> = std::result::Result<T, String>;
@@ -144,50 +147,118 @@ impl Keyring for StaticDataKeyKeyring {
     }
 }
 
-fn keyring_source(k: impl Keyring + 'static) -> Build {
-    Build::Ready(MaterialsSource::keyring(k))
+type Built<T> = AnyResult<Result<T, Unsupported>>;
+
+fn ready(k: impl Keyring + 'static) -> Built<Arc<dyn Keyring>> {
+    Ok(Ok(Arc::new(k)))
 }
 
 /// A keyring (or CMM) from a version 5 `decryptKeyDescription`.
 fn from_description(keys: &Keys, desc: &Value) -> AnyResult<Build> {
-    let ty = desc["type"].as_str().unwrap_or("");
-    match ty {
+    if desc["type"] == "required-encryption-context-cmm" {
+        let required: Vec<String> = desc["requiredEncryptionContextKeys"]
+            .as_array()
+            .ok_or("required-encryption-context-cmm without requiredEncryptionContextKeys")?
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned).ok_or("required key is not a string"))
+            .collect::<Result<_, _>>()?;
+        return Ok(match keyring_of(keys, &desc["underlying"])? {
+            Ok(k) => Build::Ready(MaterialsSource::cmm(RequiredEncryptionContextCmm::with_keyring(k, required))),
+            Err(why) => Build::Skip(why),
+        });
+    }
+    Ok(match keyring_of(keys, desc)? {
+        Ok(k) => Build::Ready(MaterialsSource::Keyring(k)),
+        Err(why) => Build::Skip(why),
+    })
+}
+
+/// A keyring from a version 5 key description.
+fn keyring_of(keys: &Keys, desc: &Value) -> Built<Arc<dyn Keyring>> {
+    match desc["type"].as_str().unwrap_or("") {
         "raw" => raw_keyring(keys, desc),
         "static-data-key" => {
             let name = desc["key"].as_str().ok_or("static-data-key without key")?;
-            Ok(keyring_source(StaticDataKeyKeyring {
+            ready(StaticDataKeyKeyring {
                 key: keys.material(name, "plaintext-data-key")?,
-            }))
+            })
         }
-        other => Ok(Build::Skip(Unsupported(format!("keyring type {other:?} not built yet")))),
+        "multi-keyring" => {
+            let generator = match &desc["generator"] {
+                Value::Null => None,
+                g => match keyring_of(keys, g)? {
+                    Ok(k) => Some(k),
+                    Err(why) => return Ok(Err(why)),
+                },
+            };
+            let mut children = Vec::new();
+            for child in desc["childKeyrings"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                match keyring_of(keys, child)? {
+                    Ok(k) => children.push(k),
+                    Err(why) => return Ok(Err(why)),
+                }
+            }
+            ready(MultiKeyring::new(generator, children).map_err(|e| e.to_string())?)
+        }
+        other => Ok(Err(Unsupported(format!("keyring type {other:?} not built yet")))),
     }
 }
 
+fn rsa_padding(desc: &Value) -> AnyResult<RsaPadding> {
+    Ok(match (desc["padding-algorithm"].as_str(), desc["padding-hash"].as_str()) {
+        (Some("pkcs1"), _) => RsaPadding::Pkcs1V15,
+        (Some("oaep-mgf1"), Some("sha1")) => RsaPadding::OaepSha1,
+        (Some("oaep-mgf1"), Some("sha256")) => RsaPadding::OaepSha256,
+        (Some("oaep-mgf1"), Some("sha384")) => RsaPadding::OaepSha384,
+        (Some("oaep-mgf1"), Some("sha512")) => RsaPadding::OaepSha512,
+        (p, h) => return Err(format!("unknown RSA padding {p:?}/{h:?}")),
+    })
+}
+
 /// A raw keyring from a master-key or key description (`type: raw`).
-fn raw_keyring(keys: &Keys, desc: &Value) -> AnyResult<Build> {
+fn raw_keyring(keys: &Keys, desc: &Value) -> Built<Arc<dyn Keyring>> {
     let name = desc["key"].as_str().ok_or("raw key description without key")?;
     let provider_id = desc["provider-id"].as_str().ok_or("raw key description without provider-id")?;
     match desc["encryption-algorithm"].as_str() {
         Some("aes") => {
             let material = keys.material(name, "material")?;
-            let k = RawAesKeyring::new(provider_id, keys.key_id(name)?, &material).map_err(|e| e.to_string())?;
-            Ok(keyring_source(k))
+            ready(RawAesKeyring::new(provider_id, keys.key_id(name)?, &material).map_err(|e| e.to_string())?)
         }
-        Some("rsa") => Ok(Build::Skip(Unsupported("raw RSA keyring not built yet".into()))),
+        Some("rsa") => {
+            let pem = String::from_utf8(keys.material(name, "material")?).map_err(|_| "PEM is not UTF-8")?;
+            let (public, private) = match keys.get(name)?["type"].as_str() {
+                Some("public") => (Some(pem.as_str()), None),
+                Some("private") => (None, Some(pem.as_str())),
+                other => return Err(format!("RSA key {name:?} has type {other:?}")),
+            };
+            let k = RawRsaKeyring::new(provider_id, keys.key_id(name)?, rsa_padding(desc)?, public, private)
+                .map_err(|e| e.to_string())?;
+            ready(k)
+        }
         other => Err(format!("unknown encryption-algorithm {other:?}")),
     }
 }
 
-/// A keyring from a version 2 `master-keys` list.
+/// A keyring from a version 2 `master-keys` list: one key, or a multi-keyring of all of them.
 fn from_master_keys(keys: &Keys, list: &[Value]) -> AnyResult<Build> {
-    match list {
-        [] => Err("empty master-keys".into()),
-        [one] => match one["type"].as_str() {
-            Some("raw") => raw_keyring(keys, one),
-            other => Ok(Build::Skip(Unsupported(format!("master key type {other:?} not built yet")))),
-        },
-        _ => Ok(Build::Skip(Unsupported("multi-keyring not built yet".into()))),
+    let mut keyrings = Vec::new();
+    for one in list {
+        let built = match one["type"].as_str() {
+            Some("raw") => raw_keyring(keys, one)?,
+            other => Err(Unsupported(format!("master key type {other:?} needs a key service"))),
+        };
+        match built {
+            Ok(k) => keyrings.push(k),
+            Err(why) => return Ok(Build::Skip(why)),
+        }
     }
+    Ok(match keyrings.len() {
+        0 => return Err("empty master-keys".into()),
+        1 => Build::Ready(MaterialsSource::Keyring(keyrings.remove(0))),
+        _ => Build::Ready(MaterialsSource::keyring(
+            MultiKeyring::new(None, keyrings).map_err(|e| e.to_string())?,
+        )),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

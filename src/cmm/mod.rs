@@ -9,8 +9,10 @@ use crate::materials::{DecryptionMaterials, EncryptedDataKey, EncryptionMaterial
 use crate::suite::{AlgorithmSuite, CommitmentPolicy};
 
 pub mod default;
+pub mod required_ec;
 
 pub use default::DefaultCmm;
+pub use required_ec::RequiredEncryptionContextCmm;
 
 /// What encryption asks a CMM for.
 #[derive(Debug, Clone)]
