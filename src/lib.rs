@@ -53,7 +53,7 @@ pub use cmm::{CryptographicMaterialsManager, DefaultCmm, RequiredEncryptionConte
 pub use context::EncryptionContext;
 pub use error::{Error, Result};
 pub use format::{ContentType, FrameLength, MessageHeader};
-pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring};
+pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, RawEcdhKeyring, RawEcdhScheme, RawRsaKeyring};
 pub use limits::Limits;
 pub use materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 pub use suite::{AlgorithmSuite, CommitmentPolicy};

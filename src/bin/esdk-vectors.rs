@@ -21,10 +21,10 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-use esdk::crypto::RsaPadding;
+use esdk::crypto::{EcdhCurve, RsaPadding};
 use esdk::{
     AlgorithmSuite, Client, CommitmentPolicy, DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionContext,
-    EncryptionMaterials, FrameLength, Keyring, MaterialsSource, MultiKeyring, RawAesKeyring, RawRsaKeyring,
+    EncryptionMaterials, FrameLength, Keyring, MaterialsSource, MultiKeyring, RawAesKeyring, RawEcdhKeyring, RawEcdhScheme, RawRsaKeyring,
     RequiredEncryptionContextCmm,
 };
 
@@ -200,8 +200,66 @@ fn keyring_of(keys: &Keys, desc: &Value) -> Built<Arc<dyn Keyring>> {
             }
             ready(MultiKeyring::new(generator, children).map_err(|e| e.to_string())?)
         }
+        "raw-ecdh" => raw_ecdh_keyring(keys, desc),
         other => Ok(Err(Unsupported(format!("keyring type {other:?} not built yet")))),
     }
+}
+
+/// A raw ECDH keyring (`type: raw-ecdh`): `schema` static, ephemeral or discovery.
+fn raw_ecdh_keyring(keys: &Keys, desc: &Value) -> Built<Arc<dyn Keyring>> {
+    let curve = match desc["ecc-curve"].as_str() {
+        Some("ecc-256") => EcdhCurve::P256,
+        Some("ecc-384") => EcdhCurve::P384,
+        Some("ecc-521") => EcdhCurve::P521,
+        other => return Err(format!("unknown ecc-curve {other:?}")),
+    };
+    let text = |key: &str, field: &str| -> AnyResult<String> {
+        keys.get(key)?[field]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("key {key:?} has no {field}"))
+    };
+    let recipient = desc["recipient"].as_str().ok_or("raw-ecdh without recipient")?;
+    let recipient_der = || -> AnyResult<Vec<u8>> {
+        let field = desc["recipient-public-key"].as_str().unwrap_or("recipient-material-public-key");
+        BASE64
+            .decode(text(recipient, field)?.trim())
+            .map_err(|e| format!("key {recipient:?}: {e}"))
+    };
+    let keyring = match desc["schema"].as_str() {
+        Some("discovery") => {
+            let pem = text(recipient, "recipient-material")?;
+            RawEcdhKeyring::new(
+                curve,
+                RawEcdhScheme::PublicKeyDiscovery {
+                    recipient_private_key_pem: &pem,
+                },
+            )
+        }
+        Some("static") => {
+            let sender = desc["sender"].as_str().ok_or("static raw-ecdh without sender")?;
+            let pem = text(sender, "sender-material")?;
+            let der = recipient_der()?;
+            RawEcdhKeyring::new(
+                curve,
+                RawEcdhScheme::RawPrivateKeyToStaticPublicKey {
+                    sender_private_key_pem: &pem,
+                    recipient_public_key_der: &der,
+                },
+            )
+        }
+        Some("ephemeral") => {
+            let der = recipient_der()?;
+            RawEcdhKeyring::new(
+                curve,
+                RawEcdhScheme::EphemeralPrivateKeyToStaticPublicKey {
+                    recipient_public_key_der: &der,
+                },
+            )
+        }
+        other => return Err(format!("unknown raw-ecdh schema {other:?}")),
+    };
+    ready(keyring.map_err(|e| e.to_string())?)
 }
 
 fn rsa_padding(desc: &Value) -> AnyResult<RsaPadding> {
