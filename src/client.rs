@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 
-use crate::cmm::{CryptographicMaterialsManager, DecryptMaterialsRequest, DefaultCmm, EncryptionMaterialsRequest};
+use crate::cmm::{
+    CryptographicMaterialsManager, DecryptMaterialsRequest, DefaultCmm, EncryptionMaterialsRequest,
+};
 use crate::context::EncryptionContext;
 use crate::crypto::{CryptoProvider, default_provider};
 use crate::error::{FormatError, KeyringError, PolicyError, Result};
@@ -206,7 +208,11 @@ impl Client {
     /// let out = client.encrypt(keyring, b"hello").encryption_context([("purpose", "demo")]).await?;
     /// # Ok(()) }
     /// ```
-    pub fn encrypt<'a>(&'a self, source: impl Into<MaterialsSource>, plaintext: &'a [u8]) -> EncryptCall<'a> {
+    pub fn encrypt<'a>(
+        &'a self,
+        source: impl Into<MaterialsSource>,
+        plaintext: &'a [u8],
+    ) -> EncryptCall<'a> {
         EncryptCall {
             client: self,
             source: source.into(),
@@ -217,7 +223,11 @@ impl Client {
 
     /// One-shot decryption of a whole message. Set options on the returned call, then `.await`
     /// it. Nothing is returned unless every check passed.
-    pub fn decrypt<'a>(&'a self, source: impl Into<MaterialsSource>, ciphertext: &'a [u8]) -> DecryptCall<'a> {
+    pub fn decrypt<'a>(
+        &'a self,
+        source: impl Into<MaterialsSource>,
+        ciphertext: &'a [u8],
+    ) -> DecryptCall<'a> {
         DecryptCall {
             client: self,
             source: source.into(),
@@ -233,14 +243,19 @@ impl Client {
     /// # Errors
     /// A reserved encryption context key, a suite the policy forbids, too many encrypted data
     /// keys, or any keyring failure.
-    pub async fn encryptor(&self, source: &MaterialsSource, options: &EncryptOptions) -> Result<Encryptor> {
+    pub async fn encryptor(
+        &self,
+        source: &MaterialsSource,
+        options: &EncryptOptions,
+    ) -> Result<Encryptor> {
         if let Some(k) = options.encryption_context.reserved_key() {
             return Err(PolicyError::ReservedEncryptionContextKey(k.to_owned()).into());
         }
         if let Some(s) = options.algorithm_suite {
             self.policy.check_encrypt(s)?;
         }
-        let mut request = EncryptionMaterialsRequest::new(options.encryption_context.clone(), self.policy);
+        let mut request =
+            EncryptionMaterialsRequest::new(options.encryption_context.clone(), self.policy);
         request.algorithm_suite = options.algorithm_suite;
         request.max_plaintext_length = options.plaintext_length;
         let materials = source
@@ -250,7 +265,10 @@ impl Client {
         let suite = materials.algorithm_suite();
         self.policy.check_encrypt(suite)?;
         if options.algorithm_suite.is_some_and(|s| s != suite) {
-            return Err(PolicyError::MaterialsMismatch("materials use another algorithm suite than requested").into());
+            return Err(PolicyError::MaterialsMismatch(
+                "materials use another algorithm suite than requested",
+            )
+            .into());
         }
         if let Some(limit) = self.limits.max_encrypted_data_keys {
             let got = materials.encrypted_data_keys().len();
@@ -291,7 +309,10 @@ impl Client {
     ) -> Result<DecryptionMaterials> {
         self.policy.check_decrypt(header.algorithm_suite())?;
         let request = DecryptMaterialsRequest::new(header, self.policy, reproduced.cloned());
-        let materials = source.to_cmm(self.provider).decrypt_materials(request).await?;
+        let materials = source
+            .to_cmm(self.provider)
+            .decrypt_materials(request)
+            .await?;
         if materials.data_key().is_none() {
             return Err(KeyringError::InvalidMaterials("no plaintext data key").into());
         }
@@ -414,10 +435,7 @@ impl<'a> DecryptCall<'a> {
             }
         }
         decryptor.finish(&input)?;
-        let header = decryptor
-            .header()
-            .cloned()
-            .ok_or(FormatError::Truncated)?;
+        let header = decryptor.header().cloned().ok_or(FormatError::Truncated)?;
         Ok(DecryptOutput {
             plaintext,
             header,

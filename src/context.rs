@@ -96,12 +96,20 @@ impl EncryptionContext {
         if self.0.is_empty() {
             return Ok(Vec::new());
         }
-        let count = u16::try_from(self.0.len()).map_err(|_| LimitError::EncryptionContextTooLarge)?;
-        let mut out = Vec::with_capacity(2 + self.0.iter().map(|(k, v)| 4 + k.len() + v.len()).sum::<usize>());
+        let count =
+            u16::try_from(self.0.len()).map_err(|_| LimitError::EncryptionContextTooLarge)?;
+        let mut out = Vec::with_capacity(
+            2 + self
+                .0
+                .iter()
+                .map(|(k, v)| 4 + k.len() + v.len())
+                .sum::<usize>(),
+        );
         out.extend_from_slice(&count.to_be_bytes());
         for (k, v) in &self.0 {
             for part in [k, v] {
-                let len = u16::try_from(part.len()).map_err(|_| LimitError::EncryptionContextTooLarge)?;
+                let len =
+                    u16::try_from(part.len()).map_err(|_| LimitError::EncryptionContextTooLarge)?;
                 out.extend_from_slice(&len.to_be_bytes());
                 out.extend_from_slice(part.as_bytes());
             }
@@ -144,7 +152,11 @@ impl EncryptionContext {
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for EncryptionContext {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Self(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Self(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 }
 
@@ -176,7 +188,9 @@ mod tests {
     fn sorted_by_utf8_bytes_not_utf16() {
         // U+FF21 (EF BC A1 in UTF-8) sorts after U+1F600 (F0 9F 98 80) in UTF-16 code units
         // but before it in UTF-8 bytes.
-        let ec: EncryptionContext = [("\u{1F600}", "b"), ("\u{FF21}", "a"), ("z", "c")].into_iter().collect();
+        let ec: EncryptionContext = [("\u{1F600}", "b"), ("\u{FF21}", "a"), ("z", "c")]
+            .into_iter()
+            .collect();
         let bytes = ec.serialize().unwrap();
         let keys: Vec<&str> = ec.iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["z", "\u{FF21}", "\u{1F600}"]);

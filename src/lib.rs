@@ -48,12 +48,17 @@ pub mod materials;
 pub mod proto;
 pub mod suite;
 
-pub use client::{Client, ClientBuilder, DecryptOutput, EncryptOptions, EncryptOutput, MaterialsSource};
+pub use client::{
+    Client, ClientBuilder, DecryptOutput, EncryptOptions, EncryptOutput, MaterialsSource,
+};
 pub use cmm::{CryptographicMaterialsManager, DefaultCmm, RequiredEncryptionContextCmm};
 pub use context::EncryptionContext;
 pub use error::{Error, Result};
 pub use format::{ContentType, FrameLength, MessageHeader};
-pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, RawEcdhKeyring, RawEcdhScheme, RawRsaKeyring};
+pub use keyring::{
+    BranchKeyMaterials, BranchKeySource, HierarchicalKeyring, Keyring, MultiKeyring, RawAesKeyring,
+    RawEcdhKeyring, RawEcdhScheme, RawRsaKeyring, StaticBranchKeySource,
+};
 pub use limits::Limits;
 pub use materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 pub use suite::{AlgorithmSuite, CommitmentPolicy};

@@ -24,7 +24,11 @@ pub struct EncryptedDataKey {
 
 impl EncryptedDataKey {
     /// A new encrypted data key.
-    pub fn new(provider_id: impl Into<String>, provider_info: Vec<u8>, ciphertext: Vec<u8>) -> Self {
+    pub fn new(
+        provider_id: impl Into<String>,
+        provider_info: Vec<u8>,
+        ciphertext: Vec<u8>,
+    ) -> Self {
         Self {
             provider_id: provider_id.into(),
             provider_info,
@@ -128,10 +132,15 @@ impl fmt::Debug for SigningKey {
 
 fn check_data_key(suite: AlgorithmSuite, existing: &Option<DataKey>, key: &DataKey) -> Result<()> {
     if existing.is_some() {
-        return Err(KeyringError::InvalidMaterials("a plaintext data key is already present").into());
+        return Err(
+            KeyringError::InvalidMaterials("a plaintext data key is already present").into(),
+        );
     }
     if key.len() != suite.key_len() {
-        return Err(KeyringError::InvalidMaterials("data key length does not match the algorithm suite").into());
+        return Err(KeyringError::InvalidMaterials(
+            "data key length does not match the algorithm suite",
+        )
+        .into());
     }
     Ok(())
 }

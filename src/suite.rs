@@ -284,11 +284,27 @@ mod tests {
         assert_eq!(CommitmentPolicy::default(), REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
         assert_eq!(FORBID_ENCRYPT_ALLOW_DECRYPT.default_suite().id(), 0x0378);
         assert_eq!(REQUIRE_ENCRYPT_ALLOW_DECRYPT.default_suite().id(), 0x0578);
-        assert!(FORBID_ENCRYPT_ALLOW_DECRYPT.check_encrypt(committing).is_err());
-        assert!(FORBID_ENCRYPT_ALLOW_DECRYPT.check_decrypt(committing).is_ok());
+        assert!(
+            FORBID_ENCRYPT_ALLOW_DECRYPT
+                .check_encrypt(committing)
+                .is_err()
+        );
+        assert!(
+            FORBID_ENCRYPT_ALLOW_DECRYPT
+                .check_decrypt(committing)
+                .is_ok()
+        );
         assert!(REQUIRE_ENCRYPT_ALLOW_DECRYPT.check_encrypt(legacy).is_err());
         assert!(REQUIRE_ENCRYPT_ALLOW_DECRYPT.check_decrypt(legacy).is_ok());
-        assert!(REQUIRE_ENCRYPT_REQUIRE_DECRYPT.check_decrypt(legacy).is_err());
-        assert!(REQUIRE_ENCRYPT_REQUIRE_DECRYPT.check_encrypt(committing).is_ok());
+        assert!(
+            REQUIRE_ENCRYPT_REQUIRE_DECRYPT
+                .check_decrypt(legacy)
+                .is_err()
+        );
+        assert!(
+            REQUIRE_ENCRYPT_REQUIRE_DECRYPT
+                .check_encrypt(committing)
+                .is_ok()
+        );
     }
 }

@@ -23,9 +23,10 @@ use serde_json::{Value, json};
 
 use esdk::crypto::{EcdhCurve, RsaPadding};
 use esdk::{
-    AlgorithmSuite, Client, CommitmentPolicy, DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionContext,
-    EncryptionMaterials, FrameLength, Keyring, MaterialsSource, MultiKeyring, RawAesKeyring, RawEcdhKeyring, RawEcdhScheme, RawRsaKeyring,
-    RequiredEncryptionContextCmm,
+    AlgorithmSuite, BranchKeyMaterials, Client, CommitmentPolicy, DataKey, DecryptionMaterials,
+    EncryptedDataKey, EncryptionContext, EncryptionMaterials, FrameLength, HierarchicalKeyring,
+    Keyring, MaterialsSource, MultiKeyring, RawAesKeyring, RawEcdhKeyring, RawEcdhScheme,
+    RawRsaKeyring, RequiredEncryptionContextCmm, StaticBranchKeySource,
 };
 
 type AnyResult<T> = std::result::Result<T, String>;
@@ -75,17 +76,25 @@ struct Keys(BTreeMap<String, Value>);
 
 impl Keys {
     fn load(base: &Path, manifest: &Value) -> AnyResult<Self> {
-        let uri = manifest["keys"].as_str().ok_or("manifest has no keys URI")?;
+        let uri = manifest["keys"]
+            .as_str()
+            .ok_or("manifest has no keys URI")?;
         let keys = read_json(&resolve(base, uri)?)?;
         if keys["manifest"]["type"] != "keys" {
             return Err("keys file is not a keys manifest".into());
         }
-        let map = keys["keys"].as_object().ok_or("keys manifest has no keys")?;
-        Ok(Self(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
+        let map = keys["keys"]
+            .as_object()
+            .ok_or("keys manifest has no keys")?;
+        Ok(Self(
+            map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ))
     }
 
     fn get(&self, name: &str) -> AnyResult<&Value> {
-        self.0.get(name).ok_or_else(|| format!("unknown key {name:?}"))
+        self.0
+            .get(name)
+            .ok_or_else(|| format!("unknown key {name:?}"))
     }
 
     /// Key material: base64-decoded, or the PEM text (lines joined when given as a list).
@@ -95,12 +104,18 @@ impl Keys {
             Value::String(s) => s.clone(),
             Value::Array(lines) => {
                 let sep = spec["line-separator"].as_str().unwrap_or("");
-                lines.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(sep)
+                lines
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(sep)
             }
             _ => return Err(format!("key {name:?} has no {field}")),
         };
         if spec["encoding"] == "base64" || field == "plaintext-data-key" || field == "branchKey" {
-            BASE64.decode(text.trim()).map_err(|e| format!("key {name:?}: {e}"))
+            BASE64
+                .decode(text.trim())
+                .map_err(|e| format!("key {name:?}: {e}"))
         } else {
             Ok(text.into_bytes())
         }
@@ -131,8 +146,15 @@ struct StaticDataKeyKeyring {
 }
 
 impl Keyring for StaticDataKeyKeyring {
-    fn on_encrypt<'a>(&'a self, _m: EncryptionMaterials) -> BoxFuture<'a, esdk::Result<EncryptionMaterials>> {
-        Box::pin(async { Err(esdk::Error::ApiMisuse("static data key keyring is decrypt-only".into())) })
+    fn on_encrypt<'a>(
+        &'a self,
+        _m: EncryptionMaterials,
+    ) -> BoxFuture<'a, esdk::Result<EncryptionMaterials>> {
+        Box::pin(async {
+            Err(esdk::Error::ApiMisuse(
+                "static data key keyring is decrypt-only".into(),
+            ))
+        })
     }
 
     fn on_decrypt<'a>(
@@ -160,10 +182,16 @@ fn from_description(keys: &Keys, desc: &Value) -> AnyResult<Build> {
             .as_array()
             .ok_or("required-encryption-context-cmm without requiredEncryptionContextKeys")?
             .iter()
-            .map(|v| v.as_str().map(str::to_owned).ok_or("required key is not a string"))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or("required key is not a string")
+            })
             .collect::<Result<_, _>>()?;
         return Ok(match keyring_of(keys, &desc["underlying"])? {
-            Ok(k) => Build::Ready(MaterialsSource::cmm(RequiredEncryptionContextCmm::with_keyring(k, required))),
+            Ok(k) => Build::Ready(MaterialsSource::cmm(
+                RequiredEncryptionContextCmm::with_keyring(k, required),
+            )),
             Err(why) => Build::Skip(why),
         });
     }
@@ -192,7 +220,11 @@ fn keyring_of(keys: &Keys, desc: &Value) -> Built<Arc<dyn Keyring>> {
                 },
             };
             let mut children = Vec::new();
-            for child in desc["childKeyrings"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            for child in desc["childKeyrings"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
                 match keyring_of(keys, child)? {
                     Ok(k) => children.push(k),
                     Err(why) => return Ok(Err(why)),
@@ -201,7 +233,35 @@ fn keyring_of(keys: &Keys, desc: &Value) -> Built<Arc<dyn Keyring>> {
             ready(MultiKeyring::new(generator, children).map_err(|e| e.to_string())?)
         }
         "raw-ecdh" => raw_ecdh_keyring(keys, desc),
-        other => Ok(Err(Unsupported(format!("keyring type {other:?} not built yet")))),
+        "aws-kms-hierarchy" => {
+            // A static branch key: `key-id` = branch key ID, `branchKeyVersion`, base64 `branchKey`.
+            let name = desc["key"]
+                .as_str()
+                .ok_or("aws-kms-hierarchy without key")?;
+            let spec = keys.get(name)?;
+            if spec["type"] != "static-branch-key" {
+                return Ok(Err(Unsupported(format!(
+                    "branch key {name:?} lives in a key store"
+                ))));
+            }
+            let version = spec["branchKeyVersion"]
+                .as_str()
+                .ok_or("branch key without branchKeyVersion")?;
+            let key_id = keys.key_id(name)?;
+            let materials = BranchKeyMaterials::new(
+                key_id.clone(),
+                version,
+                &keys.material(name, "branchKey")?,
+            )
+            .map_err(|e| e.to_string())?;
+            ready(HierarchicalKeyring::new(
+                Arc::new(StaticBranchKeySource::new(materials)),
+                key_id,
+            ))
+        }
+        other => Ok(Err(Unsupported(format!(
+            "keyring type {other:?} not built yet"
+        )))),
     }
 }
 
@@ -219,9 +279,13 @@ fn raw_ecdh_keyring(keys: &Keys, desc: &Value) -> Built<Arc<dyn Keyring>> {
             .map(str::to_owned)
             .ok_or_else(|| format!("key {key:?} has no {field}"))
     };
-    let recipient = desc["recipient"].as_str().ok_or("raw-ecdh without recipient")?;
+    let recipient = desc["recipient"]
+        .as_str()
+        .ok_or("raw-ecdh without recipient")?;
     let recipient_der = || -> AnyResult<Vec<u8>> {
-        let field = desc["recipient-public-key"].as_str().unwrap_or("recipient-material-public-key");
+        let field = desc["recipient-public-key"]
+            .as_str()
+            .unwrap_or("recipient-material-public-key");
         BASE64
             .decode(text(recipient, field)?.trim())
             .map_err(|e| format!("key {recipient:?}: {e}"))
@@ -237,7 +301,9 @@ fn raw_ecdh_keyring(keys: &Keys, desc: &Value) -> Built<Arc<dyn Keyring>> {
             )
         }
         Some("static") => {
-            let sender = desc["sender"].as_str().ok_or("static raw-ecdh without sender")?;
+            let sender = desc["sender"]
+                .as_str()
+                .ok_or("static raw-ecdh without sender")?;
             let pem = text(sender, "sender-material")?;
             let der = recipient_der()?;
             RawEcdhKeyring::new(
@@ -263,34 +329,53 @@ fn raw_ecdh_keyring(keys: &Keys, desc: &Value) -> Built<Arc<dyn Keyring>> {
 }
 
 fn rsa_padding(desc: &Value) -> AnyResult<RsaPadding> {
-    Ok(match (desc["padding-algorithm"].as_str(), desc["padding-hash"].as_str()) {
-        (Some("pkcs1"), _) => RsaPadding::Pkcs1V15,
-        (Some("oaep-mgf1"), Some("sha1")) => RsaPadding::OaepSha1,
-        (Some("oaep-mgf1"), Some("sha256")) => RsaPadding::OaepSha256,
-        (Some("oaep-mgf1"), Some("sha384")) => RsaPadding::OaepSha384,
-        (Some("oaep-mgf1"), Some("sha512")) => RsaPadding::OaepSha512,
-        (p, h) => return Err(format!("unknown RSA padding {p:?}/{h:?}")),
-    })
+    Ok(
+        match (
+            desc["padding-algorithm"].as_str(),
+            desc["padding-hash"].as_str(),
+        ) {
+            (Some("pkcs1"), _) => RsaPadding::Pkcs1V15,
+            (Some("oaep-mgf1"), Some("sha1")) => RsaPadding::OaepSha1,
+            (Some("oaep-mgf1"), Some("sha256")) => RsaPadding::OaepSha256,
+            (Some("oaep-mgf1"), Some("sha384")) => RsaPadding::OaepSha384,
+            (Some("oaep-mgf1"), Some("sha512")) => RsaPadding::OaepSha512,
+            (p, h) => return Err(format!("unknown RSA padding {p:?}/{h:?}")),
+        },
+    )
 }
 
 /// A raw keyring from a master-key or key description (`type: raw`).
 fn raw_keyring(keys: &Keys, desc: &Value) -> Built<Arc<dyn Keyring>> {
-    let name = desc["key"].as_str().ok_or("raw key description without key")?;
-    let provider_id = desc["provider-id"].as_str().ok_or("raw key description without provider-id")?;
+    let name = desc["key"]
+        .as_str()
+        .ok_or("raw key description without key")?;
+    let provider_id = desc["provider-id"]
+        .as_str()
+        .ok_or("raw key description without provider-id")?;
     match desc["encryption-algorithm"].as_str() {
         Some("aes") => {
             let material = keys.material(name, "material")?;
-            ready(RawAesKeyring::new(provider_id, keys.key_id(name)?, &material).map_err(|e| e.to_string())?)
+            ready(
+                RawAesKeyring::new(provider_id, keys.key_id(name)?, &material)
+                    .map_err(|e| e.to_string())?,
+            )
         }
         Some("rsa") => {
-            let pem = String::from_utf8(keys.material(name, "material")?).map_err(|_| "PEM is not UTF-8")?;
+            let pem = String::from_utf8(keys.material(name, "material")?)
+                .map_err(|_| "PEM is not UTF-8")?;
             let (public, private) = match keys.get(name)?["type"].as_str() {
                 Some("public") => (Some(pem.as_str()), None),
                 Some("private") => (None, Some(pem.as_str())),
                 other => return Err(format!("RSA key {name:?} has type {other:?}")),
             };
-            let k = RawRsaKeyring::new(provider_id, keys.key_id(name)?, rsa_padding(desc)?, public, private)
-                .map_err(|e| e.to_string())?;
+            let k = RawRsaKeyring::new(
+                provider_id,
+                keys.key_id(name)?,
+                rsa_padding(desc)?,
+                public,
+                private,
+            )
+            .map_err(|e| e.to_string())?;
             ready(k)
         }
         other => Err(format!("unknown encryption-algorithm {other:?}")),
@@ -303,7 +388,9 @@ fn from_master_keys(keys: &Keys, list: &[Value]) -> AnyResult<Build> {
     for one in list {
         let built = match one["type"].as_str() {
             Some("raw") => raw_keyring(keys, one)?,
-            other => Err(Unsupported(format!("master key type {other:?} needs a key service"))),
+            other => Err(Unsupported(format!(
+                "master key type {other:?} needs a key service"
+            ))),
         };
         match built {
             Ok(k) => keyrings.push(k),
@@ -355,7 +442,9 @@ fn policy_of(v: &Value) -> AnyResult<CommitmentPolicy> {
         None => CommitmentPolicy::REQUIRE_ENCRYPT_ALLOW_DECRYPT,
         Some("FORBID_ENCRYPT_ALLOW_DECRYPT") => CommitmentPolicy::FORBID_ENCRYPT_ALLOW_DECRYPT,
         Some("REQUIRE_ENCRYPT_ALLOW_DECRYPT") => CommitmentPolicy::REQUIRE_ENCRYPT_ALLOW_DECRYPT,
-        Some("REQUIRE_ENCRYPT_REQUIRE_DECRYPT") => CommitmentPolicy::REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
+        Some("REQUIRE_ENCRYPT_REQUIRE_DECRYPT") => {
+            CommitmentPolicy::REQUIRE_ENCRYPT_REQUIRE_DECRYPT
+        }
         Some(other) => return Err(format!("unknown commitment policy {other:?}")),
     })
 }
@@ -365,7 +454,9 @@ fn load_case(base: &Path, keys: &Keys, version: u64, test: &Value) -> AnyResult<
         let s = &test["decryption-scenario"];
         let ct = s["ciphertext"].as_str().ok_or("no ciphertext")?;
         let expected = match s["type"].as_str() {
-            Some("positive-esdk") => Some(read_uri(base, s["result"].as_str().ok_or("no result")?)?),
+            Some("positive-esdk") => {
+                Some(read_uri(base, s["result"].as_str().ok_or("no result")?)?)
+            }
             Some("negative-esdk") => None,
             other => return Err(format!("unknown scenario type {other:?}")),
         };
@@ -384,7 +475,10 @@ fn load_case(base: &Path, keys: &Keys, version: u64, test: &Value) -> AnyResult<
     let ct = test["ciphertext"].as_str().ok_or("no ciphertext")?;
     let result = &test["result"];
     let expected = if let Some(out) = result.get("output") {
-        Some(read_uri(base, out["plaintext"].as_str().ok_or("no plaintext URI")?)?)
+        Some(read_uri(
+            base,
+            out["plaintext"].as_str().ok_or("no plaintext URI")?,
+        )?)
     } else if result.get("error").is_some() {
         None
     } else if let Some(pt) = test["plaintext"].as_str() {
@@ -463,7 +557,11 @@ async fn run_case(case: &Case) -> Verdict {
 fn manifests_in(dir: &Path, explicit: Option<&str>) -> Vec<PathBuf> {
     if let Some(m) = explicit {
         let p = PathBuf::from(m);
-        return vec![if p.is_absolute() || p.exists() { p } else { dir.join(m) }];
+        return vec![if p.is_absolute() || p.exists() {
+            p
+        } else {
+            dir.join(m)
+        }];
     }
     let mut out = vec![dir.join("manifest.json")];
     let ext = dir.join("manifest-extensions.json");
@@ -517,7 +615,11 @@ fn run_decrypt(args: &[String]) -> AnyResult<ExitCode> {
         }
     }
     println!("{passed} passed, {failed} failed, {skipped} skipped");
-    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -562,8 +664,23 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
     }
     let contexts: [(&str, Vec<(&str, &str)>); 3] = [
         ("ec-empty", vec![]),
-        ("ec-several", vec![("purpose", "test"), ("tenant", "42"), ("a", "b"), ("zzz", "")]),
-        ("ec-utf8", vec![("\u{1F600}", "smile"), ("\u{FF21}", "fullwidth"), ("cl\u{E9}", "v\u{E4}lue \u{4E2D}\u{6587}")]),
+        (
+            "ec-several",
+            vec![
+                ("purpose", "test"),
+                ("tenant", "42"),
+                ("a", "b"),
+                ("zzz", ""),
+            ],
+        ),
+        (
+            "ec-utf8",
+            vec![
+                ("\u{1F600}", "smile"),
+                ("\u{FF21}", "fullwidth"),
+                ("cl\u{E9}", "v\u{E4}lue \u{4E2D}\u{6587}"),
+            ],
+        ),
     ];
     let mut tests = serde_json::Map::new();
     let mut plaintexts: BTreeMap<usize, String> = BTreeMap::new();
@@ -581,7 +698,10 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
             sizes.sort_unstable();
             sizes.dedup();
             for size in sizes {
-                let pt_name = plaintexts.entry(size).or_insert_with(|| format!("pt-{size}")).clone();
+                let pt_name = plaintexts
+                    .entry(size)
+                    .or_insert_with(|| format!("pt-{size}"))
+                    .clone();
                 let plaintext = pattern(size, size as u64 + 7);
                 for (ec_name, pairs) in &contexts {
                     let (source, master_keys) = &keyrings[index % keyrings.len()];
@@ -592,7 +712,8 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
                         .algorithm_suite(suite)
                         .frame_length(FrameLength::new(frame).expect("non-zero"))
                         .encryption_context(pairs.iter().copied());
-                    let msg = futures::executor::block_on(call.into_future()).map_err(|e| format!("{name}: {e}"))?;
+                    let msg = futures::executor::block_on(call.into_future())
+                        .map_err(|e| format!("{name}: {e}"))?;
                     // Check our own output before handing it to others.
                     let back = futures::executor::block_on(
                         client
@@ -604,9 +725,12 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
                     if back.plaintext != plaintext {
                         return Err(format!("{name}: own decrypt differs"));
                     }
-                    std::fs::write(out.join("ciphertexts").join(&name), &msg.ciphertext).map_err(|e| e.to_string())?;
-                    let expected_ec: serde_json::Map<String, Value> =
-                        pairs.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+                    std::fs::write(out.join("ciphertexts").join(&name), &msg.ciphertext)
+                        .map_err(|e| e.to_string())?;
+                    let expected_ec: serde_json::Map<String, Value> = pairs
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), json!(v)))
+                        .collect();
                     tests.insert(
                         name.clone(),
                         json!({
@@ -622,7 +746,11 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
         }
     }
     for (size, name) in &plaintexts {
-        std::fs::write(out.join("plaintexts").join(name), pattern(*size, *size as u64 + 7)).map_err(|e| e.to_string())?;
+        std::fs::write(
+            out.join("plaintexts").join(name),
+            pattern(*size, *size as u64 + 7),
+        )
+        .map_err(|e| e.to_string())?;
     }
     let keys = json!({"manifest": {"type": "keys", "version": 3}, "keys": keys_json});
     let manifest = json!({
@@ -632,7 +760,11 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
         "tests": tests,
     });
     let write = |file: &str, v: &Value| {
-        std::fs::write(out.join(file), serde_json::to_vec_pretty(v).expect("serializable")).map_err(|e| e.to_string())
+        std::fs::write(
+            out.join(file),
+            serde_json::to_vec_pretty(v).expect("serializable"),
+        )
+        .map_err(|e| e.to_string())
     };
     write("keys.json", &keys)?;
     write("manifest.json", &manifest)?;

@@ -6,7 +6,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use futures::future::BoxFuture;
 
-use crate::cmm::{CryptographicMaterialsManager, DecryptMaterialsRequest, EncryptionMaterialsRequest};
+use crate::cmm::{
+    CryptographicMaterialsManager, DecryptMaterialsRequest, EncryptionMaterialsRequest,
+};
 use crate::context::PUBLIC_KEY_KEY;
 use crate::crypto::{CryptoProvider, default_provider};
 use crate::error::{AuthError, KeyringError, PolicyError, Result};
@@ -45,14 +47,20 @@ impl CryptographicMaterialsManager for DefaultCmm {
         Box::pin(async move {
             let mut context = request.encryption_context;
             if context.contains_key(PUBLIC_KEY_KEY) {
-                return Err(PolicyError::ReservedEncryptionContextKey(PUBLIC_KEY_KEY.into()).into());
+                return Err(
+                    PolicyError::ReservedEncryptionContextKey(PUBLIC_KEY_KEY.into()).into(),
+                );
             }
             let policy = request.commitment_policy;
-            let suite = request.algorithm_suite.unwrap_or_else(|| policy.default_suite());
+            let suite = request
+                .algorithm_suite
+                .unwrap_or_else(|| policy.default_suite());
             policy.check_encrypt(suite)?;
             for key in &request.required_encryption_context_keys {
                 if !context.contains_key(key) {
-                    return Err(PolicyError::MissingRequiredEncryptionContextKey(key.clone()).into());
+                    return Err(
+                        PolicyError::MissingRequiredEncryptionContextKey(key.clone()).into(),
+                    );
                 }
             }
             let signing_key = match suite.signature() {
@@ -71,20 +79,33 @@ impl CryptographicMaterialsManager for DefaultCmm {
             );
             let materials = self.keyring.on_encrypt(materials).await?;
             if materials.algorithm_suite() != suite {
-                return Err(PolicyError::MaterialsMismatch("keyring changed the algorithm suite").into());
+                return Err(
+                    PolicyError::MaterialsMismatch("keyring changed the algorithm suite").into(),
+                );
             }
             match materials.data_key() {
                 Some(k) if k.len() == suite.key_len() => {}
-                _ => return Err(KeyringError::InvalidMaterials("keyring returned no valid data key").into()),
+                _ => {
+                    return Err(KeyringError::InvalidMaterials(
+                        "keyring returned no valid data key",
+                    )
+                    .into());
+                }
             }
             if materials.encrypted_data_keys().is_empty() {
-                return Err(KeyringError::InvalidMaterials("keyring returned no encrypted data key").into());
+                return Err(KeyringError::InvalidMaterials(
+                    "keyring returned no encrypted data key",
+                )
+                .into());
             }
             Ok(materials)
         })
     }
 
-    fn decrypt_materials<'a>(&'a self, request: DecryptMaterialsRequest) -> BoxFuture<'a, Result<DecryptionMaterials>> {
+    fn decrypt_materials<'a>(
+        &'a self,
+        request: DecryptMaterialsRequest,
+    ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
         Box::pin(async move {
             let suite = request.algorithm_suite;
             request.commitment_policy.check_decrypt(suite)?;
@@ -94,7 +115,9 @@ impl CryptographicMaterialsManager for DefaultCmm {
                 for (k, v) in reproduced.iter() {
                     match context.get(k) {
                         Some(stored) if stored == v => {}
-                        Some(_) => return Err(PolicyError::EncryptionContextMismatch(k.to_owned()).into()),
+                        Some(_) => {
+                            return Err(PolicyError::EncryptionContextMismatch(k.to_owned()).into());
+                        }
                         None => {
                             context.insert(k, v);
                             required.push(k.to_owned());

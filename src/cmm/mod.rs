@@ -85,5 +85,8 @@ pub trait CryptographicMaterialsManager: Send + Sync + std::fmt::Debug {
     ) -> BoxFuture<'a, Result<EncryptionMaterials>>;
 
     /// Materials to decrypt one message.
-    fn decrypt_materials<'a>(&'a self, request: DecryptMaterialsRequest) -> BoxFuture<'a, Result<DecryptionMaterials>>;
+    fn decrypt_materials<'a>(
+        &'a self,
+        request: DecryptMaterialsRequest,
+    ) -> BoxFuture<'a, Result<DecryptionMaterials>>;
 }

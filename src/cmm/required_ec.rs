@@ -20,7 +20,9 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use crate::cmm::{CryptographicMaterialsManager, DecryptMaterialsRequest, DefaultCmm, EncryptionMaterialsRequest};
+use crate::cmm::{
+    CryptographicMaterialsManager, DecryptMaterialsRequest, DefaultCmm, EncryptionMaterialsRequest,
+};
 use crate::error::{PolicyError, Result};
 use crate::keyring::Keyring;
 use crate::materials::{DecryptionMaterials, EncryptionMaterials};
@@ -48,7 +50,10 @@ impl RequiredEncryptionContextCmm {
     }
 
     /// Requires `required_keys` around a [`DefaultCmm`] over `keyring`.
-    pub fn with_keyring(keyring: Arc<dyn Keyring>, required_keys: impl IntoIterator<Item = impl Into<String>>) -> Self {
+    pub fn with_keyring(
+        keyring: Arc<dyn Keyring>,
+        required_keys: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
         Self::new(Arc::new(DefaultCmm::new(keyring)), required_keys)
     }
 
@@ -66,7 +71,9 @@ impl CryptographicMaterialsManager for RequiredEncryptionContextCmm {
         Box::pin(async move {
             for key in &self.required_keys {
                 if !request.encryption_context.contains_key(key) {
-                    return Err(PolicyError::MissingRequiredEncryptionContextKey(key.clone()).into());
+                    return Err(
+                        PolicyError::MissingRequiredEncryptionContextKey(key.clone()).into(),
+                    );
                 }
                 if !request.required_encryption_context_keys.contains(key) {
                     request.required_encryption_context_keys.push(key.clone());
@@ -85,7 +92,10 @@ impl CryptographicMaterialsManager for RequiredEncryptionContextCmm {
         })
     }
 
-    fn decrypt_materials<'a>(&'a self, request: DecryptMaterialsRequest) -> BoxFuture<'a, Result<DecryptionMaterials>> {
+    fn decrypt_materials<'a>(
+        &'a self,
+        request: DecryptMaterialsRequest,
+    ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
         Box::pin(async move {
             for key in &self.required_keys {
                 let supplied = request
@@ -93,7 +103,9 @@ impl CryptographicMaterialsManager for RequiredEncryptionContextCmm {
                     .as_ref()
                     .is_some_and(|ec| ec.contains_key(key));
                 if !supplied {
-                    return Err(PolicyError::MissingRequiredEncryptionContextKey(key.clone()).into());
+                    return Err(
+                        PolicyError::MissingRequiredEncryptionContextKey(key.clone()).into(),
+                    );
                 }
             }
             let materials = self.underlying.decrypt_materials(request).await?;
@@ -123,7 +135,10 @@ mod tests {
 
     fn cmm(keys: &[&str]) -> MaterialsSource {
         let keyring = Arc::new(RawAesKeyring::new("ns", "k", &[7; 32]).unwrap());
-        MaterialsSource::cmm(RequiredEncryptionContextCmm::with_keyring(keyring, keys.iter().copied()))
+        MaterialsSource::cmm(RequiredEncryptionContextCmm::with_keyring(
+            keyring,
+            keys.iter().copied(),
+        ))
     }
 
     fn plain() -> MaterialsSource {
@@ -136,7 +151,13 @@ mod tests {
     fn required_pairs_stay_out_of_the_header_and_must_be_reproduced() {
         let client = Client::new();
         let source = cmm(&["a", "b"]);
-        let msg = block_on(client.encrypt(&source, b"pt").encryption_context(EC).into_future()).unwrap();
+        let msg = block_on(
+            client
+                .encrypt(&source, b"pt")
+                .encryption_context(EC)
+                .into_future(),
+        )
+        .unwrap();
         let stored = msg.header.encryption_context();
         assert_eq!(stored.get("c"), Some("3"));
         assert!(!stored.contains_key("a") && !stored.contains_key("b"));
@@ -160,8 +181,15 @@ mod tests {
         }
 
         // Required-EC CMM without the reproduced pair: refused before any keyring runs.
-        match block_on(client.decrypt(&source, &msg.ciphertext).encryption_context([("a", "1")]).into_future()) {
-            Err(Error::Policy(PolicyError::MissingRequiredEncryptionContextKey(k))) => assert_eq!(k, "b"),
+        match block_on(
+            client
+                .decrypt(&source, &msg.ciphertext)
+                .encryption_context([("a", "1")])
+                .into_future(),
+        ) {
+            Err(Error::Policy(PolicyError::MissingRequiredEncryptionContextKey(k))) => {
+                assert_eq!(k, "b")
+            }
             other => panic!("expected a missing-key refusal, got {other:?}"),
         }
         // A plain keyring without the pairs: the keyring's AAD no longer matches.
@@ -197,7 +225,10 @@ mod tests {
     struct Fixed(RawAesKeyring);
 
     impl Keyring for Fixed {
-        fn on_encrypt<'a>(&'a self, m: EncryptionMaterials) -> BoxFuture<'a, Result<EncryptionMaterials>> {
+        fn on_encrypt<'a>(
+            &'a self,
+            m: EncryptionMaterials,
+        ) -> BoxFuture<'a, Result<EncryptionMaterials>> {
             self.0.on_encrypt(m)
         }
 
@@ -221,10 +252,17 @@ mod tests {
         #[derive(Debug)]
         struct Gen;
         impl Keyring for Gen {
-            fn on_encrypt<'a>(&'a self, mut m: EncryptionMaterials) -> BoxFuture<'a, Result<EncryptionMaterials>> {
+            fn on_encrypt<'a>(
+                &'a self,
+                mut m: EncryptionMaterials,
+            ) -> BoxFuture<'a, Result<EncryptionMaterials>> {
                 Box::pin(async move {
                     m.set_data_key(crate::DataKey::new(FIXED.to_vec()))?;
-                    m.add_encrypted_data_key(crate::EncryptedDataKey::new("fixed", vec![], vec![0]));
+                    m.add_encrypted_data_key(crate::EncryptedDataKey::new(
+                        "fixed",
+                        vec![],
+                        vec![0],
+                    ));
                     Ok(m)
                 })
             }
@@ -237,23 +275,55 @@ mod tests {
             }
         }
         let client = Client::new();
-        let enc = MaterialsSource::cmm(RequiredEncryptionContextCmm::with_keyring(Arc::new(Gen), ["a"]));
-        let msg = block_on(client.encrypt(&enc, b"pt").encryption_context(EC).into_future()).unwrap();
+        let enc = MaterialsSource::cmm(RequiredEncryptionContextCmm::with_keyring(
+            Arc::new(Gen),
+            ["a"],
+        ));
+        let msg = block_on(
+            client
+                .encrypt(&enc, b"pt")
+                .encryption_context(EC)
+                .into_future(),
+        )
+        .unwrap();
         let dec = MaterialsSource::keyring(Fixed(RawAesKeyring::new("ns", "k", &[7; 32]).unwrap()));
-        let ok = block_on(client.decrypt(&dec, &msg.ciphertext).encryption_context([("a", "1")]).into_future());
+        let ok = block_on(
+            client
+                .decrypt(&dec, &msg.ciphertext)
+                .encryption_context([("a", "1")])
+                .into_future(),
+        );
         assert_eq!(ok.unwrap().plaintext, b"pt");
-        let bad = block_on(client.decrypt(&dec, &msg.ciphertext).encryption_context([("a", "2")]).into_future());
-        assert!(matches!(bad, Err(Error::Authentication(AuthError::HeaderAuth))));
+        let bad = block_on(
+            client
+                .decrypt(&dec, &msg.ciphertext)
+                .encryption_context([("a", "2")])
+                .into_future(),
+        );
+        assert!(matches!(
+            bad,
+            Err(Error::Authentication(AuthError::HeaderAuth))
+        ));
         let missing = block_on(client.decrypt(&dec, &msg.ciphertext).into_future());
-        assert!(matches!(missing, Err(Error::Authentication(AuthError::HeaderAuth))));
+        assert!(matches!(
+            missing,
+            Err(Error::Authentication(AuthError::HeaderAuth))
+        ));
     }
 
     #[test]
     fn encrypt_needs_every_required_key() {
         let client = Client::new();
-        let r = block_on(client.encrypt(&cmm(&["a", "z"]), b"pt").encryption_context(EC).into_future());
+        let r = block_on(
+            client
+                .encrypt(&cmm(&["a", "z"]), b"pt")
+                .encryption_context(EC)
+                .into_future(),
+        );
         match r {
-            Err(Error::Policy(PolicyError::MissingRequiredEncryptionContextKey(k))) => assert_eq!(k, "z"),
+            Err(Error::Policy(PolicyError::MissingRequiredEncryptionContextKey(k))) => {
+                assert_eq!(k, "z")
+            }
             other => panic!("expected a missing-key refusal, got {other:?}"),
         }
     }

@@ -83,7 +83,12 @@ pub trait Aead: Send + Sync {
 /// A keyed AES-GCM. Implementations zeroize their key schedule on drop.
 pub trait AeadKey: Send + Sync {
     /// Encrypts `in_out` in place and returns the tag.
-    fn seal_in_place(&self, iv: &[u8; IV_LEN], aad: &[u8], in_out: &mut [u8]) -> Result<[u8; TAG_LEN]>;
+    fn seal_in_place(
+        &self,
+        iv: &[u8; IV_LEN],
+        aad: &[u8],
+        in_out: &mut [u8],
+    ) -> Result<[u8; TAG_LEN]>;
     /// Decrypts `in_out` in place after checking `tag`.
     ///
     /// On failure the contents of `in_out` are unspecified and must not be used.
@@ -126,7 +131,11 @@ pub trait Ecdsa: Send + Sync {
     /// An incremental signer.
     fn signer(&self, key: &SigningKey) -> Result<Box<dyn Signer>>;
     /// An incremental verifier for a SEC1 (compressed or not) public key.
-    fn verifier(&self, algorithm: SignatureAlgorithm, public_key: &[u8]) -> Result<Box<dyn Verifier>>;
+    fn verifier(
+        &self,
+        algorithm: SignatureAlgorithm,
+        public_key: &[u8],
+    ) -> Result<Box<dyn Verifier>>;
 }
 
 /// Hashes a message as it passes and signs it at the end.

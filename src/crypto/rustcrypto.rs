@@ -10,7 +10,9 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use zeroize::Zeroizing;
 
-use super::{Aead, AeadKey, CryptoProvider, Ecdsa, HashAlgorithm, Hashing, SecureRandom, Signer, Verifier};
+use super::{
+    Aead, AeadKey, CryptoProvider, Ecdsa, HashAlgorithm, Hashing, SecureRandom, Signer, Verifier,
+};
 use crate::error::{AuthError, Error, KeyringError, Result};
 use crate::materials::SigningKey;
 use crate::suite::{IV_LEN, SignatureAlgorithm, TAG_LEN};
@@ -46,13 +48,22 @@ impl Aead for RustCryptoAead {
             16 => GcmKey::A128(Aes128Gcm::new_from_slice(key).map_err(bad)?),
             24 => GcmKey::A192(Aes192Gcm::new_from_slice(key).map_err(bad)?),
             32 => GcmKey::A256(Aes256Gcm::new_from_slice(key).map_err(bad)?),
-            _ => return Err(Error::Crypto("AES-GCM key must be 16, 24 or 32 bytes".into())),
+            _ => {
+                return Err(Error::Crypto(
+                    "AES-GCM key must be 16, 24 or 32 bytes".into(),
+                ));
+            }
         }))
     }
 }
 
 impl AeadKey for GcmKey {
-    fn seal_in_place(&self, iv: &[u8; IV_LEN], aad: &[u8], in_out: &mut [u8]) -> Result<[u8; TAG_LEN]> {
+    fn seal_in_place(
+        &self,
+        iv: &[u8; IV_LEN],
+        aad: &[u8],
+        in_out: &mut [u8],
+    ) -> Result<[u8; TAG_LEN]> {
         let nonce = Nonce::from(*iv);
         let tag = match self {
             Self::A128(k) => k.encrypt_inout_detached(&nonce, aad, in_out.into()),
@@ -231,7 +242,8 @@ macro_rules! ecdsa_curve {
             }
 
             pub(super) fn verifier(public_key: &[u8]) -> Result<Box<dyn Verifier>> {
-                let key = Vk::from_sec1_bytes(public_key).map_err(|_| AuthError::BadVerificationKey)?;
+                let key =
+                    Vk::from_sec1_bytes(public_key).map_err(|_| AuthError::BadVerificationKey)?;
                 Ok(Box::new(EcVerifier {
                     key,
                     hash: <$hash>::new(),
@@ -266,7 +278,11 @@ impl Ecdsa for RustCryptoEcdsa {
         }
     }
 
-    fn verifier(&self, algorithm: SignatureAlgorithm, public_key: &[u8]) -> Result<Box<dyn Verifier>> {
+    fn verifier(
+        &self,
+        algorithm: SignatureAlgorithm,
+        public_key: &[u8],
+    ) -> Result<Box<dyn Verifier>> {
         match algorithm {
             SignatureAlgorithm::EcdsaP256Sha256 => ec_p256::verifier(public_key),
             SignatureAlgorithm::EcdsaP384Sha384 => ec_p384::verifier(public_key),

@@ -40,7 +40,12 @@ impl BodyAad {
         let mut buf = [0u8; 32 + 35 + 4 + 8];
         let s = kind.content_string();
         let mut at = 0;
-        for part in [message_id, s, &seq.to_be_bytes(), &content_len.to_be_bytes()] {
+        for part in [
+            message_id,
+            s,
+            &seq.to_be_bytes(),
+            &content_len.to_be_bytes(),
+        ] {
             buf[at..at + part.len()].copy_from_slice(part);
             at += part.len();
         }
@@ -105,11 +110,7 @@ pub(crate) fn parse_frame_head(buf: &[u8], frame_length: u32) -> Result<Option<F
         return Ok(None);
     };
     if len > frame_length {
-        return Err(FormatError::FinalFrameTooLong {
-            len,
-            frame_length,
-        }
-        .into());
+        return Err(FormatError::FinalFrameTooLong { len, frame_length }.into());
     }
     Ok(Some(FrameHead {
         is_final: true,
@@ -178,7 +179,12 @@ mod tests {
         assert_eq!(&b[16..50], b"AWSKMSEncryptionClient Final Frame");
         assert_eq!(&b[50..54], &[0, 0, 0, 3]);
         assert_eq!(&b[54..], &10u64.to_be_bytes());
-        assert_eq!(BodyAad::new(&[0u8; 32], BodyKind::SingleBlock, 1, 0).as_bytes().len(), 32 + 35 + 12);
+        assert_eq!(
+            BodyAad::new(&[0u8; 32], BodyKind::SingleBlock, 1, 0)
+                .as_bytes()
+                .len(),
+            32 + 35 + 12
+        );
     }
 
     #[test]

@@ -71,7 +71,8 @@ pub(crate) fn put_u16_prefixed(
     bytes: &[u8],
     what: &'static str,
 ) -> crate::Result<()> {
-    let len = u16::try_from(bytes.len()).map_err(|_| crate::error::LimitError::FieldTooLong(what))?;
+    let len =
+        u16::try_from(bytes.len()).map_err(|_| crate::error::LimitError::FieldTooLong(what))?;
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(bytes);
     Ok(())

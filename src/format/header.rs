@@ -189,7 +189,8 @@ fn parse_inner(buf: &[u8], limits: &Limits) -> Result<Parsed<MessageHeader>, Par
     }
     let message_id = r.take(version.message_id_len())?.to_vec();
     let ec_bytes = r.u16_prefixed()?;
-    let encryption_context = EncryptionContext::deserialize(ec_bytes).map_err(ParseFail::Invalid)?;
+    let encryption_context =
+        EncryptionContext::deserialize(ec_bytes).map_err(ParseFail::Invalid)?;
     let count = r.u16()?;
     if count == 0 {
         return Err(invalid(FormatError::NoEncryptedDataKeys));
@@ -208,8 +209,8 @@ fn parse_inner(buf: &[u8], limits: &Limits) -> Result<Parsed<MessageHeader>, Par
         let provider_id = r.u16_prefixed()?;
         let provider_info = r.u16_prefixed()?;
         let ciphertext = r.u16_prefixed()?;
-        let provider_id = std::str::from_utf8(provider_id)
-            .map_err(|_| invalid(FormatError::EncryptedDataKey))?;
+        let provider_id =
+            std::str::from_utf8(provider_id).map_err(|_| invalid(FormatError::EncryptedDataKey))?;
         encrypted_data_keys.push(EncryptedDataKey::new(
             provider_id,
             provider_info.to_vec(),

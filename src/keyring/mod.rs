@@ -9,11 +9,15 @@ use futures::future::BoxFuture;
 use crate::error::Result;
 use crate::materials::{DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 
+pub mod hierarchy;
 pub mod multi;
 pub mod raw_aes;
 pub mod raw_ecdh;
 pub mod raw_rsa;
 
+pub use hierarchy::{
+    BranchKeyMaterials, BranchKeySource, HierarchicalKeyring, StaticBranchKeySource,
+};
 pub use multi::MultiKeyring;
 pub use raw_aes::RawAesKeyring;
 pub use raw_ecdh::{RawEcdhKeyring, RawEcdhScheme};
@@ -29,7 +33,10 @@ pub use raw_rsa::RawRsaKeyring;
 /// On failure, return an error; the caller keeps its own copy of the materials it passed.
 pub trait Keyring: Send + Sync + std::fmt::Debug {
     /// Adds a wrapped data key (generating the data key if there is none).
-    fn on_encrypt<'a>(&'a self, materials: EncryptionMaterials) -> BoxFuture<'a, Result<EncryptionMaterials>>;
+    fn on_encrypt<'a>(
+        &'a self,
+        materials: EncryptionMaterials,
+    ) -> BoxFuture<'a, Result<EncryptionMaterials>>;
 
     /// Sets the data key from the first encrypted data key this keyring can unwrap.
     fn on_decrypt<'a>(

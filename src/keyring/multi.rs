@@ -37,11 +37,20 @@ impl MultiKeyring {
     ///
     /// # Errors
     /// [`KeyringError::InvalidConfiguration`] when there is neither a generator nor a child.
-    pub fn new(generator: Option<Arc<dyn Keyring>>, children: Vec<Arc<dyn Keyring>>) -> Result<Self> {
+    pub fn new(
+        generator: Option<Arc<dyn Keyring>>,
+        children: Vec<Arc<dyn Keyring>>,
+    ) -> Result<Self> {
         if generator.is_none() && children.is_empty() {
-            return Err(KeyringError::InvalidConfiguration("a multi-keyring needs a generator or at least one child".into()).into());
+            return Err(KeyringError::InvalidConfiguration(
+                "a multi-keyring needs a generator or at least one child".into(),
+            )
+            .into());
         }
-        Ok(Self { generator, children })
+        Ok(Self {
+            generator,
+            children,
+        })
     }
 
     /// The generator keyring, if any.
@@ -82,7 +91,10 @@ fn collect(attempts: &mut Vec<KeyringAttempt>, label: String, error: Error) {
 }
 
 impl Keyring for MultiKeyring {
-    fn on_encrypt<'a>(&'a self, materials: EncryptionMaterials) -> BoxFuture<'a, Result<EncryptionMaterials>> {
+    fn on_encrypt<'a>(
+        &'a self,
+        materials: EncryptionMaterials,
+    ) -> BoxFuture<'a, Result<EncryptionMaterials>> {
         Box::pin(async move {
             let mut materials = match &self.generator {
                 Some(generator) => {
@@ -94,7 +106,10 @@ impl Keyring for MultiKeyring {
                     }
                     let out = generator.on_encrypt(materials).await?;
                     if out.data_key().is_none() {
-                        return Err(KeyringError::InvalidMaterials("the generator keyring returned no data key").into());
+                        return Err(KeyringError::InvalidMaterials(
+                            "the generator keyring returned no data key",
+                        )
+                        .into());
                     }
                     out
                 }
@@ -111,16 +126,28 @@ impl Keyring for MultiKeyring {
             // Every child wraps the same data key, from its own copy of the materials; the copies
             // differ only in the EDKs each child appends after the `base` ones.
             let base = materials.encrypted_data_keys().len();
-            let results = try_join_all(self.children.iter().map(|c| c.on_encrypt(materials.clone()))).await?;
+            let results = try_join_all(
+                self.children
+                    .iter()
+                    .map(|c| c.on_encrypt(materials.clone())),
+            )
+            .await?;
             for out in results {
                 let same_key = match (out.data_key(), materials.data_key()) {
                     (Some(a), Some(b)) => bool::from(a.expose().ct_eq(b.expose())),
                     _ => false,
                 };
                 if !same_key {
-                    return Err(KeyringError::InvalidMaterials("a child keyring changed the data key").into());
+                    return Err(KeyringError::InvalidMaterials(
+                        "a child keyring changed the data key",
+                    )
+                    .into());
                 }
-                let new: Vec<EncryptedDataKey> = out.encrypted_data_keys().get(base..).unwrap_or_default().to_vec();
+                let new: Vec<EncryptedDataKey> = out
+                    .encrypted_data_keys()
+                    .get(base..)
+                    .unwrap_or_default()
+                    .to_vec();
                 for edk in new {
                     materials.add_encrypted_data_key(edk);
                 }
@@ -136,11 +163,17 @@ impl Keyring for MultiKeyring {
     ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
         Box::pin(async move {
             if materials.data_key().is_some() {
-                return Err(KeyringError::InvalidMaterials("a plaintext data key is already present").into());
+                return Err(KeyringError::InvalidMaterials(
+                    "a plaintext data key is already present",
+                )
+                .into());
             }
             let mut attempts = Vec::new();
             for (label, keyring) in self.in_order() {
-                match keyring.on_decrypt(materials.clone(), encrypted_data_keys).await {
+                match keyring
+                    .on_decrypt(materials.clone(), encrypted_data_keys)
+                    .await
+                {
                     Ok(out) if out.data_key().is_some() => return Ok(out),
                     Ok(_) => attempts.push(KeyringAttempt {
                         keyring: label,
@@ -209,11 +242,15 @@ mod tests {
     }
 
     impl Keyring for Probe {
-        fn on_encrypt<'a>(&'a self, m: EncryptionMaterials) -> BoxFuture<'a, Result<EncryptionMaterials>> {
+        fn on_encrypt<'a>(
+            &'a self,
+            m: EncryptionMaterials,
+        ) -> BoxFuture<'a, Result<EncryptionMaterials>> {
             Box::pin(async move {
                 self.started.fetch_add(1, Ordering::SeqCst);
                 yield_now().await;
-                self.seen.store(self.started.load(Ordering::SeqCst), Ordering::SeqCst);
+                self.seen
+                    .store(self.started.load(Ordering::SeqCst), Ordering::SeqCst);
                 self.inner.on_encrypt(m).await
             })
         }
@@ -231,7 +268,10 @@ mod tests {
     fn children_run_concurrently_and_edks_keep_the_configured_order() {
         let started = Arc::new(AtomicUsize::new(0));
         let names = ["c0", "c1", "c2", "c3"];
-        let seen: Vec<Arc<AtomicUsize>> = names.iter().map(|_| Arc::new(AtomicUsize::new(0))).collect();
+        let seen: Vec<Arc<AtomicUsize>> = names
+            .iter()
+            .map(|_| Arc::new(AtomicUsize::new(0)))
+            .collect();
         let children: Vec<Arc<dyn Keyring>> = names
             .iter()
             .zip(&seen)
@@ -259,8 +299,13 @@ mod tests {
         // Each EDK unwraps to the generator's data key, with its own keyring alone.
         for (i, name) in ["gen", "c0", "c1", "c2", "c3"].iter().enumerate() {
             let byte = if i == 0 { 0xEE } else { i as u8 };
-            let got = block_on(aes(name, byte).on_decrypt(dec_materials(), out.encrypted_data_keys())).unwrap();
-            assert_eq!(got.data_key().unwrap().expose(), out.data_key().unwrap().expose());
+            let got =
+                block_on(aes(name, byte).on_decrypt(dec_materials(), out.encrypted_data_keys()))
+                    .unwrap();
+            assert_eq!(
+                got.data_key().unwrap().expose(),
+                out.data_key().unwrap().expose()
+            );
         }
     }
 
@@ -272,16 +317,27 @@ mod tests {
         // Only the child's EDK present: the generator fails, the child succeeds.
         let child_only = &out.encrypted_data_keys()[1..];
         let got = block_on(multi.on_decrypt(dec_materials(), child_only)).unwrap();
-        assert_eq!(got.data_key().unwrap().expose(), out.data_key().unwrap().expose());
+        assert_eq!(
+            got.data_key().unwrap().expose(),
+            out.data_key().unwrap().expose()
+        );
 
         // A multi-keyring of wrong keys: one attempt per keyring, in order.
-        let wrong = MultiKeyring::new(Some(aes("gen", 9)), vec![aes("child", 9), aes("other", 9)]).unwrap();
+        let wrong =
+            MultiKeyring::new(Some(aes("gen", 9)), vec![aes("child", 9), aes("other", 9)]).unwrap();
         match block_on(wrong.on_decrypt(dec_materials(), out.encrypted_data_keys())) {
             Err(Error::Keyring(KeyringError::NoDecryptableKey { attempts })) => {
                 let who: Vec<&str> = attempts.iter().map(|a| a.keyring.as_str()).collect();
-                assert_eq!(who, ["raw-aes(ns/gen)", "raw-aes(ns/child)", "raw-aes(ns/other)"]);
+                assert_eq!(
+                    who,
+                    ["raw-aes(ns/gen)", "raw-aes(ns/child)", "raw-aes(ns/other)"]
+                );
                 assert!(attempts[0].reason.contains("unwrapping failed"));
-                assert!(attempts[2].reason.contains("no encrypted data key names this key"));
+                assert!(
+                    attempts[2]
+                        .reason
+                        .contains("no encrypted data key names this key")
+                );
             }
             other => panic!("expected NoDecryptableKey, got {other:?}"),
         }
@@ -325,7 +381,8 @@ mod tests {
             Err(Error::Keyring(KeyringError::InvalidMaterials(_)))
         ));
         // A failing child (here: one that insists on generating) fails the whole encryption.
-        let failing = MultiKeyring::new(Some(aes("g2", 4)), vec![aes("ok", 1), Arc::new(with_gen)]).unwrap();
+        let failing =
+            MultiKeyring::new(Some(aes("g2", 4)), vec![aes("ok", 1), Arc::new(with_gen)]).unwrap();
         assert!(matches!(
             block_on(failing.on_encrypt(enc_materials())),
             Err(Error::Keyring(KeyringError::InvalidMaterials(_)))

@@ -46,7 +46,11 @@ impl RawAesKeyring {
     ///
     /// # Errors
     /// When the key is not 16, 24 or 32 bytes, or the namespace starts with `aws-kms`.
-    pub fn new(namespace: impl Into<String>, name: impl Into<String>, wrapping_key: &[u8]) -> Result<Self> {
+    pub fn new(
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        wrapping_key: &[u8],
+    ) -> Result<Self> {
         Self::with_provider(namespace, name, wrapping_key, default_provider())
     }
 
@@ -93,7 +97,11 @@ impl RawAesKeyring {
     }
 
     /// The IV of one of our encrypted data keys, or why it is not ours.
-    fn match_edk(&self, edk: &EncryptedDataKey, key_len: usize) -> Result<[u8; IV_LEN], &'static str> {
+    fn match_edk(
+        &self,
+        edk: &EncryptedDataKey,
+        key_len: usize,
+    ) -> Result<[u8; IV_LEN], &'static str> {
         if edk.provider_id() != self.namespace {
             return Err("provider ID differs");
         }
@@ -114,7 +122,10 @@ impl RawAesKeyring {
 }
 
 impl Keyring for RawAesKeyring {
-    fn on_encrypt<'a>(&'a self, mut materials: EncryptionMaterials) -> BoxFuture<'a, Result<EncryptionMaterials>> {
+    fn on_encrypt<'a>(
+        &'a self,
+        mut materials: EncryptionMaterials,
+    ) -> BoxFuture<'a, Result<EncryptionMaterials>> {
         Box::pin(async move {
             let aad = materials.encryption_context().serialize()?;
             if materials.data_key().is_none() {
@@ -133,7 +144,11 @@ impl Keyring for RawAesKeyring {
             info.extend_from_slice(&128u32.to_be_bytes());
             info.extend_from_slice(&(IV_LEN as u32).to_be_bytes());
             info.extend_from_slice(&iv);
-            materials.add_encrypted_data_key(EncryptedDataKey::new(self.namespace.clone(), info, ciphertext));
+            materials.add_encrypted_data_key(EncryptedDataKey::new(
+                self.namespace.clone(),
+                info,
+                ciphertext,
+            ));
             Ok(materials)
         })
     }
@@ -145,7 +160,10 @@ impl Keyring for RawAesKeyring {
     ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
         Box::pin(async move {
             if materials.data_key().is_some() {
-                return Err(KeyringError::InvalidMaterials("a plaintext data key is already present").into());
+                return Err(KeyringError::InvalidMaterials(
+                    "a plaintext data key is already present",
+                )
+                .into());
             }
             let aad = materials.encryption_context().serialize()?;
             let key_len = materials.algorithm_suite().key_len();

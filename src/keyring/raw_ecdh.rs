@@ -73,7 +73,9 @@ impl fmt::Debug for RawEcdhScheme<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::RawPrivateKeyToStaticPublicKey { .. } => "RawPrivateKeyToStaticPublicKey",
-            Self::EphemeralPrivateKeyToStaticPublicKey { .. } => "EphemeralPrivateKeyToStaticPublicKey",
+            Self::EphemeralPrivateKeyToStaticPublicKey { .. } => {
+                "EphemeralPrivateKeyToStaticPublicKey"
+            }
             Self::PublicKeyDiscovery { .. } => "PublicKeyDiscovery",
         })
     }
@@ -138,7 +140,11 @@ impl RawEcdhKeyring {
     ///
     /// # Errors
     /// As [`new`](Self::new).
-    pub fn with_provider(curve: EcdhCurve, scheme: RawEcdhScheme<'_>, provider: &CryptoProvider) -> Result<Self> {
+    pub fn with_provider(
+        curve: EcdhCurve,
+        scheme: RawEcdhScheme<'_>,
+        provider: &CryptoProvider,
+    ) -> Result<Self> {
         let ecdh = provider.ecdh;
         let scheme = match scheme {
             RawEcdhScheme::RawPrivateKeyToStaticPublicKey {
@@ -185,7 +191,15 @@ impl RawEcdhKeyring {
 
     fn fixed_info(&self, sender: &[u8], recipient: &[u8], context: &[u8]) -> Vec<u8> {
         let curve = self.curve.kdf_name().as_bytes();
-        let mut out = Vec::with_capacity(LABEL.len() + curve.len() + KDF_NAME.len() + sender.len() + recipient.len() + context.len() + 6);
+        let mut out = Vec::with_capacity(
+            LABEL.len()
+                + curve.len()
+                + KDF_NAME.len()
+                + sender.len()
+                + recipient.len()
+                + context.len()
+                + 6,
+        );
         for part in [LABEL, curve, KDF_NAME] {
             out.extend_from_slice(part);
             out.push(0);
@@ -198,9 +212,24 @@ impl RawEcdhKeyring {
     }
 
     /// The commit key and the wrapping key.
-    fn derive(&self, shared: &[u8], fixed_info: &[u8], salt: &[u8]) -> Result<(Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>)> {
-        let okm = kdf_ctr(&self.provider, HashAlgorithm::Sha384, shared, fixed_info, salt, 64)?;
-        Ok((Zeroizing::new(okm[..COMMIT_LEN].to_vec()), Zeroizing::new(okm[COMMIT_LEN..].to_vec())))
+    fn derive(
+        &self,
+        shared: &[u8],
+        fixed_info: &[u8],
+        salt: &[u8],
+    ) -> Result<(Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>)> {
+        let okm = kdf_ctr(
+            &self.provider,
+            HashAlgorithm::Sha384,
+            shared,
+            fixed_info,
+            salt,
+            64,
+        )?;
+        Ok((
+            Zeroizing::new(okm[..COMMIT_LEN].to_vec()),
+            Zeroizing::new(okm[COMMIT_LEN..].to_vec()),
+        ))
     }
 
     fn parse_info<'e>(&self, info: &'e [u8]) -> Option<Info<'e>> {
@@ -208,7 +237,8 @@ impl RawEcdhKeyring {
         if info.len() != 1 + 4 + n + 4 + n || info[0] != VERSION {
             return None;
         }
-        let len = |at: usize| u32::from_be_bytes(info[at..at + 4].try_into().expect("4 bytes")) as usize;
+        let len =
+            |at: usize| u32::from_be_bytes(info[at..at + 4].try_into().expect("4 bytes")) as usize;
         if len(1) != n || len(1 + 4 + n) != n {
             return None;
         }
@@ -224,14 +254,17 @@ impl RawEcdhKeyring {
             Scheme::Discovery {
                 recipient,
                 recipient_public,
-            } => (info.recipient == recipient_public.as_slice()).then(|| (recipient.as_ref(), info.sender.to_vec())),
+            } => (info.recipient == recipient_public.as_slice())
+                .then(|| (recipient.as_ref(), info.sender.to_vec())),
             Scheme::Static {
                 sender,
                 sender_public,
                 recipient_public,
             } => {
-                let ours = info.sender == sender_public.as_slice() && info.recipient == recipient_public.as_slice();
-                let swapped = info.sender == recipient_public.as_slice() && info.recipient == sender_public.as_slice();
+                let ours = info.sender == sender_public.as_slice()
+                    && info.recipient == recipient_public.as_slice();
+                let swapped = info.sender == recipient_public.as_slice()
+                    && info.recipient == sender_public.as_slice();
                 // Either way the agreement is between our private key and the other party's
                 // public key, which is the configured "recipient" key.
                 (ours || swapped).then(|| (sender.as_ref(), recipient_public.clone()))
@@ -260,11 +293,17 @@ impl RawEcdhKeyring {
             .agree(peer)
             .map_err(|_| "key agreement failed (invalid public key)".to_owned())?;
         let fixed_info = self.fixed_info(info.sender, info.recipient, context);
-        let (commit_key, wrap_key) = self.derive(&shared, &fixed_info, salt).map_err(|e| e.to_string())?;
+        let (commit_key, wrap_key) = self
+            .derive(&shared, &fixed_info, salt)
+            .map_err(|e| e.to_string())?;
         if !bool::from(commit_key.ct_eq(commit)) {
             return Err("commitment key does not match (wrong key or encryption context)".into());
         }
-        let aead = self.provider.aead.key(&wrap_key).map_err(|e| e.to_string())?;
+        let aead = self
+            .provider
+            .aead
+            .key(&wrap_key)
+            .map_err(|e| e.to_string())?;
         let mut key = Zeroizing::new(wrapped.to_vec());
         let tag: [u8; TAG_LEN] = tag.try_into().expect("length checked");
         aead.open_in_place(&[0u8; IV_LEN], &fixed_info, &mut key, &tag)
@@ -274,27 +313,31 @@ impl RawEcdhKeyring {
 }
 
 impl Keyring for RawEcdhKeyring {
-    fn on_encrypt<'a>(&'a self, mut materials: EncryptionMaterials) -> BoxFuture<'a, Result<EncryptionMaterials>> {
+    fn on_encrypt<'a>(
+        &'a self,
+        mut materials: EncryptionMaterials,
+    ) -> BoxFuture<'a, Result<EncryptionMaterials>> {
         Box::pin(async move {
             let ephemeral;
-            let (private, sender_public, recipient_public): (&dyn EcdhPrivateKey, Vec<u8>, &[u8]) = match &self.scheme {
-                Scheme::Discovery { .. } => {
-                    return Err(KeyringError::Unsupported(format!(
-                        "{} is configured for public key discovery, which cannot encrypt",
-                        self.describe()
-                    ))
-                    .into());
-                }
-                Scheme::Static {
-                    sender,
-                    sender_public,
-                    recipient_public,
-                } => (sender.as_ref(), sender_public.clone(), recipient_public),
-                Scheme::Ephemeral { recipient_public } => {
-                    ephemeral = self.provider.ecdh.generate(self.curve)?;
-                    (ephemeral.as_ref(), ephemeral.public_key(), recipient_public)
-                }
-            };
+            let (private, sender_public, recipient_public): (&dyn EcdhPrivateKey, Vec<u8>, &[u8]) =
+                match &self.scheme {
+                    Scheme::Discovery { .. } => {
+                        return Err(KeyringError::Unsupported(format!(
+                            "{} is configured for public key discovery, which cannot encrypt",
+                            self.describe()
+                        ))
+                        .into());
+                    }
+                    Scheme::Static {
+                        sender,
+                        sender_public,
+                        recipient_public,
+                    } => (sender.as_ref(), sender_public.clone(), recipient_public),
+                    Scheme::Ephemeral { recipient_public } => {
+                        ephemeral = self.provider.ecdh.generate(self.curve)?;
+                        (ephemeral.as_ref(), ephemeral.public_key(), recipient_public)
+                    }
+                };
             let context = materials.encryption_context().serialize()?;
             let shared = private.agree(recipient_public)?;
             let fixed_info = self.fixed_info(&sender_public, recipient_public, &context);
@@ -308,12 +351,13 @@ impl Keyring for RawEcdhKeyring {
             }
             let data_key = materials.data_key().expect("set above");
             let mut wrapped = data_key.expose().to_vec();
-            let tag = self
-                .provider
-                .aead
-                .key(&wrap_key)?
-                .seal_in_place(&[0u8; IV_LEN], &fixed_info, &mut wrapped)?;
-            let mut ciphertext = Vec::with_capacity(SALT_LEN + COMMIT_LEN + wrapped.len() + TAG_LEN);
+            let tag = self.provider.aead.key(&wrap_key)?.seal_in_place(
+                &[0u8; IV_LEN],
+                &fixed_info,
+                &mut wrapped,
+            )?;
+            let mut ciphertext =
+                Vec::with_capacity(SALT_LEN + COMMIT_LEN + wrapped.len() + TAG_LEN);
             ciphertext.extend_from_slice(&salt);
             ciphertext.extend_from_slice(&commit_key);
             ciphertext.extend_from_slice(&wrapped);
@@ -324,7 +368,11 @@ impl Keyring for RawEcdhKeyring {
                 info.extend_from_slice(&(key.len() as u32).to_be_bytes());
                 info.extend_from_slice(key);
             }
-            materials.add_encrypted_data_key(EncryptedDataKey::new(RAW_ECDH_PROVIDER_ID, info, ciphertext));
+            materials.add_encrypted_data_key(EncryptedDataKey::new(
+                RAW_ECDH_PROVIDER_ID,
+                info,
+                ciphertext,
+            ));
             Ok(materials)
         })
     }
@@ -343,13 +391,18 @@ impl Keyring for RawEcdhKeyring {
                 .into());
             }
             if materials.data_key().is_some() {
-                return Err(KeyringError::InvalidMaterials("a plaintext data key is already present").into());
+                return Err(KeyringError::InvalidMaterials(
+                    "a plaintext data key is already present",
+                )
+                .into());
             }
             let context = materials.encryption_context().serialize()?;
             let key_len = materials.algorithm_suite().key_len();
             let mut attempts = Vec::new();
             for edk in encrypted_data_keys {
-                if edk.provider_id() != RAW_ECDH_PROVIDER_ID && edk.provider_id() != KMS_ECDH_PROVIDER_ID {
+                if edk.provider_id() != RAW_ECDH_PROVIDER_ID
+                    && edk.provider_id() != KMS_ECDH_PROVIDER_ID
+                {
                     continue;
                 }
                 let Some(info) = self.parse_info(edk.provider_info()) else {
@@ -461,9 +514,16 @@ mod tests {
             assert_eq!(edk.provider_id(), "raw-ecdh");
             assert_eq!(edk.provider_info().len(), 9 + 2 * curve.compressed_len());
             assert_eq!(edk.ciphertext().len(), 32 + 32 + 32 + 16);
-            for k in [fixed(&alice, &bob, curve), fixed(&bob, &alice, curve), discovery(&bob, curve)] {
+            for k in [
+                fixed(&alice, &bob, curve),
+                fixed(&bob, &alice, curve),
+                discovery(&bob, curve),
+            ] {
                 let got = block_on(k.on_decrypt(dec(), out.encrypted_data_keys())).unwrap();
-                assert_eq!(got.data_key().unwrap().expose(), out.data_key().unwrap().expose());
+                assert_eq!(
+                    got.data_key().unwrap().expose(),
+                    out.data_key().unwrap().expose()
+                );
             }
             // Ephemeral: to bob; only bob's discovery keyring decrypts.
             let eph = RawEcdhKeyring::new(
@@ -474,9 +534,15 @@ mod tests {
             )
             .unwrap();
             let out = block_on(eph.on_encrypt(enc())).unwrap();
-            let got = block_on(discovery(&bob, curve).on_decrypt(dec(), out.encrypted_data_keys())).unwrap();
-            assert_eq!(got.data_key().unwrap().expose(), out.data_key().unwrap().expose());
-            no_key(block_on(discovery(&alice, curve).on_decrypt(dec(), out.encrypted_data_keys())));
+            let got = block_on(discovery(&bob, curve).on_decrypt(dec(), out.encrypted_data_keys()))
+                .unwrap();
+            assert_eq!(
+                got.data_key().unwrap().expose(),
+                out.data_key().unwrap().expose()
+            );
+            no_key(block_on(
+                discovery(&alice, curve).on_decrypt(dec(), out.encrypted_data_keys()),
+            ));
             // Wrong operation for the scheme.
             assert!(matches!(
                 block_on(eph.on_decrypt(dec(), out.encrypted_data_keys())),
@@ -498,12 +564,20 @@ mod tests {
         let bob_dec = discovery(&bob, curve);
 
         // Wrong key: carol's keyring is not a party to the EDK.
-        let attempts = no_key(block_on(discovery(&carol, curve).on_decrypt(dec(), &[edk.clone()])));
+        let attempts = no_key(block_on(
+            discovery(&carol, curve).on_decrypt(dec(), &[edk.clone()]),
+        ));
         assert!(attempts[0].reason.contains("no encrypted data key"));
-        no_key(block_on(fixed(&alice, &carol, curve).on_decrypt(dec(), &[edk.clone()])));
+        no_key(block_on(
+            fixed(&alice, &carol, curve).on_decrypt(dec(), &[edk.clone()]),
+        ));
 
         // Wrong provider ID: ignored.
-        let other = EncryptedDataKey::new("raw-ecdh-x", edk.provider_info().to_vec(), edk.ciphertext().to_vec());
+        let other = EncryptedDataKey::new(
+            "raw-ecdh-x",
+            edk.provider_info().to_vec(),
+            edk.ciphertext().to_vec(),
+        );
         no_key(block_on(bob_dec.on_decrypt(dec(), &[other])));
 
         // Tampered commit key, salt, wrapped key or tag.
@@ -515,15 +589,28 @@ mod tests {
             assert_eq!(attempts.len(), 1, "byte {at}");
         }
         // Truncated ciphertext and malformed provider info.
-        let short = EncryptedDataKey::new("raw-ecdh", edk.provider_info().to_vec(), edk.ciphertext()[..50].to_vec());
-        assert!(no_key(block_on(bob_dec.on_decrypt(dec(), &[short])))[0].reason.contains("wrong length"));
+        let short = EncryptedDataKey::new(
+            "raw-ecdh",
+            edk.provider_info().to_vec(),
+            edk.ciphertext()[..50].to_vec(),
+        );
+        assert!(
+            no_key(block_on(bob_dec.on_decrypt(dec(), &[short])))[0]
+                .reason
+                .contains("wrong length")
+        );
         let mut info = edk.provider_info().to_vec();
         info[0] = 2;
         let bad_info = EncryptedDataKey::new("raw-ecdh", info, edk.ciphertext().to_vec());
-        assert!(no_key(block_on(bob_dec.on_decrypt(dec(), &[bad_info])))[0].reason.contains("malformed"));
+        assert!(
+            no_key(block_on(bob_dec.on_decrypt(dec(), &[bad_info])))[0]
+                .reason
+                .contains("malformed")
+        );
 
         // Another encryption context: the commit key no longer matches.
-        let other_ec = DecryptionMaterials::new(SUITE, [("tenant", "b")].into_iter().collect(), vec![], None);
+        let other_ec =
+            DecryptionMaterials::new(SUITE, [("tenant", "b")].into_iter().collect(), vec![], None);
         let attempts = no_key(block_on(bob_dec.on_decrypt(other_ec, &[edk.clone()])));
         assert!(attempts[0].reason.contains("commitment key"));
 
@@ -569,7 +656,13 @@ mod tests {
         let p = default_provider();
         let z = [7u8; 32];
         let okm = kdf_ctr(p, HashAlgorithm::Sha384, &z, b"label", b"salt", 64).unwrap();
-        let block = |i: u32| p.hash.hmac(HashAlgorithm::Sha384, &z, &[&i.to_be_bytes(), b"label\0salt", &512u32.to_be_bytes()]);
+        let block = |i: u32| {
+            p.hash.hmac(
+                HashAlgorithm::Sha384,
+                &z,
+                &[&i.to_be_bytes(), b"label\0salt", &512u32.to_be_bytes()],
+            )
+        };
         let mut expected = block(1);
         expected.extend(block(2));
         assert_eq!(&okm[..], &expected[..64]);

@@ -43,7 +43,10 @@ impl fmt::Debug for RawRsaKeyring {
             .field("namespace", &self.namespace)
             .field("name", &self.name)
             .field("padding", &self.padding)
-            .field("public_key_bits", &self.public_key.as_ref().map(|k| k.bits()))
+            .field(
+                "public_key_bits",
+                &self.public_key.as_ref().map(|k| k.bits()),
+            )
             .field("has_private_key", &self.private_key.is_some())
             .finish()
     }
@@ -67,7 +70,14 @@ impl RawRsaKeyring {
         public_key_pem: Option<&str>,
         private_key_pem: Option<&str>,
     ) -> Result<Self> {
-        Self::with_provider(namespace, name, padding, public_key_pem, private_key_pem, default_provider())
+        Self::with_provider(
+            namespace,
+            name,
+            padding,
+            public_key_pem,
+            private_key_pem,
+            default_provider(),
+        )
     }
 
     /// A raw RSA keyring using `provider` for its cryptography.
@@ -85,7 +95,10 @@ impl RawRsaKeyring {
         let namespace = namespace.into();
         check_raw_provider_id(&namespace)?;
         if public_key_pem.is_none() && private_key_pem.is_none() {
-            return Err(KeyringError::InvalidConfiguration("a raw RSA keyring needs a public or a private key".into()).into());
+            return Err(KeyringError::InvalidConfiguration(
+                "a raw RSA keyring needs a public or a private key".into(),
+            )
+            .into());
         }
         let public_key = public_key_pem
             .map(|pem| provider.rsa.public_key_from_pem(pem))
@@ -124,10 +137,17 @@ impl RawRsaKeyring {
 }
 
 impl Keyring for RawRsaKeyring {
-    fn on_encrypt<'a>(&'a self, mut materials: EncryptionMaterials) -> BoxFuture<'a, Result<EncryptionMaterials>> {
+    fn on_encrypt<'a>(
+        &'a self,
+        mut materials: EncryptionMaterials,
+    ) -> BoxFuture<'a, Result<EncryptionMaterials>> {
         Box::pin(async move {
             let Some(public_key) = &self.public_key else {
-                return Err(KeyringError::Unsupported(format!("{} has no public key, so it cannot encrypt", self.describe())).into());
+                return Err(KeyringError::Unsupported(format!(
+                    "{} has no public key, so it cannot encrypt",
+                    self.describe()
+                ))
+                .into());
             };
             if materials.data_key().is_none() {
                 let mut key = vec![0u8; materials.algorithm_suite().key_len()];
@@ -152,15 +172,24 @@ impl Keyring for RawRsaKeyring {
     ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
         Box::pin(async move {
             if materials.data_key().is_some() {
-                return Err(KeyringError::InvalidMaterials("a plaintext data key is already present").into());
+                return Err(KeyringError::InvalidMaterials(
+                    "a plaintext data key is already present",
+                )
+                .into());
             }
             let Some(private_key) = &self.private_key else {
-                return Err(KeyringError::Unsupported(format!("{} has no private key, so it cannot decrypt", self.describe())).into());
+                return Err(KeyringError::Unsupported(format!(
+                    "{} has no private key, so it cannot decrypt",
+                    self.describe()
+                ))
+                .into());
             };
             let key_len = materials.algorithm_suite().key_len();
             let mut attempts = Vec::new();
             for edk in encrypted_data_keys {
-                if edk.provider_id() != self.namespace || edk.provider_info() != self.name.as_bytes() {
+                if edk.provider_id() != self.namespace
+                    || edk.provider_info() != self.name.as_bytes()
+                {
                     continue;
                 }
                 // PKCS#1 v1.5 decryption uses implicit rejection: a wrong key yields a
@@ -236,8 +265,12 @@ mod tests {
             assert_eq!(edk.ciphertext().len(), 256);
             for private in [A_PRIVATE, A_PRIVATE_PKCS1] {
                 let dec = keyring(padding, None, Some(private));
-                let got = block_on(dec.on_decrypt(dec_materials(), out.encrypted_data_keys())).unwrap();
-                assert_eq!(got.data_key().unwrap().expose(), out.data_key().unwrap().expose());
+                let got =
+                    block_on(dec.on_decrypt(dec_materials(), out.encrypted_data_keys())).unwrap();
+                assert_eq!(
+                    got.data_key().unwrap().expose(),
+                    out.data_key().unwrap().expose()
+                );
             }
         }
     }
@@ -246,7 +279,8 @@ mod tests {
     fn wraps_an_existing_data_key() {
         let mut m = enc_materials();
         m.set_data_key(DataKey::new(vec![9; 32])).unwrap();
-        let out = block_on(keyring(RsaPadding::OaepSha256, Some(A_PUBLIC), None).on_encrypt(m)).unwrap();
+        let out =
+            block_on(keyring(RsaPadding::OaepSha256, Some(A_PUBLIC), None).on_encrypt(m)).unwrap();
         assert_eq!(out.data_key().unwrap().expose(), &[9; 32]);
         let dec = keyring(RsaPadding::OaepSha256, None, Some(A_PRIVATE));
         let got = block_on(dec.on_decrypt(dec_materials(), out.encrypted_data_keys())).unwrap();
@@ -278,9 +312,14 @@ mod tests {
 
         // Wrong provider ID or key name: no attempt at all.
         for (ns, name) in [("other", "rsa-key"), ("ns", "other-key")] {
-            let k = RawRsaKeyring::new(ns, name, RsaPadding::OaepSha256, None, Some(A_PRIVATE)).unwrap();
+            let k = RawRsaKeyring::new(ns, name, RsaPadding::OaepSha256, None, Some(A_PRIVATE))
+                .unwrap();
             let attempts = expect_no_key(block_on(k.on_decrypt(dec_materials(), edks)));
-            assert!(attempts[0].reason.contains("no encrypted data key names this key"));
+            assert!(
+                attempts[0]
+                    .reason
+                    .contains("no encrypted data key names this key")
+            );
         }
 
         // Tampered ciphertext.
@@ -290,17 +329,25 @@ mod tests {
         let right = keyring(RsaPadding::OaepSha256, None, Some(A_PRIVATE));
         expect_no_key(block_on(right.on_decrypt(dec_materials(), &tampered)));
         // Truncated ciphertext.
-        let short = [EncryptedDataKey::new("ns", b"rsa-key".to_vec(), vec![1, 2, 3])];
+        let short = [EncryptedDataKey::new(
+            "ns",
+            b"rsa-key".to_vec(),
+            vec![1, 2, 3],
+        )];
         expect_no_key(block_on(right.on_decrypt(dec_materials(), &short)));
 
         // Missing private key.
         match block_on(enc.on_decrypt(dec_materials(), edks)) {
-            Err(Error::Keyring(KeyringError::Unsupported(msg))) => assert!(msg.contains("no private key")),
+            Err(Error::Keyring(KeyringError::Unsupported(msg))) => {
+                assert!(msg.contains("no private key"))
+            }
             other => panic!("expected Unsupported, got {other:?}"),
         }
         // Missing public key: encrypt does not derive it from the private key.
         match block_on(right.on_encrypt(enc_materials())) {
-            Err(Error::Keyring(KeyringError::Unsupported(msg))) => assert!(msg.contains("no public key")),
+            Err(Error::Keyring(KeyringError::Unsupported(msg))) => {
+                assert!(msg.contains("no public key"))
+            }
             other => panic!("expected Unsupported, got {other:?}"),
         }
 
@@ -324,7 +371,10 @@ mod tests {
             Err(Error::Keyring(KeyringError::NoDecryptableKey { .. })) => {}
             Ok(m) => {
                 // Only a same-length synthetic key could get here; it must not be the real one.
-                assert_ne!(m.data_key().unwrap().expose(), out.data_key().unwrap().expose());
+                assert_ne!(
+                    m.data_key().unwrap().expose(),
+                    out.data_key().unwrap().expose()
+                );
             }
             Err(e) => panic!("unexpected error {e:?}"),
         }
@@ -337,7 +387,13 @@ mod tests {
             Err(Error::Keyring(KeyringError::InvalidConfiguration(_)))
         ));
         assert!(matches!(
-            RawRsaKeyring::new("aws-kms-x", "k", RsaPadding::OaepSha256, Some(A_PUBLIC), None),
+            RawRsaKeyring::new(
+                "aws-kms-x",
+                "k",
+                RsaPadding::OaepSha256,
+                Some(A_PUBLIC),
+                None
+            ),
             Err(Error::Keyring(KeyringError::InvalidConfiguration(_)))
         ));
         assert!(matches!(

@@ -196,7 +196,10 @@ impl Decryptor {
             .ok_or_else(|| Error::misuse("no header parsed"))?;
         let suite = header.suite;
         if materials.algorithm_suite() != suite {
-            return Err(PolicyError::MaterialsMismatch("algorithm suite differs from the message's").into());
+            return Err(PolicyError::MaterialsMismatch(
+                "algorithm suite differs from the message's",
+            )
+            .into());
         }
         self.config.commitment_policy.check_decrypt(suite)?;
         let data_key = materials
@@ -254,7 +257,8 @@ impl Decryptor {
             match &mut self.state {
                 State::Failed => return Err(Error::misuse("decryption already failed")),
                 State::Header => {
-                    let Parsed::Done(header, body_len) = parse_header_body(input, &self.config.limits)?
+                    let Parsed::Done(header, body_len) =
+                        parse_header_body(input, &self.config.limits)?
                     else {
                         return Ok(None);
                     };
@@ -354,7 +358,11 @@ impl Decryptor {
 
     /// After the final frame or the non-framed body: hold the plaintext for the signature, or
     /// release it.
-    fn after_last_block(&mut self, plaintext: Bytes, input: &BytesMut) -> Result<Option<DecryptEvent>> {
+    fn after_last_block(
+        &mut self,
+        plaintext: Bytes,
+        input: &BytesMut,
+    ) -> Result<Option<DecryptEvent>> {
         if self.verifier.is_some() {
             self.state = State::Footer { held: plaintext };
             return Ok(None);
@@ -373,7 +381,10 @@ impl Decryptor {
         if let Some(v) = self.verifier.as_mut() {
             v.update(&frame);
         }
-        let header = self.header.as_ref().ok_or_else(|| Error::misuse("no header"))?;
+        let header = self
+            .header
+            .as_ref()
+            .ok_or_else(|| Error::misuse("no header"))?;
         let key = self
             .content_key
             .as_ref()
@@ -381,8 +392,13 @@ impl Decryptor {
         let aad = BodyAad::new(&header.message_id, kind, head.seq, head.content_len as u64);
         let tag_at = head.head_len + head.content_len;
         let tag: [u8; TAG_LEN] = frame[tag_at..].try_into().expect("length checked");
-        key.open_in_place(&head.iv, aad.as_bytes(), &mut frame[head.head_len..tag_at], &tag)
-            .map_err(|_| AuthError::FrameTag { seq: head.seq })?;
+        key.open_in_place(
+            &head.iv,
+            aad.as_bytes(),
+            &mut frame[head.head_len..tag_at],
+            &tag,
+        )
+        .map_err(|_| AuthError::FrameTag { seq: head.seq })?;
         frame.advance(head.head_len);
         frame.truncate(head.content_len);
         Ok(frame.freeze())

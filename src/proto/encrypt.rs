@@ -64,7 +64,10 @@ impl Encryptor {
             return Err(KeyringError::InvalidMaterials("no encrypted data key").into());
         }
         if suite.is_signing() != materials.signing_key().is_some() {
-            return Err(KeyringError::InvalidMaterials("signing key does not match the algorithm suite").into());
+            return Err(KeyringError::InvalidMaterials(
+                "signing key does not match the algorithm suite",
+            )
+            .into());
         }
         let version = suite.message_format_version();
         let mut message_id = vec![0u8; version.message_id_len()];
@@ -82,7 +85,12 @@ impl Encryptor {
         };
         let mut bytes = header.encode()?;
         let mut aad = bytes.clone();
-        aad.extend_from_slice(&materials.encryption_context().subset(required).serialize()?);
+        aad.extend_from_slice(
+            &materials
+                .encryption_context()
+                .subset(required)
+                .serialize()?,
+        );
         let iv = [0u8; IV_LEN];
         let tag = keys.content.seal_in_place(&iv, &aad, &mut [])?;
         if version == MessageFormatVersion::V1 {
@@ -203,13 +211,19 @@ impl Encryptor {
     }
 
     /// Appends `plaintext` encrypted under frame `seq`'s IV and AAD, then its tag.
-    fn seal_into(&self, kind: BodyKind, seq: u32, plaintext: &[u8], out: &mut BytesMut) -> Result<()> {
+    fn seal_into(
+        &self,
+        kind: BodyKind,
+        seq: u32,
+        plaintext: &[u8],
+        out: &mut BytesMut,
+    ) -> Result<()> {
         let aad = BodyAad::new(&self.header.message_id, kind, seq, plaintext.len() as u64);
         let at = out.len();
         out.extend_from_slice(plaintext);
-        let tag = self
-            .content_key
-            .seal_in_place(&body::frame_iv(seq), aad.as_bytes(), &mut out[at..])?;
+        let tag =
+            self.content_key
+                .seal_in_place(&body::frame_iv(seq), aad.as_bytes(), &mut out[at..])?;
         out.extend_from_slice(&tag);
         Ok(())
     }

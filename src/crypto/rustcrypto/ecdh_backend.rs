@@ -17,7 +17,9 @@ macro_rules! ecdh_curve {
         mod $modname {
             use super::*;
             use $curve::elliptic_curve::sec1::ToSec1Point;
-            use $curve::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+            use $curve::pkcs8::{
+                DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
+            };
             use $curve::{PublicKey, SecretKey};
 
             pub(super) struct Key(SecretKey);
@@ -27,18 +29,30 @@ macro_rules! ecdh_curve {
             }
 
             fn parse_sec1(sec1: &[u8]) -> Result<PublicKey> {
-                PublicKey::from_sec1_bytes(sec1).map_err(|_| bad_key(concat!("not a valid ", stringify!($variant), " public key")))
+                PublicKey::from_sec1_bytes(sec1).map_err(|_| {
+                    bad_key(concat!("not a valid ", stringify!($variant), " public key"))
+                })
             }
 
             pub(super) fn private_from_pem(pem: &str) -> Result<Box<dyn EcdhPrivateKey>> {
-                let sk = SecretKey::from_pkcs8_pem(pem)
-                    .map_err(|_| bad_key(concat!("not a PEM PKCS#8 ", stringify!($variant), " private key")))?;
+                let sk = SecretKey::from_pkcs8_pem(pem).map_err(|_| {
+                    bad_key(concat!(
+                        "not a PEM PKCS#8 ",
+                        stringify!($variant),
+                        " private key"
+                    ))
+                })?;
                 Ok(Box::new(Key(sk)))
             }
 
             pub(super) fn public_from_der(der: &[u8]) -> Result<Vec<u8>> {
-                let pk = PublicKey::from_public_key_der(der)
-                    .map_err(|_| bad_key(concat!("not a DER SubjectPublicKeyInfo ", stringify!($variant), " public key")))?;
+                let pk = PublicKey::from_public_key_der(der).map_err(|_| {
+                    bad_key(concat!(
+                        "not a DER SubjectPublicKeyInfo ",
+                        stringify!($variant),
+                        " public key"
+                    ))
+                })?;
                 Ok(compressed(&pk))
             }
 
