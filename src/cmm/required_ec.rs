@@ -194,7 +194,7 @@ mod tests {
         }
         // A plain keyring without the pairs: the keyring's AAD no longer matches.
         assert!(matches!(
-            block_on(client.decrypt(&plain(), &msg.ciphertext).into_future()),
+            block_on(client.decrypt(plain(), &msg.ciphertext).into_future()),
             Err(Error::Keyring(KeyringError::NoDecryptableKey { .. }))
         ));
         // A wrong value: the keyring fails too.
@@ -316,7 +316,7 @@ mod tests {
         let client = Client::new();
         let r = block_on(
             client
-                .encrypt(&cmm(&["a", "z"]), b"pt")
+                .encrypt(cmm(&["a", "z"]), b"pt")
                 .encryption_context(EC)
                 .into_future(),
         );

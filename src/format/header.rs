@@ -195,13 +195,13 @@ fn parse_inner(buf: &[u8], limits: &Limits) -> Result<Parsed<MessageHeader>, Par
     if count == 0 {
         return Err(invalid(FormatError::NoEncryptedDataKeys));
     }
-    if let Some(limit) = limits.max_encrypted_data_keys {
-        if count > limit {
-            return Err(invalid(PolicyError::TooManyEncryptedDataKeys {
-                limit,
-                got: usize::from(count),
-            }));
-        }
+    if let Some(limit) = limits.max_encrypted_data_keys
+        && count > limit
+    {
+        return Err(invalid(PolicyError::TooManyEncryptedDataKeys {
+            limit,
+            got: usize::from(count),
+        }));
     }
     // Each entry takes at least 6 bytes: never reserve more than the input could hold.
     let mut encrypted_data_keys = Vec::with_capacity(usize::from(count).min(r.remaining() / 6));

@@ -480,12 +480,12 @@ mod tests {
 
         // Wrong branch key material under the same ID and version.
         let attempts = no_key(block_on(
-            keyring("branch-1", 6).on_decrypt(dm(), &[edk.clone()]),
+            keyring("branch-1", 6).on_decrypt(dm(), std::slice::from_ref(&edk)),
         ));
         assert!(attempts[0].reason.contains("unwrapping failed"));
         // Another branch key ID: the EDK is not for us.
         let attempts = no_key(block_on(
-            keyring("branch-2", 5).on_decrypt(dm(), &[edk.clone()]),
+            keyring("branch-2", 5).on_decrypt(dm(), std::slice::from_ref(&edk)),
         ));
         assert!(attempts[0].reason.contains("no encrypted data key"));
         // Wrong provider ID.

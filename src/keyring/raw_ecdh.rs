@@ -211,25 +211,16 @@ impl RawEcdhKeyring {
         out
     }
 
-    /// The commit key and the wrapping key.
-    fn derive(
-        &self,
-        shared: &[u8],
-        fixed_info: &[u8],
-        salt: &[u8],
-    ) -> Result<(Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>)> {
-        let okm = kdf_ctr(
+    /// The 64 bytes of keying material: the commit key, then the wrapping key.
+    fn derive(&self, shared: &[u8], fixed_info: &[u8], salt: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        kdf_ctr(
             &self.provider,
             HashAlgorithm::Sha384,
             shared,
             fixed_info,
             salt,
             64,
-        )?;
-        Ok((
-            Zeroizing::new(okm[..COMMIT_LEN].to_vec()),
-            Zeroizing::new(okm[COMMIT_LEN..].to_vec()),
-        ))
+        )
     }
 
     fn parse_info<'e>(&self, info: &'e [u8]) -> Option<Info<'e>> {
@@ -293,16 +284,17 @@ impl RawEcdhKeyring {
             .agree(peer)
             .map_err(|_| "key agreement failed (invalid public key)".to_owned())?;
         let fixed_info = self.fixed_info(info.sender, info.recipient, context);
-        let (commit_key, wrap_key) = self
+        let okm = self
             .derive(&shared, &fixed_info, salt)
             .map_err(|e| e.to_string())?;
+        let (commit_key, wrap_key) = okm.split_at(COMMIT_LEN);
         if !bool::from(commit_key.ct_eq(commit)) {
             return Err("commitment key does not match (wrong key or encryption context)".into());
         }
         let aead = self
             .provider
             .aead
-            .key(&wrap_key)
+            .key(wrap_key)
             .map_err(|e| e.to_string())?;
         let mut key = Zeroizing::new(wrapped.to_vec());
         let tag: [u8; TAG_LEN] = tag.try_into().expect("length checked");
@@ -343,7 +335,8 @@ impl Keyring for RawEcdhKeyring {
             let fixed_info = self.fixed_info(&sender_public, recipient_public, &context);
             let mut salt = [0u8; SALT_LEN];
             self.provider.random.fill(&mut salt)?;
-            let (commit_key, wrap_key) = self.derive(&shared, &fixed_info, &salt)?;
+            let okm = self.derive(&shared, &fixed_info, &salt)?;
+            let (commit_key, wrap_key) = okm.split_at(COMMIT_LEN);
             if materials.data_key().is_none() {
                 let mut key = vec![0u8; materials.algorithm_suite().key_len()];
                 self.provider.random.fill(&mut key)?;
@@ -351,7 +344,7 @@ impl Keyring for RawEcdhKeyring {
             }
             let data_key = materials.data_key().expect("set above");
             let mut wrapped = data_key.expose().to_vec();
-            let tag = self.provider.aead.key(&wrap_key)?.seal_in_place(
+            let tag = self.provider.aead.key(wrap_key)?.seal_in_place(
                 &[0u8; IV_LEN],
                 &fixed_info,
                 &mut wrapped,
@@ -359,7 +352,7 @@ impl Keyring for RawEcdhKeyring {
             let mut ciphertext =
                 Vec::with_capacity(SALT_LEN + COMMIT_LEN + wrapped.len() + TAG_LEN);
             ciphertext.extend_from_slice(&salt);
-            ciphertext.extend_from_slice(&commit_key);
+            ciphertext.extend_from_slice(commit_key);
             ciphertext.extend_from_slice(&wrapped);
             ciphertext.extend_from_slice(&tag);
             let mut info = Vec::with_capacity(9 + recipient_public.len() + sender_public.len());
@@ -565,11 +558,11 @@ mod tests {
 
         // Wrong key: carol's keyring is not a party to the EDK.
         let attempts = no_key(block_on(
-            discovery(&carol, curve).on_decrypt(dec(), &[edk.clone()]),
+            discovery(&carol, curve).on_decrypt(dec(), std::slice::from_ref(&edk)),
         ));
         assert!(attempts[0].reason.contains("no encrypted data key"));
         no_key(block_on(
-            fixed(&alice, &carol, curve).on_decrypt(dec(), &[edk.clone()]),
+            fixed(&alice, &carol, curve).on_decrypt(dec(), std::slice::from_ref(&edk)),
         ));
 
         // Wrong provider ID: ignored.
@@ -611,7 +604,9 @@ mod tests {
         // Another encryption context: the commit key no longer matches.
         let other_ec =
             DecryptionMaterials::new(SUITE, [("tenant", "b")].into_iter().collect(), vec![], None);
-        let attempts = no_key(block_on(bob_dec.on_decrypt(other_ec, &[edk.clone()])));
+        let attempts = no_key(block_on(
+            bob_dec.on_decrypt(other_ec, std::slice::from_ref(&edk)),
+        ));
         assert!(attempts[0].reason.contains("commitment key"));
 
         // A data key already present.

@@ -26,7 +26,7 @@ use crate::proto::keys;
 use crate::suite::{CommitmentPolicy, IV_LEN, MessageFormatVersion, TAG_LEN};
 
 /// What the decryptor needs to know besides the message.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct DecryptorConfig {
     /// Which suites may be decrypted.
     pub commitment_policy: CommitmentPolicy,
@@ -35,16 +35,6 @@ pub struct DecryptorConfig {
     /// Fail right after the header when the message is signed (the spec's
     /// "decrypt unsigned-only" mode, for callers that must stream without holding back).
     pub unsigned_only: bool,
-}
-
-impl Default for DecryptorConfig {
-    fn default() -> Self {
-        Self {
-            commitment_policy: CommitmentPolicy::default(),
-            limits: Limits::default(),
-            unsigned_only: false,
-        }
-    }
 }
 
 /// What [`Decryptor::decode`] produced.

@@ -196,7 +196,7 @@ impl Encryptor {
     fn seal_regular(&mut self, frame: &[u8], out: &mut BytesMut) -> Result<()> {
         let seq = self.next_seq;
         // The final frame's sequence number must fit too, so regular frames stop at 2^32 − 2.
-        if seq >= u32::MAX {
+        if seq == u32::MAX {
             return Err(FormatError::TooManyFrames.into());
         }
         let start = out.len();
