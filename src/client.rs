@@ -12,12 +12,15 @@ use bytes::BytesMut;
 
 use crate::cmm::{
     CryptographicMaterialsManager, DecryptMaterialsRequest, DefaultCmm, EncryptionMaterialsRequest,
+    RequiredEncryptionContextCmm,
 };
 use crate::context::EncryptionContext;
 use crate::crypto::{CryptoProvider, default_provider};
 use crate::error::{FormatError, KeyringError, PolicyError, Result};
 use crate::format::{FrameLength, MessageHeader};
-use crate::keyring::{Keyring, RawAesKeyring};
+use crate::keyring::{
+    HierarchicalKeyring, Keyring, MultiKeyring, RawAesKeyring, RawEcdhKeyring, RawRsaKeyring,
+};
 use crate::limits::Limits;
 use crate::materials::DecryptionMaterials;
 use crate::proto::{DecryptEvent, Decryptor, DecryptorConfig, Encryptor};
@@ -69,14 +72,33 @@ impl From<&MaterialsSource> for MaterialsSource {
     }
 }
 
-impl From<RawAesKeyring> for MaterialsSource {
-    fn from(k: RawAesKeyring) -> Self {
-        Self::keyring(k)
-    }
+/// `From<keyring> for MaterialsSource`: the keyring gets a default CMM around it.
+macro_rules! keyring_sources {
+    ($($keyring:ty),* $(,)?) => {$(
+        impl From<$keyring> for MaterialsSource {
+            fn from(k: $keyring) -> Self {
+                Self::keyring(k)
+            }
+        }
+    )*};
 }
+
+keyring_sources!(
+    RawAesKeyring,
+    RawRsaKeyring,
+    RawEcdhKeyring,
+    MultiKeyring,
+    HierarchicalKeyring,
+);
 
 impl From<DefaultCmm> for MaterialsSource {
     fn from(c: DefaultCmm) -> Self {
+        Self::cmm(c)
+    }
+}
+
+impl From<RequiredEncryptionContextCmm> for MaterialsSource {
+    fn from(c: RequiredEncryptionContextCmm) -> Self {
         Self::cmm(c)
     }
 }

@@ -84,3 +84,46 @@ fn every_vector_folder_passes() {
         );
     }
 }
+
+/// `esdk-vectors encrypt` writes a set (raw AES, raw RSA with every padding, multi-keyrings,
+/// required-encryption-context messages) that our own runner must decrypt completely, including
+/// the negative required-context scenarios. Other ESDKs check the same set in `.ci/test.sh`.
+#[test]
+fn encrypt_set_decrypts_with_our_own_runner() {
+    let dir = std::env::temp_dir().join(format!("esdk-encrypt-set-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bin = env!("CARGO_BIN_EXE_esdk-vectors");
+    let out = Command::new(bin)
+        .arg("encrypt")
+        .arg(&dir)
+        .output()
+        .expect("runs esdk-vectors encrypt");
+    assert!(
+        out.status.success(),
+        "encrypt failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (manifest, min_tests) in [("manifest.json", 600), ("manifest-required-ec.json", 200)] {
+        let out = Command::new(bin)
+            .arg("decrypt")
+            .arg(&dir)
+            .arg("--manifest")
+            .arg(manifest)
+            .output()
+            .expect("runs esdk-vectors decrypt");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let summary = stdout.lines().last().unwrap_or("").to_owned();
+        let passed: usize = summary
+            .split(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(
+            out.status.success()
+                && passed >= min_tests
+                && summary.ends_with(" 0 failed, 0 skipped"),
+            "{manifest}: {summary}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
