@@ -774,9 +774,11 @@ const RSA_PADDINGS: [(&str, &str, Option<&str>, RsaPadding); 5] = [
     ),
 ];
 
-/// An RSA key of the set: the keyring that encrypts (public key only), the one that decrypts
-/// (private key only) and its master-key description.
-struct RsaKey {
+/// A key of the set: a label, the keyring that encrypts and the one that decrypts (for RSA: the
+/// public key only, and the private key only) and its master-key description.
+#[derive(Clone)]
+struct TestKey {
+    label: String,
     encrypt: Arc<dyn Keyring>,
     decrypt: Arc<dyn Keyring>,
     master_key: Value,
@@ -791,7 +793,7 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
     let mut keys_json = serde_json::Map::new();
 
     // AES: one key of each size.
-    let mut aes: Vec<(String, Arc<dyn Keyring>)> = Vec::new();
+    let mut aes: Vec<TestKey> = Vec::new();
     for bits in [128usize, 192, 256] {
         let mut key = vec![0u8; bits / 8];
         getrandom_fill(&mut key)?;
@@ -801,8 +803,14 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
             json!({"type": "symmetric", "algorithm": "aes", "bits": bits, "encoding": "base64",
                    "material": BASE64.encode(&key), "key-id": name, "encrypt": true, "decrypt": true}),
         );
-        let k = RawAesKeyring::new(PROVIDER_ID, &name, &key).map_err(|e| e.to_string())?;
-        aes.push((name, Arc::new(k)));
+        let k: Arc<dyn Keyring> =
+            Arc::new(RawAesKeyring::new(PROVIDER_ID, &name, &key).map_err(|e| e.to_string())?);
+        aes.push(TestKey {
+            master_key: raw_aes_master_key(&name),
+            label: name,
+            encrypt: k.clone(),
+            decrypt: k,
+        });
     }
 
     // RSA: one 2048-bit key pair made now, registered once per padding under its own key name,
@@ -811,7 +819,7 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
         .rsa
         .generate_pem(2048)
         .map_err(|e| e.to_string())?;
-    let mut rsa: Vec<RsaKey> = Vec::new();
+    let mut rsa: Vec<TestKey> = Vec::new();
     for (label, algorithm, hash, padding) in RSA_PADDINGS {
         let name = format!("rsa-2048-{label}");
         keys_json.insert(
@@ -829,7 +837,8 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
                 .map(|k| Arc::new(k) as Arc<dyn Keyring>)
                 .map_err(|e| e.to_string())
         };
-        rsa.push(RsaKey {
+        rsa.push(TestKey {
+            label: format!("rsa-{label}"),
             encrypt: keyring(Some(&rsa_public), None)?,
             decrypt: keyring(None, Some(&rsa_private))?,
             master_key,
@@ -874,9 +883,9 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
             sizes.dedup();
             for size in sizes {
                 for (ec_name, pairs) in &contexts {
-                    let (key_name, keyring) = &aes[index % aes.len()];
+                    let key = &aes[index % aes.len()];
                     index += 1;
-                    let source = MaterialsSource::Keyring(keyring.clone());
+                    let source = MaterialsSource::Keyring(key.encrypt.clone());
                     let name = format!("{:04x}-f{frame}-p{size}-{ec_name}", suite.id());
                     let description = format!(
                         "esdk encrypt: suite {:#06x}, frame {frame}, {size} bytes, {ec_name}",
@@ -884,7 +893,7 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
                     );
                     let decrypters = [Decrypter {
                         suffix: String::new(),
-                        master_keys: json!([raw_aes_master_key(key_name)]),
+                        master_keys: json!([key.master_key]),
                         source: source.clone(),
                     }];
                     set.add(
@@ -938,54 +947,33 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
     // Multi-keyring: an AES generator with RSA and AES children (wrapped concurrently). Each
     // message is decrypted with all the keys together and with each key alone, which checks
     // every encrypted data key.
-    let (gen_name, generator) = &aes[2];
-    let members: Vec<(&str, Value, Arc<dyn Keyring>, Arc<dyn Keyring>)> = vec![
-        (
-            gen_name.as_str(),
-            raw_aes_master_key(gen_name),
-            generator.clone(),
-            generator.clone(),
-        ),
-        (
-            "rsa-oaep-sha256",
-            rsa[2].master_key.clone(),
-            rsa[2].encrypt.clone(),
-            rsa[2].decrypt.clone(),
-        ),
-        (
-            "rsa-pkcs1",
-            rsa[0].master_key.clone(),
-            rsa[0].encrypt.clone(),
-            rsa[0].decrypt.clone(),
-        ),
-        (
-            aes[0].0.as_str(),
-            raw_aes_master_key(&aes[0].0),
-            aes[0].1.clone(),
-            aes[0].1.clone(),
-        ),
+    let members = [
+        aes[2].clone(),
+        rsa[2].clone(),
+        rsa[0].clone(),
+        aes[0].clone(),
     ];
     let multi_encrypt = MaterialsSource::keyring(
         MultiKeyring::new(
-            Some(members[0].2.clone()),
-            members[1..].iter().map(|m| m.2.clone()).collect(),
+            Some(members[0].encrypt.clone()),
+            members[1..].iter().map(|m| m.encrypt.clone()).collect(),
         )
         .map_err(|e| e.to_string())?,
     );
     let multi_decrypt = MaterialsSource::keyring(
-        MultiKeyring::new(None, members.iter().map(|m| m.3.clone()).collect())
+        MultiKeyring::new(None, members.iter().map(|m| m.decrypt.clone()).collect())
             .map_err(|e| e.to_string())?,
     );
     let mut decrypters = vec![Decrypter {
         suffix: "-all-keys".into(),
-        master_keys: Value::Array(members.iter().map(|m| m.1.clone()).collect()),
+        master_keys: Value::Array(members.iter().map(|m| m.master_key.clone()).collect()),
         source: multi_decrypt.clone(),
     }];
-    for (label, master_key, _, decrypt) in &members {
+    for m in &members {
         decrypters.push(Decrypter {
-            suffix: format!("-only-{label}"),
-            master_keys: json!([master_key]),
-            source: MaterialsSource::Keyring(decrypt.clone()),
+            suffix: format!("-only-{}", m.label),
+            master_keys: json!([m.master_key]),
+            source: MaterialsSource::Keyring(m.decrypt.clone()),
         });
     }
     for (j, suite) in AlgorithmSuite::ALL.into_iter().enumerate() {
@@ -1013,23 +1001,11 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
     // decryptor that is given them back can decrypt. These go to a version 5 manifest of their
     // own (`decryption-scenario` with `reproduced-encryption-context`).
     let full_ec = [("a", "1"), ("b", "2"), ("c", "3")];
-    let underlyings: [(&str, Arc<dyn Keyring>, Arc<dyn Keyring>, Value); 2] = [
-        (
-            "aes",
-            aes[2].1.clone(),
-            aes[2].1.clone(),
-            json!({"type": "raw", "key": aes[2].0, "provider-id": PROVIDER_ID, "encryption-algorithm": "aes"}),
-        ),
-        (
-            "rsa-oaep-sha512",
-            rsa[4].encrypt.clone(),
-            rsa[4].decrypt.clone(),
-            rsa[4].master_key.clone(),
-        ),
-    ];
+    let underlyings = [aes[2].clone(), rsa[4].clone()];
     for (j, suite) in AlgorithmSuite::ALL.into_iter().enumerate() {
         let client = client_for(suite);
-        for (label, encrypt, decrypt, description) in &underlyings {
+        for key in &underlyings {
+            let (label, description) = (&key.label, &key.master_key);
             for required in [&["a"][..], &["a", "b"][..]] {
                 let size = [0, 1, 5000][j % 3];
                 let name = format!(
@@ -1038,7 +1014,7 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
                     suite.id()
                 );
                 let cmm = MaterialsSource::cmm(RequiredEncryptionContextCmm::with_keyring(
-                    encrypt.clone(),
+                    key.encrypt.clone(),
                     required.iter().copied(),
                 ));
                 let (pt_name, plaintext) = set.plaintext(size);
@@ -1063,7 +1039,7 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
                     .copied()
                     .collect();
                 let decrypt_cmm = MaterialsSource::cmm(RequiredEncryptionContextCmm::with_keyring(
-                    decrypt.clone(),
+                    key.decrypt.clone(),
                     required.iter().copied(),
                 ));
                 own_decrypt(
