@@ -31,6 +31,18 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Keyrings and CMMs
+//!
+//! | Type | Wraps data keys with | Spec |
+//! |---|---|---|
+//! | [`RawAesKeyring`] | a local AES-GCM key | `framework/raw-aes-keyring.md` |
+//! | [`RawRsaKeyring`] | a local RSA key (PKCS#1 v1.5, OAEP-SHA1/256/384/512) | `framework/raw-rsa-keyring.md` |
+//! | [`RawEcdhKeyring`] | an ECDH-agreed key (P-256/384/521; static, ephemeral, discovery) | `framework/raw-ecdh-keyring.md` |
+//! | [`HierarchicalKeyring`] | a key derived from a branch key ([`BranchKeySource`]) | `framework/aws-kms/aws-kms-hierarchical-keyring.md` |
+//! | [`MultiKeyring`] | a generator and children (children run concurrently) | `framework/multi-keyring.md` |
+//! | [`DefaultCmm`] | a keyring, plus signing keys | `framework/default-cmm.md` |
+//! | [`RequiredEncryptionContextCmm`] | another CMM; required pairs are authenticated, not stored | `framework/required-encryption-context-cmm.md` |
+//!
 //! [AWS Encryption SDK]: https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/
 
 #![forbid(unsafe_code)]

@@ -8,6 +8,7 @@
 //!              EDKs appended: generator's, then child[0]'s, child[1]'s, … (configured order)
 //! on_decrypt:  generator, then children, one at a time, each with the original materials;
 //!              the first success wins; otherwise every keyring's error is reported
+//!              (materials that already hold a data key are returned unchanged)
 //! ```
 //!
 //! Running the children concurrently matters when they call key services (several KMS regions,
@@ -162,11 +163,10 @@ impl Keyring for MultiKeyring {
         encrypted_data_keys: &'a [EncryptedDataKey],
     ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
         Box::pin(async move {
+            // The specification has a multi-keyring hand back materials that already hold a
+            // data key unchanged (where the other keyrings fail).
             if materials.data_key().is_some() {
-                return Err(KeyringError::InvalidMaterials(
-                    "a plaintext data key is already present",
-                )
-                .into());
+                return Ok(materials);
             }
             let mut attempts = Vec::new();
             for (label, keyring) in self.in_order() {
@@ -374,6 +374,11 @@ mod tests {
         m.set_data_key(crate::DataKey::new(vec![5; 32])).unwrap();
         let out = block_on(children_only.on_encrypt(m.clone())).unwrap();
         assert_eq!(out.encrypted_data_keys().len(), 2);
+        // On decrypt, materials that already hold a data key come back unchanged.
+        let mut held = dec_materials();
+        held.set_data_key(crate::DataKey::new(vec![6; 32])).unwrap();
+        let back = block_on(children_only.on_decrypt(held, &[])).unwrap();
+        assert_eq!(back.data_key().unwrap().expose(), &[6; 32]);
         // With a generator the materials must not hold one.
         let with_gen = MultiKeyring::new(Some(aes("g", 3)), vec![]).unwrap();
         assert!(matches!(

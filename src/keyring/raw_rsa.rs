@@ -28,6 +28,10 @@ use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey, Encryptio
 ///
 /// The private key is held only inside the crypto backend, which zeroizes it on drop; it never
 /// appears in `Debug` output.
+///
+/// # Performance
+/// RSA operations, decryption above all, are CPU-bound and run on the task that awaits the
+/// keyring; they happen once per message, at header time.
 pub struct RawRsaKeyring {
     namespace: String,
     name: String,
