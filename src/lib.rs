@@ -56,6 +56,7 @@ pub mod error;
 pub mod format;
 pub mod keyring;
 pub mod limits;
+pub mod manual;
 pub mod materials;
 pub mod proto;
 pub mod suite;

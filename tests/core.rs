@@ -495,3 +495,72 @@ fn byte_exact_against_python_reference() {
     eprintln!("{checked} messages reproduced byte for byte");
     assert!(checked >= 14, "only {checked} known-answer vectors found");
 }
+
+#[test]
+fn one_byte_at_a_time() {
+    for suite in [
+        AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384,
+        AlgorithmSuite::AES_128_GCM_IV12_TAG16_HKDF_SHA256,
+    ] {
+        let plaintext: Vec<u8> = (0..50u8).collect();
+        let ct = encrypt(suite, 16, &plaintext);
+        let client = client_for(suite);
+        let mut dec = client.decryptor(false);
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        let mut done = false;
+        for &b in &ct {
+            buf.extend_from_slice(&[b]);
+            while let Some(ev) = dec.decode(&mut buf).unwrap() {
+                match ev {
+                    DecryptEvent::Header(h) => {
+                        let m = block_on(client.decrypt_materials(&keyring(256).into(), &h, None))
+                            .unwrap();
+                        dec.supply_materials(&m).unwrap();
+                    }
+                    DecryptEvent::Plaintext(p) => out.extend_from_slice(&p),
+                    DecryptEvent::Done => done = true,
+                    _ => {}
+                }
+            }
+        }
+        assert!(done);
+        dec.finish(&buf).unwrap();
+        assert_eq!(out, plaintext);
+    }
+}
+
+#[test]
+fn limits_refuse_before_reading_further() {
+    let suite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
+    let ct = encrypt(suite, 4096, b"limits");
+    let strict = |limits: esdk::Limits| {
+        let client = Client::builder().limits(limits).build();
+        let mut dec = client.decryptor(false);
+        // Only the first 40 bytes: the context length is at offset 35.
+        let mut buf = BytesMut::from(&ct[..40]);
+        dec.decode(&mut buf)
+    };
+    assert!(matches!(
+        strict(esdk::Limits::new().max_encryption_context_len(4)),
+        Err(Error::Limit(
+            esdk::error::LimitError::EncryptionContextTooLarge
+        ))
+    ));
+    assert!(matches!(strict(esdk::Limits::new()), Ok(None)));
+    assert!(matches!(
+        strict(esdk::Limits::new().max_header_len(20)),
+        Err(Error::Limit(esdk::error::LimitError::HeaderTooLarge(20)))
+    ));
+    let client = Client::builder()
+        .limits(esdk::Limits::new().max_frame_length(1024))
+        .build();
+    let r = block_on(client.decrypt(keyring(256), &ct).into_future());
+    assert!(matches!(
+        r,
+        Err(Error::Limit(esdk::error::LimitError::FrameTooLarge {
+            limit: 1024,
+            got: 4096
+        }))
+    ));
+}

@@ -4,9 +4,12 @@
 //! incremental parsers turn into "need more input" and the one-shot parsers into a truncation
 //! error. Nothing here allocates.
 
-/// The input ended before the value was complete.
+/// The input ended before the value was complete; at least `needed` bytes (counted from the
+/// start of the reader's slice) are required to get further.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Incomplete;
+pub(crate) struct Incomplete {
+    pub(crate) needed: usize,
+}
 
 /// A cursor over a byte slice.
 pub(crate) struct Reader<'a> {
@@ -29,7 +32,9 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], Incomplete> {
         if self.remaining() < n {
-            return Err(Incomplete);
+            return Err(Incomplete {
+                needed: self.pos.saturating_add(n),
+            });
         }
         let out = &self.buf[self.pos..self.pos + n];
         self.pos += n;
@@ -88,9 +93,9 @@ mod tests {
         assert_eq!(r.u16(), Ok(1));
         assert_eq!(r.u32(), Ok(2));
         assert_eq!(r.remaining(), 1);
-        assert_eq!(r.u16(), Err(Incomplete));
+        assert_eq!(r.u16(), Err(Incomplete { needed: 8 }));
         assert_eq!(r.u8(), Ok(9));
         let mut r = Reader::new(&[0, 5, 1]);
-        assert_eq!(r.u16_prefixed(), Err(Incomplete));
+        assert_eq!(r.u16_prefixed(), Err(Incomplete { needed: 7 }));
     }
 }

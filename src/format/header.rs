@@ -120,8 +120,8 @@ impl MessageHeader {
 pub(crate) enum Parsed<T> {
     /// Parsed; the value and the number of bytes it took.
     Done(T, usize),
-    /// More input is needed.
-    Incomplete,
+    /// More input is needed: at least this many bytes in all.
+    Incomplete(usize),
 }
 
 impl From<Incomplete> for Error {
@@ -138,24 +138,24 @@ impl From<Incomplete> for Error {
 pub(crate) fn parse_header_body(buf: &[u8], limits: &Limits) -> Result<Parsed<MessageHeader>> {
     match parse_inner(buf, limits) {
         Ok(v) => Ok(v),
-        Err(ParseFail::Incomplete) => {
-            if buf.len() > limits.max_header_len {
+        Err(ParseFail::Incomplete(needed)) => {
+            if needed > limits.max_header_len {
                 return Err(LimitError::HeaderTooLarge(limits.max_header_len).into());
             }
-            Ok(Parsed::Incomplete)
+            Ok(Parsed::Incomplete(needed))
         }
         Err(ParseFail::Invalid(e)) => Err(e),
     }
 }
 
 enum ParseFail {
-    Incomplete,
+    Incomplete(usize),
     Invalid(Error),
 }
 
 impl From<Incomplete> for ParseFail {
-    fn from(_: Incomplete) -> Self {
-        ParseFail::Incomplete
+    fn from(i: Incomplete) -> Self {
+        ParseFail::Incomplete(i.needed)
     }
 }
 
@@ -188,7 +188,11 @@ fn parse_inner(buf: &[u8], limits: &Limits) -> Result<Parsed<MessageHeader>, Par
         }));
     }
     let message_id = r.take(version.message_id_len())?.to_vec();
-    let ec_bytes = r.u16_prefixed()?;
+    let ec_len = r.u16()?;
+    if ec_len > limits.max_encryption_context_len {
+        return Err(invalid(LimitError::EncryptionContextTooLarge));
+    }
+    let ec_bytes = r.take(usize::from(ec_len))?;
     let encryption_context =
         EncryptionContext::deserialize(ec_bytes).map_err(ParseFail::Invalid)?;
     let count = r.u16()?;

@@ -72,6 +72,7 @@ pub struct Decryptor {
     state: State,
     header: Option<MessageHeader>,
     header_len: usize,
+    header_need: usize,
     raw_header: Bytes,
     content_key: Option<Box<dyn AeadKey>>,
     verifier: Option<Box<dyn Verifier>>,
@@ -95,6 +96,7 @@ impl Decryptor {
             state: State::Header,
             header: None,
             header_len: 0,
+            header_need: 0,
             raw_header: Bytes::new(),
             content_key: None,
             verifier: None,
@@ -247,13 +249,21 @@ impl Decryptor {
             match &mut self.state {
                 State::Failed => return Err(Error::misuse("decryption already failed")),
                 State::Header => {
-                    let Parsed::Done(header, body_len) =
-                        parse_header_body(input, &self.config.limits)?
-                    else {
+                    // Parse again only once the bytes the last attempt lacked have arrived, so
+                    // a header fed a byte at a time costs linear, not quadratic, time.
+                    if input.len() < self.header_need {
                         return Ok(None);
+                    }
+                    let (header, body_len) = match parse_header_body(input, &self.config.limits)? {
+                        Parsed::Done(h, len) => (h, len),
+                        Parsed::Incomplete(needed) => {
+                            self.header_need = needed;
+                            return Ok(None);
+                        }
                     };
                     let total = body_len + header.auth_len();
                     if input.len() < total {
+                        self.header_need = total;
                         return Ok(None);
                     }
                     self.config.commitment_policy.check_decrypt(header.suite)?;
