@@ -11,8 +11,8 @@ use std::sync::Arc;
 use bytes::BytesMut;
 
 use crate::cmm::{
-    CryptographicMaterialsManager, DecryptMaterialsRequest, DefaultCmm, EncryptionMaterialsRequest,
-    RequiredEncryptionContextCmm,
+    CachingCmm, CryptographicMaterialsManager, DecryptMaterialsRequest, DefaultCmm,
+    EncryptionMaterialsRequest, RequiredEncryptionContextCmm,
 };
 use crate::context::EncryptionContext;
 use crate::crypto::{CryptoProvider, default_provider};
@@ -99,6 +99,12 @@ impl From<DefaultCmm> for MaterialsSource {
 
 impl From<RequiredEncryptionContextCmm> for MaterialsSource {
     fn from(c: RequiredEncryptionContextCmm) -> Self {
+        Self::cmm(c)
+    }
+}
+
+impl From<CachingCmm> for MaterialsSource {
+    fn from(c: CachingCmm) -> Self {
         Self::cmm(c)
     }
 }

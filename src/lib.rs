@@ -42,12 +42,14 @@
 //! | [`MultiKeyring`] | a generator and children (children run concurrently) | `framework/multi-keyring.md` |
 //! | [`DefaultCmm`] | a keyring, plus signing keys | `framework/default-cmm.md` |
 //! | [`RequiredEncryptionContextCmm`] | another CMM; required pairs are authenticated, not stored | `framework/required-encryption-context-cmm.md` |
+//! | [`CachingCmm`] | another CMM, reusing its materials from a [`LocalMaterialsCache`] (TTL, message and byte limits) | `framework/caching-cmm.md` |
 //!
 //! [AWS Encryption SDK]: https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
 
+pub mod cache;
 pub mod client;
 pub mod cmm;
 pub mod context;
@@ -61,10 +63,13 @@ pub mod materials;
 pub mod proto;
 pub mod suite;
 
+pub use cache::{CryptographicMaterialsCache, LocalMaterialsCache};
 pub use client::{
     Client, ClientBuilder, DecryptOutput, EncryptOptions, EncryptOutput, MaterialsSource,
 };
-pub use cmm::{CryptographicMaterialsManager, DefaultCmm, RequiredEncryptionContextCmm};
+pub use cmm::{
+    CachingCmm, CryptographicMaterialsManager, DefaultCmm, RequiredEncryptionContextCmm,
+};
 pub use context::EncryptionContext;
 pub use error::{Error, Result};
 pub use format::{ContentType, FrameLength, MessageHeader};
