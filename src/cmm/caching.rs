@@ -445,18 +445,22 @@ impl CachingCmm {
             let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
             flights.entry(id.to_vec()).or_default().clone()
         };
-        let seen = flight.completed.load(Ordering::Acquire);
+        // From here on the lease owns our reference, so that every way out (an error, a
+        // cancelled wait) runs its clean-up.
         let mut lease = Lease {
             cmm: self,
             id: id.to_vec(),
-            flight: flight.clone(),
+            flight,
             guard: None,
         };
-        let guard = flight.last_error.clone().lock_owned().await;
-        if flight.completed.load(Ordering::Acquire) != seen {
-            if let Some(e) = guard.as_ref() {
-                return Err(duplicate(e));
-            }
+        let seen = lease.flight.completed.load(Ordering::Acquire);
+        let guard = lease.flight.last_error.clone().lock_owned().await;
+        if lease.flight.completed.load(Ordering::Acquire) != seen
+            && let Some(e) = guard.as_ref()
+        {
+            let e = duplicate(e);
+            drop(guard);
+            return Err(e);
         }
         lease.guard = Some(guard);
         Ok(lease)
@@ -550,10 +554,11 @@ impl Drop for Lease<'_> {
         let mut flights = self.cmm.flights.lock().unwrap_or_else(|e| e.into_inner());
         // Clones are made only under this lock: two references (the map's and ours) mean no
         // task waits for this entry any more.
-        if let Some(f) = flights.get(&self.id) {
-            if Arc::ptr_eq(f, &self.flight) && Arc::strong_count(&self.flight) == 2 {
-                flights.remove(&self.id);
-            }
+        if let Some(f) = flights.get(&self.id)
+            && Arc::ptr_eq(f, &self.flight)
+            && Arc::strong_count(&self.flight) == 2
+        {
+            flights.remove(&self.id);
         }
     }
 }
@@ -584,11 +589,12 @@ impl CryptographicMaterialsManager for CachingCmm {
             let mut inner = request.clone();
             inner.max_plaintext_length = Some(self.limit_bytes);
             let result = self.underlying.get_encryption_materials(inner).await;
-            if let Ok(m) = &result {
-                if !has_identity_kdf(m.algorithm_suite()) && suits(m, &request) {
-                    self.store(&id, CachedMaterials::Encryption(m.clone()), length)
-                        .await;
-                }
+            if let Ok(m) = &result
+                && !has_identity_kdf(m.algorithm_suite())
+                && suits(m, &request)
+            {
+                self.store(&id, CachedMaterials::Encryption(m.clone()), length)
+                    .await;
             }
             lease.complete(&result);
             result
@@ -621,11 +627,12 @@ impl CryptographicMaterialsManager for CachingCmm {
                 return Ok(m);
             }
             let result = self.underlying.decrypt_materials(request.clone()).await;
-            if let Ok(m) = &result {
-                if m.algorithm_suite() == suite && m.data_key().is_some() {
-                    self.store(&id, CachedMaterials::Decryption(m.clone()), 0)
-                        .await;
-                }
+            if let Ok(m) = &result
+                && m.algorithm_suite() == suite
+                && m.data_key().is_some()
+            {
+                self.store(&id, CachedMaterials::Decryption(m.clone()), 0)
+                    .await;
             }
             lease.complete(&result);
             result
