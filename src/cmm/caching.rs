@@ -20,6 +20,12 @@
 //!   miss ─► single flight ─► underlying ─► cache.put(id)
 //! ```
 //!
+//! **Unknown lengths.** The one-shot [`Client::encrypt`](crate::Client::encrypt) always knows
+//! the plaintext length. A streaming encryption must set
+//! [`EncryptOptions::plaintext_length`](crate::EncryptOptions::plaintext_length) to benefit:
+//! without a length the request bypasses the cache (as the Material Providers Library and the
+//! Python ESDK do), since a data key could not be charged for what it encrypts.
+//!
 //! **Limits.** An encryption entry is reused only while its age is at most the TTL, the
 //! messages it has encrypted (the current one included) are at most `limit_messages` and the
 //! bytes at most `limit_bytes`; otherwise the next fetch replaces it. Decryption entries are
@@ -380,7 +386,8 @@ impl CachingCmm {
         Ok(self.sha512(&parts))
     }
 
-    /// Whether an entry made at `creation` is young enough to use now.
+    /// Whether `entry` is no older than this CMM's TTL (the cache may keep it longer, when
+    /// another CMM with a longer TTL stored it).
     fn young_enough(&self, entry: &CacheEntry) -> bool {
         self.clock
             .now()
