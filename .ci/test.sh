@@ -47,6 +47,8 @@ else
   echo "!!!!! node/npm not found: JavaScript ESDK interop check SKIPPED !!!!!"
 fi
 PY=$(bash "$shared/peers/setup.sh")
+# The caching CMM's entry-id vectors must still be what the Python ESDK computes.
+bash .ci/caching_ids_with_python.sh
 # Required-encryption-context messages need the pairs back at decrypt time, which
 # decrypt_with_python.py cannot express: a script of ours drives the Python ESDK + MPL for them.
 "$PY" .ci/required_ec_with_python.py "$out/set" | tail -3
