@@ -91,6 +91,27 @@ keyring_sources!(
     HierarchicalKeyring,
 );
 
+#[cfg(feature = "kms")]
+macro_rules! kms_materials_source {
+    ($($t:ident),*) => {$(
+        #[cfg_attr(docsrs, doc(cfg(feature = "kms")))]
+        impl From<crate::keyring::aws_kms::$t> for MaterialsSource {
+            fn from(k: crate::keyring::aws_kms::$t) -> Self {
+                Self::keyring(k)
+            }
+        }
+    )*};
+}
+
+#[cfg(feature = "kms")]
+kms_materials_source!(
+    AwsKmsKeyring,
+    AwsKmsMrkKeyring,
+    AwsKmsDiscoveryKeyring,
+    AwsKmsMrkDiscoveryKeyring,
+    AwsKmsMultiKeyring
+);
+
 impl From<DefaultCmm> for MaterialsSource {
     fn from(c: DefaultCmm) -> Self {
         Self::cmm(c)

@@ -48,6 +48,7 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod cache;
 pub mod client;
@@ -73,6 +74,12 @@ pub use cmm::{
 pub use context::EncryptionContext;
 pub use error::{Error, Result};
 pub use format::{ContentType, FrameLength, MessageHeader};
+#[cfg(feature = "kms")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kms")))]
+pub use keyring::aws_kms::{
+    AwsKmsDiscoveryKeyring, AwsKmsKeyring, AwsKmsMrkDiscoveryKeyring, AwsKmsMrkKeyring,
+    AwsKmsMultiKeyring, DiscoveryFilter, KmsClient,
+};
 pub use keyring::{
     BranchKeyMaterials, BranchKeySource, HierarchicalKeyring, Keyring, MultiKeyring, RawAesKeyring,
     RawEcdhKeyring, RawEcdhScheme, RawRsaKeyring, StaticBranchKeySource,

@@ -205,6 +205,7 @@ fn from_description(keys: &Keys, desc: &Value) -> AnyResult<Build> {
 fn keyring_of(keys: &Keys, desc: &Value) -> Built<Arc<dyn Keyring>> {
     match desc["type"].as_str().unwrap_or("") {
         "raw" => raw_keyring(keys, desc),
+        "aws-kms" | "aws-kms-mrk-aware" | "aws-kms-mrk-aware-discovery" => kms_keyring(keys, desc),
         "static-data-key" => {
             let name = desc["key"].as_str().ok_or("static-data-key without key")?;
             ready(StaticDataKeyKeyring {
@@ -388,6 +389,9 @@ fn from_master_keys(keys: &Keys, list: &[Value]) -> AnyResult<Build> {
     for one in list {
         let built = match one["type"].as_str() {
             Some("raw") => raw_keyring(keys, one)?,
+            Some("aws-kms" | "aws-kms-mrk-aware" | "aws-kms-mrk-aware-discovery") => {
+                kms_keyring(keys, one)?
+            }
             other => Err(Unsupported(format!(
                 "master key type {other:?} needs a key service"
             ))),
@@ -584,8 +588,19 @@ fn run_decrypt(args: &[String]) -> AnyResult<ExitCode> {
     }
     let dir = dir.ok_or_else(usage)?;
     let (mut passed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
+    // KMS keyrings need a tokio runtime (the AWS SDK's HTTP client and timers).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
     for path in manifests_in(&dir, manifest.as_deref()) {
         let m = read_json(&path)?;
+        if is_kms_vector_set(&m) {
+            for (name, verdict) in runtime.block_on(run_kms_vector_set(&path, &m))? {
+                tally(&name, verdict, &mut passed, &mut failed, &mut skipped);
+            }
+            continue;
+        }
         if m["manifest"]["type"] != "awses-decrypt" {
             return Err(format!("{}: not an awses-decrypt manifest", path.display()));
         }
@@ -595,23 +610,10 @@ fn run_decrypt(args: &[String]) -> AnyResult<ExitCode> {
         let tests = m["tests"].as_object().ok_or("manifest has no tests")?;
         for (name, test) in tests {
             let verdict = match load_case(&base, &keys, version, test) {
-                Ok(case) => futures::executor::block_on(run_case(&case)),
+                Ok(case) => runtime.block_on(run_case(&case)),
                 Err(e) => Verdict::Fail(format!("cannot load test: {e}")),
             };
-            match verdict {
-                Verdict::Pass => {
-                    passed += 1;
-                    println!("PASS {name}");
-                }
-                Verdict::Fail(why) => {
-                    failed += 1;
-                    println!("FAIL {name}: {why}");
-                }
-                Verdict::Skip(why) => {
-                    skipped += 1;
-                    println!("SKIP {name}: {why}");
-                }
-            }
+            tally(name, verdict, &mut passed, &mut failed, &mut skipped);
         }
     }
     println!("{passed} passed, {failed} failed, {skipped} skipped");
@@ -620,6 +622,335 @@ fn run_decrypt(args: &[String]) -> AnyResult<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Prints one verdict line and counts it.
+fn tally(
+    name: &str,
+    verdict: Verdict,
+    passed: &mut usize,
+    failed: &mut usize,
+    skipped: &mut usize,
+) {
+    match verdict {
+        Verdict::Pass => {
+            *passed += 1;
+            println!("PASS {name}");
+        }
+        Verdict::Fail(why) => {
+            *failed += 1;
+            println!("FAIL {name}: {why}");
+        }
+        Verdict::Skip(why) => {
+            *skipped += 1;
+            println!("SKIP {name}: {why}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// AWS KMS: keyrings for `aws-kms*` descriptions, and the KMS vector set of ../shared/kms/vectors
+
+/// The KMS server holding the vectors' keys (a moto started on a copy of their state).
+#[cfg(feature = "kms")]
+const KMS_ENDPOINT_VAR: &str = "ESDK_VECTORS_KMS_ENDPOINT";
+
+#[cfg(feature = "kms")]
+fn kms_endpoint() -> Result<String, Unsupported> {
+    match std::env::var(KMS_ENDPOINT_VAR) {
+        Ok(url) if !url.is_empty() => Ok(url),
+        _ => Err(Unsupported(format!(
+            "needs AWS KMS: set {KMS_ENDPOINT_VAR} to a KMS endpoint holding the vectors' keys"
+        ))),
+    }
+}
+
+/// A client supplier for the configured endpoint; credentials from `AWS_ACCESS_KEY_ID` /
+/// `AWS_SECRET_ACCESS_KEY`, else moto's `test`/`test`.
+#[cfg(feature = "kms")]
+fn kms_supplier(endpoint: &str) -> esdk::keyring::aws_kms::DefaultClientSupplier {
+    let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+    esdk::keyring::aws_kms::DefaultClientSupplier::builder()
+        .endpoint_url(endpoint)
+        .static_credentials(
+            var("AWS_ACCESS_KEY_ID", "test"),
+            var("AWS_SECRET_ACCESS_KEY", "test"),
+            None,
+        )
+        .build()
+}
+
+/// A KMS keyring from an `aws-kms`, `aws-kms-mrk-aware` or `aws-kms-mrk-aware-discovery`
+/// master-key or key description, when a KMS endpoint is configured.
+#[cfg(feature = "kms")]
+fn kms_keyring(keys: &Keys, desc: &Value) -> Built<Arc<dyn Keyring>> {
+    use esdk::keyring::aws_kms::{
+        AwsKmsKeyring, AwsKmsMrkDiscoveryKeyring, AwsKmsMrkKeyring, KmsArn,
+    };
+    let endpoint = match kms_endpoint() {
+        Ok(e) => e,
+        Err(why) => return Ok(Err(why)),
+    };
+    // Built synchronously (test loading runs outside the runtime): a caller-configured client.
+    let client_for = |region: &str| -> AnyResult<esdk::KmsClient> {
+        use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
+        let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+        let conf = aws_sdk_kms::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&endpoint)
+            .region(Region::new(region.to_owned()))
+            .credentials_provider(Credentials::new(
+                var("AWS_ACCESS_KEY_ID", "test"),
+                var("AWS_SECRET_ACCESS_KEY", "test"),
+                None,
+                None,
+                "esdk-vectors",
+            ))
+            .build();
+        Ok(esdk::KmsClient::from_sdk_client(
+            aws_sdk_kms::Client::from_conf(conf),
+        ))
+    };
+    match desc["type"].as_str().unwrap_or("") {
+        "aws-kms-mrk-aware-discovery" => {
+            let region = desc["default-mrk-region"]
+                .as_str()
+                .ok_or("MRK discovery without default-mrk-region")?;
+            let mut k =
+                AwsKmsMrkDiscoveryKeyring::new(client_for(region)?).map_err(|e| e.to_string())?;
+            let filter = &desc["aws-kms-discovery-filter"];
+            if !filter.is_null() {
+                let partition = filter["partition"]
+                    .as_str()
+                    .ok_or("discovery filter without partition")?;
+                let accounts: Vec<&str> = filter["account-ids"]
+                    .as_array()
+                    .ok_or("discovery filter without account-ids")?
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect();
+                k = k.with_filter(
+                    esdk::DiscoveryFilter::new(partition, accounts).map_err(|e| e.to_string())?,
+                );
+            }
+            ready(k)
+        }
+        ty => {
+            let name = desc["key"]
+                .as_str()
+                .ok_or("KMS key description without key")?;
+            let arn = keys.key_id(name)?;
+            let region = KmsArn::parse(&arn)
+                .map_err(|e| e.to_string())?
+                .region()
+                .to_owned();
+            let client = client_for(&region)?;
+            if ty == "aws-kms" {
+                ready(AwsKmsKeyring::new(arn, client).map_err(|e| e.to_string())?)
+            } else {
+                ready(AwsKmsMrkKeyring::new(arn, client).map_err(|e| e.to_string())?)
+            }
+        }
+    }
+}
+
+#[cfg(not(feature = "kms"))]
+fn kms_keyring(_keys: &Keys, _desc: &Value) -> Built<Arc<dyn Keyring>> {
+    Ok(Err(Unsupported(
+        "AWS KMS keyrings need the `kms` feature".into(),
+    )))
+}
+
+/// The KMS vector set (`gen_kms_vectors.py`): `{"kms": {...}, "keys": {...}, "vectors": [...]}`.
+fn is_kms_vector_set(m: &Value) -> bool {
+    m.get("manifest").is_none() && m["kms"].is_object() && m["vectors"].is_array()
+}
+
+/// Decrypts each vector of a KMS vector set with every keyring its `decrypt_with` lists
+/// (`strict`, `mrk-strict`, `discovery`, `mrk-discovery`); one verdict per vector.
+#[cfg(feature = "kms")]
+async fn run_kms_vector_set(path: &Path, m: &Value) -> AnyResult<Vec<(String, Verdict)>> {
+    let base = path.parent().unwrap_or(Path::new("."));
+    let vectors = m["vectors"].as_array().ok_or("no vectors")?;
+    let endpoint = match kms_endpoint() {
+        Ok(e) => e,
+        Err(Unsupported(why)) => {
+            return Ok(vectors
+                .iter()
+                .map(|v| {
+                    (
+                        v["id"].as_str().unwrap_or("?").to_owned(),
+                        Verdict::Skip(why.clone()),
+                    )
+                })
+                .collect());
+        }
+    };
+    let supplier: std::sync::Arc<dyn esdk::keyring::aws_kms::ClientSupplier> =
+        std::sync::Arc::new(kms_supplier(&endpoint));
+    let mut out = Vec::new();
+    for v in vectors {
+        let id = v["id"].as_str().ok_or("vector without id")?.to_owned();
+        let verdict = match kms_vector(base, m, v, &supplier).await {
+            Ok(()) => Verdict::Pass,
+            Err(why) => Verdict::Fail(why),
+        };
+        out.push((id, verdict));
+    }
+    Ok(out)
+}
+
+#[cfg(not(feature = "kms"))]
+async fn run_kms_vector_set(_path: &Path, m: &Value) -> AnyResult<Vec<(String, Verdict)>> {
+    let why = "AWS KMS keyrings need the `kms` feature";
+    Ok(m["vectors"]
+        .as_array()
+        .map(|vs| {
+            vs.iter()
+                .map(|v| {
+                    (
+                        v["id"].as_str().unwrap_or("?").to_owned(),
+                        Verdict::Skip(why.into()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+#[cfg(feature = "kms")]
+async fn kms_vector(
+    base: &Path,
+    m: &Value,
+    v: &Value,
+    supplier: &std::sync::Arc<dyn esdk::keyring::aws_kms::ClientSupplier>,
+) -> AnyResult<()> {
+    use esdk::keyring::aws_kms::{
+        AwsKmsKeyring, AwsKmsMrkDiscoveryKeyring, AwsKmsMrkKeyring, AwsKmsMultiKeyring,
+    };
+    let read = |rel: &Value| -> AnyResult<Vec<u8>> {
+        let rel = rel.as_str().ok_or("missing file name")?;
+        std::fs::read(base.join(rel)).map_err(|e| format!("{rel}: {e}"))
+    };
+    let ciphertext = read(&v["ciphertext"])?;
+    let plaintext = read(&v["plaintext"])?;
+    let ec = context_of(&v["encryption_context"])?.unwrap_or_default();
+    let edk_ids: Vec<&str> = v["edk_key_ids"]
+        .as_array()
+        .ok_or("no edk_key_ids")?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let regions: Vec<&str> = m["kms"]["regions"]
+        .as_array()
+        .ok_or("no kms.regions")?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let account = m["kms"]["account"].as_str().ok_or("no kms.account")?;
+    let partition = m["kms"]["partition"].as_str().unwrap_or("aws");
+    let client = Client::builder()
+        .commitment_policy(CommitmentPolicy::REQUIRE_ENCRYPT_ALLOW_DECRYPT)
+        .build();
+    let methods = v["decrypt_with"]
+        .as_array()
+        .filter(|a| !a.is_empty())
+        .ok_or("no decrypt_with")?;
+    for (i, method) in methods.iter().enumerate() {
+        let provider = method["provider"].as_str().unwrap_or("");
+        let fail = |why: String| format!("{provider}#{i}: {why}");
+        let key_ids: Vec<&str> = method["key_ids"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let client_for = |region: String| async move {
+            supplier
+                .client(Some(&region))
+                .await
+                .map_err(|e| e.to_string())
+        };
+        let region_of = |arn: &str| {
+            esdk::keyring::aws_kms::KmsArn::parse(arn)
+                .map(|a| a.region().to_owned())
+                .map_err(|e| e.to_string())
+        };
+        let source: MaterialsSource = match (provider, key_ids.as_slice()) {
+            ("strict", [one]) => AwsKmsKeyring::new(
+                *one,
+                client_for(region_of(one).map_err(fail)?)
+                    .await
+                    .map_err(fail)?,
+            )
+            .map_err(|e| fail(e.to_string()))?
+            .into(),
+            ("mrk-strict", [one]) => AwsKmsMrkKeyring::new(
+                *one,
+                client_for(region_of(one).map_err(fail)?)
+                    .await
+                    .map_err(fail)?,
+            )
+            .map_err(|e| fail(e.to_string()))?
+            .into(),
+            ("strict" | "mrk-strict", ids) if !ids.is_empty() => {
+                let builder = if provider == "strict" {
+                    AwsKmsMultiKeyring::strict()
+                } else {
+                    AwsKmsMultiKeyring::mrk()
+                };
+                builder
+                    .key_ids(ids.iter().copied())
+                    .client_supplier(supplier.clone())
+                    .build()
+                    .await
+                    .map_err(|e| fail(e.to_string()))?
+                    .into()
+            }
+            ("discovery", _) => {
+                let filter = esdk::DiscoveryFilter::new(partition, [account])
+                    .map_err(|e| fail(e.to_string()))?;
+                AwsKmsMultiKeyring::discovery(regions.iter().copied())
+                    .filter(filter)
+                    .client_supplier(supplier.clone())
+                    .build()
+                    .await
+                    .map_err(|e| fail(e.to_string()))?
+                    .into()
+            }
+            ("mrk-discovery", _) => {
+                let region = method["region"]
+                    .as_str()
+                    .ok_or_else(|| fail("no region".into()))?;
+                AwsKmsMrkDiscoveryKeyring::new(client_for(region.to_owned()).await.map_err(fail)?)
+                    .map_err(|e| fail(e.to_string()))?
+                    .into()
+            }
+            _ => return Err(fail("unknown decrypt method".into())),
+        };
+        let out = client
+            .decrypt(&source, &ciphertext)
+            .encryption_context(ec.iter().map(|(k, v)| (k.to_owned(), v.to_owned())))
+            .await
+            .map_err(|e| fail(format!("decryption failed: {e}")))?;
+        if out.plaintext != plaintext {
+            return Err(fail(format!(
+                "plaintext differs ({} bytes, expected {})",
+                out.plaintext.len(),
+                plaintext.len()
+            )));
+        }
+        let infos: Vec<String> = out
+            .header
+            .encrypted_data_keys()
+            .iter()
+            .map(|e| String::from_utf8_lossy(e.provider_info()).into_owned())
+            .collect();
+        if infos != edk_ids {
+            return Err(fail(format!(
+                "EDK key ARNs {infos:?}, expected {edk_ids:?}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

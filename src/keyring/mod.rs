@@ -9,12 +9,20 @@ use futures::future::BoxFuture;
 use crate::error::Result;
 use crate::materials::{DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 
+#[cfg(feature = "kms")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kms")))]
+pub mod aws_kms;
 pub mod hierarchy;
 pub mod multi;
 pub mod raw_aes;
 pub mod raw_ecdh;
 pub mod raw_rsa;
 
+#[cfg(feature = "kms")]
+pub use aws_kms::{
+    AwsKmsDiscoveryKeyring, AwsKmsKeyring, AwsKmsMrkDiscoveryKeyring, AwsKmsMrkKeyring,
+    AwsKmsMultiKeyring,
+};
 pub use hierarchy::{
     BranchKeyMaterials, BranchKeySource, HierarchicalKeyring, StaticBranchKeySource,
 };
