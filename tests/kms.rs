@@ -1086,6 +1086,21 @@ async fn fault_disabled_key() {
     assert_service_error(&err, "DisabledException");
     let err = decrypt(keyring.clone(), &msg.ciphertext).await.unwrap_err();
     assert_service_error(&err, "DisabledException");
+    // A disabled child fails the whole multi-keyring encryption, though the generator worked.
+    let generator = create_key(&ep, EAST, "esdk tests: enabled generator").await;
+    let multi = AwsKmsMultiKeyring::strict()
+        .generator(&generator)
+        .key_ids([&arn])
+        .client_supplier(supplier(&ep))
+        .build()
+        .await
+        .unwrap();
+    let err = encrypt(multi.clone(), b"after").await.unwrap_err();
+    assert_service_error(&err, "DisabledException");
+    // On decrypt, the multi-keyring reports each keyring's failure.
+    let err = decrypt(multi, &msg.ciphertext).await.unwrap_err();
+    assert!(is_no_decryptable_key(&err), "{err}");
+    assert!(err.to_string().contains("DisabledException"), "{err}");
     sdk_client(&ep, WEST)
         .enable_key()
         .key_id(&arn)
