@@ -12,6 +12,9 @@
 #                              cross-Region fixes) started with --state on a COPY of
 #                              ../shared/kms/vectors/kms_state.json, so the KMS vectors decrypt.
 #   ESDK_VECTORS_KMS_ENDPOINT  = ESDK_KMS_MRK_ENDPOINT (read by `esdk-vectors decrypt`).
+#   ESDK_KMS_VECTORS_DIR       ../shared/kms/vectors (read by tests/kms.rs).
+# Sourced, `start` sets `trap kms_stop EXIT`: a caller that later sets its own EXIT trap must call
+# kms_stop from it. Prefer `run`, which stops the servers itself (also on INT/TERM).
 # The fixed launcher is found at ../shared/kms relative to the repository root (or $ESDK_SHARED_KMS);
 # when it is missing only the stock server runs and ESDK_KMS_MRK_ENDPOINT stays unset (tests say so).
 # moto is installed with pip (`moto[server]`) when `moto_server` is not on PATH.
