@@ -11,13 +11,16 @@ use std::sync::Arc;
 use bytes::BytesMut;
 
 use crate::cmm::{
-    CryptographicMaterialsManager, DecryptMaterialsRequest, DefaultCmm, EncryptionMaterialsRequest,
+    CachingCmm, CryptographicMaterialsManager, DecryptMaterialsRequest, DefaultCmm,
+    EncryptionMaterialsRequest, RequiredEncryptionContextCmm,
 };
 use crate::context::EncryptionContext;
 use crate::crypto::{CryptoProvider, default_provider};
 use crate::error::{FormatError, KeyringError, PolicyError, Result};
 use crate::format::{FrameLength, MessageHeader};
-use crate::keyring::{Keyring, RawAesKeyring};
+use crate::keyring::{
+    HierarchicalKeyring, Keyring, MultiKeyring, RawAesKeyring, RawEcdhKeyring, RawRsaKeyring,
+};
 use crate::limits::Limits;
 use crate::materials::DecryptionMaterials;
 use crate::proto::{DecryptEvent, Decryptor, DecryptorConfig, Encryptor};
@@ -69,14 +72,60 @@ impl From<&MaterialsSource> for MaterialsSource {
     }
 }
 
-impl From<RawAesKeyring> for MaterialsSource {
-    fn from(k: RawAesKeyring) -> Self {
-        Self::keyring(k)
-    }
+/// `From<keyring> for MaterialsSource`: the keyring gets a default CMM around it.
+macro_rules! keyring_sources {
+    ($($keyring:ty),* $(,)?) => {$(
+        impl From<$keyring> for MaterialsSource {
+            fn from(k: $keyring) -> Self {
+                Self::keyring(k)
+            }
+        }
+    )*};
 }
+
+keyring_sources!(
+    RawAesKeyring,
+    RawRsaKeyring,
+    RawEcdhKeyring,
+    MultiKeyring,
+    HierarchicalKeyring,
+);
+
+#[cfg(feature = "kms")]
+macro_rules! kms_materials_source {
+    ($($t:ident),*) => {$(
+        #[cfg_attr(docsrs, doc(cfg(feature = "kms")))]
+        impl From<crate::keyring::aws_kms::$t> for MaterialsSource {
+            fn from(k: crate::keyring::aws_kms::$t) -> Self {
+                Self::keyring(k)
+            }
+        }
+    )*};
+}
+
+#[cfg(feature = "kms")]
+kms_materials_source!(
+    AwsKmsKeyring,
+    AwsKmsMrkKeyring,
+    AwsKmsDiscoveryKeyring,
+    AwsKmsMrkDiscoveryKeyring,
+    AwsKmsMultiKeyring
+);
 
 impl From<DefaultCmm> for MaterialsSource {
     fn from(c: DefaultCmm) -> Self {
+        Self::cmm(c)
+    }
+}
+
+impl From<RequiredEncryptionContextCmm> for MaterialsSource {
+    fn from(c: RequiredEncryptionContextCmm) -> Self {
+        Self::cmm(c)
+    }
+}
+
+impl From<CachingCmm> for MaterialsSource {
+    fn from(c: CachingCmm) -> Self {
         Self::cmm(c)
     }
 }

@@ -35,11 +35,26 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Keyrings and CMMs
+//!
+//! | Type | Wraps data keys with | Spec |
+//! |---|---|---|
+//! | [`RawAesKeyring`] | a local AES-GCM key | `framework/raw-aes-keyring.md` |
+//! | [`RawRsaKeyring`] | a local RSA key (PKCS#1 v1.5, OAEP-SHA1/256/384/512) | `framework/raw-rsa-keyring.md` |
+//! | [`RawEcdhKeyring`] | an ECDH-agreed key (P-256/384/521; static, ephemeral, discovery) | `framework/raw-ecdh-keyring.md` |
+//! | [`HierarchicalKeyring`] | a key derived from a branch key ([`BranchKeySource`]) | `framework/aws-kms/aws-kms-hierarchical-keyring.md` |
+//! | [`MultiKeyring`] | a generator and children (children run concurrently) | `framework/multi-keyring.md` |
+//! | [`DefaultCmm`] | a keyring, plus signing keys | `framework/default-cmm.md` |
+//! | [`RequiredEncryptionContextCmm`] | another CMM; required pairs are authenticated, not stored | `framework/required-encryption-context-cmm.md` |
+//! | [`CachingCmm`] | another CMM, reusing its materials from a [`LocalMaterialsCache`] (TTL, message and byte limits) | `framework/caching-cmm.md` |
+//!
 //! [AWS Encryption SDK]: https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod cache;
 pub mod client;
 pub mod cmm;
 pub mod context;
@@ -56,14 +71,26 @@ pub mod suite;
 #[doc(hidden)]
 pub mod vectors;
 
+pub use cache::{CryptographicMaterialsCache, LocalMaterialsCache};
 pub use client::{
     Client, ClientBuilder, DecryptOutput, EncryptOptions, EncryptOutput, MaterialsSource,
 };
-pub use cmm::{CryptographicMaterialsManager, DefaultCmm};
+pub use cmm::{
+    CachingCmm, CryptographicMaterialsManager, DefaultCmm, RequiredEncryptionContextCmm,
+};
 pub use context::EncryptionContext;
 pub use error::{Error, Result};
 pub use format::{ContentType, FrameLength, MessageHeader};
-pub use keyring::{Keyring, RawAesKeyring};
+#[cfg(feature = "kms")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kms")))]
+pub use keyring::aws_kms::{
+    AwsKmsDiscoveryKeyring, AwsKmsKeyring, AwsKmsMrkDiscoveryKeyring, AwsKmsMrkKeyring,
+    AwsKmsMultiKeyring, DiscoveryFilter, KmsClient,
+};
+pub use keyring::{
+    BranchKeyMaterials, BranchKeySource, HierarchicalKeyring, Keyring, MultiKeyring, RawAesKeyring,
+    RawEcdhKeyring, RawEcdhScheme, RawRsaKeyring, StaticBranchKeySource,
+};
 pub use limits::Limits;
 pub use materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 pub use suite::{AlgorithmSuite, CommitmentPolicy};

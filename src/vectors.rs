@@ -1,5 +1,5 @@
 //! Reading ESDK decrypt test-vector manifests: shared by the `esdk-vectors` runner and the
-//! integration tests, so that both judge the vectors the same way. Not a stable API.
+//! integration tests (`tests/io`), so that both judge the vectors the same way. Not a stable API.
 //!
 //! Manifests: `awses-decrypt` version 5 (`decryption-scenario` entries with a
 //! `decryptKeyDescription`) and version 2 (`master-keys` lists, with the extension fields
@@ -10,15 +10,19 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
+use crate::crypto::{EcdhCurve, RsaPadding};
 use crate::{
-    CommitmentPolicy, DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionContext,
-    EncryptionMaterials, Keyring, MaterialsSource, RawAesKeyring,
+    BranchKeyMaterials, CommitmentPolicy, DataKey, DecryptionMaterials, EncryptedDataKey,
+    EncryptionContext, EncryptionMaterials, HierarchicalKeyring, Keyring, MaterialsSource,
+    MultiKeyring, RawAesKeyring, RawEcdhKeyring, RawEcdhScheme, RawRsaKeyring,
+    RequiredEncryptionContextCmm, StaticBranchKeySource,
 };
 
 /// Errors while loading: a message for the runner's output.
@@ -42,7 +46,7 @@ pub fn read_uri(base: &Path, uri: &str) -> AnyResult<Vec<u8>> {
 }
 
 /// The keys manifest: name → spec.
-pub struct Keys(BTreeMap<String, Value>);
+pub struct Keys(pub BTreeMap<String, Value>);
 
 impl Keys {
     pub fn load(base: &Path, manifest: &Value) -> AnyResult<Self> {
@@ -112,7 +116,7 @@ pub enum Build {
 /// by vectors whose data keys were wrapped by services this runner cannot reach.
 #[derive(Debug)]
 pub struct StaticDataKeyKeyring {
-    key: Vec<u8>,
+    pub key: Vec<u8>,
 }
 
 impl Keyring for StaticDataKeyKeyring {
@@ -139,29 +143,184 @@ impl Keyring for StaticDataKeyKeyring {
     }
 }
 
-pub fn keyring_source(k: impl Keyring + 'static) -> Build {
-    Build::Ready(MaterialsSource::keyring(k))
+pub type Built<T> = AnyResult<Result<T, Unsupported>>;
+
+pub fn ready(k: impl Keyring + 'static) -> Built<Arc<dyn Keyring>> {
+    Ok(Ok(Arc::new(k)))
 }
 
 /// A keyring (or CMM) from a version 5 `decryptKeyDescription`.
 pub fn from_description(keys: &Keys, desc: &Value) -> AnyResult<Build> {
-    let ty = desc["type"].as_str().unwrap_or("");
-    match ty {
+    if desc["type"] == "required-encryption-context-cmm" {
+        let required: Vec<String> = desc["requiredEncryptionContextKeys"]
+            .as_array()
+            .ok_or("required-encryption-context-cmm without requiredEncryptionContextKeys")?
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or("required key is not a string")
+            })
+            .collect::<Result<_, _>>()?;
+        return Ok(match keyring_of(keys, &desc["underlying"])? {
+            Ok(k) => Build::Ready(MaterialsSource::cmm(
+                RequiredEncryptionContextCmm::with_keyring(k, required),
+            )),
+            Err(why) => Build::Skip(why),
+        });
+    }
+    Ok(match keyring_of(keys, desc)? {
+        Ok(k) => Build::Ready(MaterialsSource::Keyring(k)),
+        Err(why) => Build::Skip(why),
+    })
+}
+
+/// A keyring from a version 5 key description.
+pub fn keyring_of(keys: &Keys, desc: &Value) -> Built<Arc<dyn Keyring>> {
+    match desc["type"].as_str().unwrap_or("") {
         "raw" => raw_keyring(keys, desc),
+        "aws-kms" | "aws-kms-mrk-aware" | "aws-kms-mrk-aware-discovery" => kms_keyring(keys, desc),
         "static-data-key" => {
             let name = desc["key"].as_str().ok_or("static-data-key without key")?;
-            Ok(keyring_source(StaticDataKeyKeyring {
+            ready(StaticDataKeyKeyring {
                 key: keys.material(name, "plaintext-data-key")?,
-            }))
+            })
         }
-        other => Ok(Build::Skip(Unsupported(format!(
+        "multi-keyring" => {
+            let generator = match &desc["generator"] {
+                Value::Null => None,
+                g => match keyring_of(keys, g)? {
+                    Ok(k) => Some(k),
+                    Err(why) => return Ok(Err(why)),
+                },
+            };
+            let mut children = Vec::new();
+            for child in desc["childKeyrings"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                match keyring_of(keys, child)? {
+                    Ok(k) => children.push(k),
+                    Err(why) => return Ok(Err(why)),
+                }
+            }
+            ready(MultiKeyring::new(generator, children).map_err(|e| e.to_string())?)
+        }
+        "raw-ecdh" => raw_ecdh_keyring(keys, desc),
+        "aws-kms-hierarchy" => {
+            // A static branch key: `key-id` = branch key ID, `branchKeyVersion`, base64 `branchKey`.
+            let name = desc["key"]
+                .as_str()
+                .ok_or("aws-kms-hierarchy without key")?;
+            let spec = keys.get(name)?;
+            if spec["type"] != "static-branch-key" {
+                return Ok(Err(Unsupported(format!(
+                    "branch key {name:?} lives in a key store"
+                ))));
+            }
+            let version = spec["branchKeyVersion"]
+                .as_str()
+                .ok_or("branch key without branchKeyVersion")?;
+            let key_id = keys.key_id(name)?;
+            let materials = BranchKeyMaterials::new(
+                key_id.clone(),
+                version,
+                &keys.material(name, "branchKey")?,
+            )
+            .map_err(|e| e.to_string())?;
+            ready(HierarchicalKeyring::new(
+                Arc::new(StaticBranchKeySource::new(materials)),
+                key_id,
+            ))
+        }
+        other => Ok(Err(Unsupported(format!(
             "keyring type {other:?} not built yet"
         )))),
     }
 }
 
+/// A raw ECDH keyring (`type: raw-ecdh`): `schema` static, ephemeral or discovery.
+pub fn raw_ecdh_keyring(keys: &Keys, desc: &Value) -> Built<Arc<dyn Keyring>> {
+    let curve = match desc["ecc-curve"].as_str() {
+        Some("ecc-256") => EcdhCurve::P256,
+        Some("ecc-384") => EcdhCurve::P384,
+        Some("ecc-521") => EcdhCurve::P521,
+        other => return Err(format!("unknown ecc-curve {other:?}")),
+    };
+    let text = |key: &str, field: &str| -> AnyResult<String> {
+        keys.get(key)?[field]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("key {key:?} has no {field}"))
+    };
+    let recipient = desc["recipient"]
+        .as_str()
+        .ok_or("raw-ecdh without recipient")?;
+    let recipient_der = || -> AnyResult<Vec<u8>> {
+        let field = desc["recipient-public-key"]
+            .as_str()
+            .unwrap_or("recipient-material-public-key");
+        BASE64
+            .decode(text(recipient, field)?.trim())
+            .map_err(|e| format!("key {recipient:?}: {e}"))
+    };
+    let keyring = match desc["schema"].as_str() {
+        Some("discovery") => {
+            let pem = text(recipient, "recipient-material")?;
+            RawEcdhKeyring::new(
+                curve,
+                RawEcdhScheme::PublicKeyDiscovery {
+                    recipient_private_key_pem: &pem,
+                },
+            )
+        }
+        Some("static") => {
+            let sender = desc["sender"]
+                .as_str()
+                .ok_or("static raw-ecdh without sender")?;
+            let pem = text(sender, "sender-material")?;
+            let der = recipient_der()?;
+            RawEcdhKeyring::new(
+                curve,
+                RawEcdhScheme::RawPrivateKeyToStaticPublicKey {
+                    sender_private_key_pem: &pem,
+                    recipient_public_key_der: &der,
+                },
+            )
+        }
+        Some("ephemeral") => {
+            let der = recipient_der()?;
+            RawEcdhKeyring::new(
+                curve,
+                RawEcdhScheme::EphemeralPrivateKeyToStaticPublicKey {
+                    recipient_public_key_der: &der,
+                },
+            )
+        }
+        other => return Err(format!("unknown raw-ecdh schema {other:?}")),
+    };
+    ready(keyring.map_err(|e| e.to_string())?)
+}
+
+pub fn rsa_padding(desc: &Value) -> AnyResult<RsaPadding> {
+    Ok(
+        match (
+            desc["padding-algorithm"].as_str(),
+            desc["padding-hash"].as_str(),
+        ) {
+            (Some("pkcs1"), _) => RsaPadding::Pkcs1V15,
+            (Some("oaep-mgf1"), Some("sha1")) => RsaPadding::OaepSha1,
+            (Some("oaep-mgf1"), Some("sha256")) => RsaPadding::OaepSha256,
+            (Some("oaep-mgf1"), Some("sha384")) => RsaPadding::OaepSha384,
+            (Some("oaep-mgf1"), Some("sha512")) => RsaPadding::OaepSha512,
+            (p, h) => return Err(format!("unknown RSA padding {p:?}/{h:?}")),
+        },
+    )
+}
+
 /// A raw keyring from a master-key or key description (`type: raw`).
-pub fn raw_keyring(keys: &Keys, desc: &Value) -> AnyResult<Build> {
+pub fn raw_keyring(keys: &Keys, desc: &Value) -> Built<Arc<dyn Keyring>> {
     let name = desc["key"]
         .as_str()
         .ok_or("raw key description without key")?;
@@ -171,35 +330,62 @@ pub fn raw_keyring(keys: &Keys, desc: &Value) -> AnyResult<Build> {
     match desc["encryption-algorithm"].as_str() {
         Some("aes") => {
             let material = keys.material(name, "material")?;
-            let k = RawAesKeyring::new(provider_id, keys.key_id(name)?, &material)
-                .map_err(|e| e.to_string())?;
-            Ok(keyring_source(k))
+            ready(
+                RawAesKeyring::new(provider_id, keys.key_id(name)?, &material)
+                    .map_err(|e| e.to_string())?,
+            )
         }
-        Some("rsa") => Ok(Build::Skip(Unsupported(
-            "raw RSA keyring not built yet".into(),
-        ))),
+        Some("rsa") => {
+            let pem = String::from_utf8(keys.material(name, "material")?)
+                .map_err(|_| "PEM is not UTF-8")?;
+            let (public, private) = match keys.get(name)?["type"].as_str() {
+                Some("public") => (Some(pem.as_str()), None),
+                Some("private") => (None, Some(pem.as_str())),
+                other => return Err(format!("RSA key {name:?} has type {other:?}")),
+            };
+            let k = RawRsaKeyring::new(
+                provider_id,
+                keys.key_id(name)?,
+                rsa_padding(desc)?,
+                public,
+                private,
+            )
+            .map_err(|e| e.to_string())?;
+            ready(k)
+        }
         other => Err(format!("unknown encryption-algorithm {other:?}")),
     }
 }
 
-/// A keyring from a version 2 `master-keys` list.
+/// A keyring from a version 2 `master-keys` list: one key, or a multi-keyring of all of them.
 pub fn from_master_keys(keys: &Keys, list: &[Value]) -> AnyResult<Build> {
-    match list {
-        [] => Err("empty master-keys".into()),
-        [one] => match one["type"].as_str() {
-            Some("raw") => raw_keyring(keys, one),
-            other => Ok(Build::Skip(Unsupported(format!(
-                "master key type {other:?} not built yet"
-            )))),
-        },
-        _ => Ok(Build::Skip(Unsupported(
-            "multi-keyring not built yet".into(),
-        ))),
+    let mut keyrings = Vec::new();
+    for one in list {
+        let built = match one["type"].as_str() {
+            Some("raw") => raw_keyring(keys, one)?,
+            Some("aws-kms" | "aws-kms-mrk-aware" | "aws-kms-mrk-aware-discovery") => {
+                kms_keyring(keys, one)?
+            }
+            other => Err(Unsupported(format!(
+                "master key type {other:?} needs a key service"
+            ))),
+        };
+        match built {
+            Ok(k) => keyrings.push(k),
+            Err(why) => return Ok(Build::Skip(why)),
+        }
     }
+    Ok(match keyrings.len() {
+        0 => return Err("empty master-keys".into()),
+        1 => Build::Ready(MaterialsSource::Keyring(keyrings.remove(0))),
+        _ => Build::Ready(MaterialsSource::keyring(
+            MultiKeyring::new(None, keyrings).map_err(|e| e.to_string())?,
+        )),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
-// decrypt
+// Cases
 
 pub struct Case {
     pub ciphertext: Vec<u8>,
@@ -299,8 +485,6 @@ pub fn load_case(base: &Path, keys: &Keys, version: u64, test: &Value) -> AnyRes
     })
 }
 
-/// The manifests a directory holds: `manifest.json`, plus `manifest-extensions.json` when
-/// present; or the one named by `--manifest`.
 pub fn manifests_in(dir: &Path, explicit: Option<&str>) -> Vec<PathBuf> {
     if let Some(m) = explicit {
         let p = PathBuf::from(m);
@@ -316,6 +500,119 @@ pub fn manifests_in(dir: &Path, explicit: Option<&str>) -> Vec<PathBuf> {
         out.push(ext);
     }
     out
+}
+
+// ---------------------------------------------------------------------------------------------
+// AWS KMS keyrings for `aws-kms*` descriptions
+
+/// The KMS server holding the vectors' keys (a moto started on a copy of their state).
+#[cfg(feature = "kms")]
+pub const KMS_ENDPOINT_VAR: &str = "ESDK_VECTORS_KMS_ENDPOINT";
+
+#[cfg(feature = "kms")]
+pub fn kms_endpoint() -> Result<String, Unsupported> {
+    match std::env::var(KMS_ENDPOINT_VAR) {
+        Ok(url) if !url.is_empty() => Ok(url),
+        _ => Err(Unsupported(format!(
+            "needs AWS KMS: set {KMS_ENDPOINT_VAR} to a KMS endpoint holding the vectors' keys"
+        ))),
+    }
+}
+
+/// A client supplier for the configured endpoint; credentials from `AWS_ACCESS_KEY_ID` /
+/// `AWS_SECRET_ACCESS_KEY`, else moto's `test`/`test`.
+#[cfg(feature = "kms")]
+pub fn kms_supplier(endpoint: &str) -> crate::keyring::aws_kms::DefaultClientSupplier {
+    let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+    crate::keyring::aws_kms::DefaultClientSupplier::builder()
+        .endpoint_url(endpoint)
+        .static_credentials(
+            var("AWS_ACCESS_KEY_ID", "test"),
+            var("AWS_SECRET_ACCESS_KEY", "test"),
+            None,
+        )
+        .build()
+}
+
+/// A KMS keyring from an `aws-kms`, `aws-kms-mrk-aware` or `aws-kms-mrk-aware-discovery`
+/// master-key or key description, when a KMS endpoint is configured.
+#[cfg(feature = "kms")]
+pub fn kms_keyring(keys: &Keys, desc: &Value) -> Built<Arc<dyn Keyring>> {
+    use crate::keyring::aws_kms::{
+        AwsKmsKeyring, AwsKmsMrkDiscoveryKeyring, AwsKmsMrkKeyring, KmsArn,
+    };
+    let endpoint = match kms_endpoint() {
+        Ok(e) => e,
+        Err(why) => return Ok(Err(why)),
+    };
+    // Built synchronously (test loading runs outside the runtime): a caller-configured client.
+    let client_for = |region: &str| -> AnyResult<crate::KmsClient> {
+        use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
+        let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+        let conf = aws_sdk_kms::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&endpoint)
+            .region(Region::new(region.to_owned()))
+            .credentials_provider(Credentials::new(
+                var("AWS_ACCESS_KEY_ID", "test"),
+                var("AWS_SECRET_ACCESS_KEY", "test"),
+                None,
+                None,
+                "esdk-vectors",
+            ))
+            .build();
+        Ok(crate::KmsClient::from_sdk_client(
+            aws_sdk_kms::Client::from_conf(conf),
+        ))
+    };
+    match desc["type"].as_str().unwrap_or("") {
+        "aws-kms-mrk-aware-discovery" => {
+            let region = desc["default-mrk-region"]
+                .as_str()
+                .ok_or("MRK discovery without default-mrk-region")?;
+            let mut k =
+                AwsKmsMrkDiscoveryKeyring::new(client_for(region)?).map_err(|e| e.to_string())?;
+            let filter = &desc["aws-kms-discovery-filter"];
+            if !filter.is_null() {
+                let partition = filter["partition"]
+                    .as_str()
+                    .ok_or("discovery filter without partition")?;
+                let accounts: Vec<&str> = filter["account-ids"]
+                    .as_array()
+                    .ok_or("discovery filter without account-ids")?
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect();
+                k = k.with_filter(
+                    crate::DiscoveryFilter::new(partition, accounts).map_err(|e| e.to_string())?,
+                );
+            }
+            ready(k)
+        }
+        ty => {
+            let name = desc["key"]
+                .as_str()
+                .ok_or("KMS key description without key")?;
+            let arn = keys.key_id(name)?;
+            let region = KmsArn::parse(&arn)
+                .map_err(|e| e.to_string())?
+                .region()
+                .to_owned();
+            let client = client_for(&region)?;
+            if ty == "aws-kms" {
+                ready(AwsKmsKeyring::new(arn, client).map_err(|e| e.to_string())?)
+            } else {
+                ready(AwsKmsMrkKeyring::new(arn, client).map_err(|e| e.to_string())?)
+            }
+        }
+    }
+}
+
+#[cfg(not(feature = "kms"))]
+pub fn kms_keyring(_keys: &Keys, _desc: &Value) -> Built<Arc<dyn Keyring>> {
+    Ok(Err(Unsupported(
+        "AWS KMS keyrings need the `kms` feature".into(),
+    )))
 }
 
 /// One loaded `awses-decrypt` manifest: its version, the directory its URIs are relative to,
@@ -352,7 +649,7 @@ impl Manifest {
     }
 }
 
-/// Every test of every manifest in `dir` (see [`manifests_in`]), loaded.
+/// Every test of every `awses-decrypt` manifest in `dir` (see [`manifests_in`]), loaded.
 pub fn cases_in(dir: &Path) -> AnyResult<Vec<(String, AnyResult<Case>)>> {
     let mut out = Vec::new();
     for path in manifests_in(dir, None) {

@@ -8,9 +8,13 @@ use crate::error::Result;
 use crate::materials::{DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 use crate::suite::{AlgorithmSuite, CommitmentPolicy};
 
+pub mod caching;
 pub mod default;
+pub mod required_ec;
 
+pub use caching::{CachingCmm, CachingCmmBuilder};
 pub use default::DefaultCmm;
+pub use required_ec::RequiredEncryptionContextCmm;
 
 /// What encryption asks a CMM for.
 #[derive(Debug, Clone)]

@@ -3,13 +3,15 @@
 //! Everything the format and the state machines need from cryptography goes through a
 //! [`CryptoProvider`]: a struct of `&'static dyn` algorithm objects, as rustls does it. The
 //! first backend, [`rustcrypto`], is built from the RustCrypto crates (aes-gcm, hkdf, hmac,
-//! sha2, p256, p384). A second backend (aws-lc-rs, say) is a new module that fills the same
+//! sha2, p256, p384, p521, rsa). A second backend (aws-lc-rs, say) is a new module that fills the same
 //! struct; no format or state-machine code changes.
 //!
 //! Algorithm objects hand out *keyed* objects ([`AeadKey`], [`Signer`], [`Verifier`]) so that
 //! key schedules are computed once per message, not once per frame.
 
 use std::fmt;
+
+use zeroize::Zeroizing;
 
 use crate::error::Result;
 use crate::materials::SigningKey;
@@ -28,6 +30,10 @@ pub struct CryptoProvider {
     pub ecdsa: &'static dyn Ecdsa,
     /// The secure random source.
     pub random: &'static dyn SecureRandom,
+    /// RSA encryption (PKCS#1 v1.5 and OAEP), for the raw RSA keyring.
+    pub rsa: &'static dyn Rsa,
+    /// Elliptic-curve Diffie-Hellman over P-256, P-384 and P-521, for the raw ECDH keyring.
+    pub ecdh: &'static dyn Ecdh,
 }
 
 impl fmt::Debug for CryptoProvider {
@@ -152,4 +158,118 @@ pub trait Verifier: Send + Sync {
 pub trait SecureRandom: Send + Sync {
     /// Fills `buf` with random bytes.
     fn fill(&self, buf: &mut [u8]) -> Result<()>;
+}
+
+/// An RSA encryption padding: PKCS#1 v1.5, or OAEP with MGF1 over the same hash and an empty
+/// label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RsaPadding {
+    /// PKCS#1 v1.5 (legacy; kept for compatibility).
+    Pkcs1V15,
+    /// OAEP with SHA-1 and MGF1-SHA-1.
+    OaepSha1,
+    /// OAEP with SHA-256 and MGF1-SHA-256.
+    OaepSha256,
+    /// OAEP with SHA-384 and MGF1-SHA-384.
+    OaepSha384,
+    /// OAEP with SHA-512 and MGF1-SHA-512.
+    OaepSha512,
+}
+
+/// RSA key parsing and key generation.
+pub trait Rsa: Send + Sync {
+    /// Parses a PEM public key: X.509 SubjectPublicKeyInfo (`BEGIN PUBLIC KEY`) or PKCS#1
+    /// (`BEGIN RSA PUBLIC KEY`).
+    fn public_key_from_pem(&self, pem: &str) -> Result<Box<dyn RsaPublicKey>>;
+    /// Parses a PEM private key: PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`).
+    fn private_key_from_pem(&self, pem: &str) -> Result<Box<dyn RsaPrivateKey>>;
+    /// A fresh key pair with public exponent 65537: the private key as PKCS#8 PEM and the public
+    /// key as SubjectPublicKeyInfo PEM.
+    fn generate_pem(&self, bits: usize) -> Result<(Zeroizing<String>, String)>;
+}
+
+/// An RSA public key.
+pub trait RsaPublicKey: Send + Sync {
+    /// Modulus size in bits.
+    fn bits(&self) -> usize;
+    /// Encrypts `plaintext` with `padding` and fresh randomness.
+    fn encrypt(&self, padding: RsaPadding, plaintext: &[u8]) -> Result<Vec<u8>>;
+}
+
+/// An RSA private key. Implementations zeroize it on drop.
+pub trait RsaPrivateKey: Send + Sync {
+    /// Modulus size in bits.
+    fn bits(&self) -> usize;
+    /// Decrypts `ciphertext` with `padding`.
+    ///
+    /// PKCS#1 v1.5 decryption may use *implicit rejection* (a wrong key or corrupt ciphertext
+    /// yields a pseudo-random message rather than an error); callers must authenticate the
+    /// result.
+    ///
+    /// # Errors
+    /// [`crate::error::Error::Crypto`] with nothing else said.
+    fn decrypt(&self, padding: RsaPadding, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>>;
+}
+
+/// A NIST curve for ECDH.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EcdhCurve {
+    /// NIST P-256 (secp256r1).
+    P256,
+    /// NIST P-384 (secp384r1).
+    P384,
+    /// NIST P-521 (secp521r1).
+    P521,
+}
+
+impl EcdhCurve {
+    /// Length of a compressed SEC1 public key on this curve (33, 49 or 67 bytes).
+    pub fn compressed_len(self) -> usize {
+        match self {
+            Self::P256 => 33,
+            Self::P384 => 49,
+            Self::P521 => 67,
+        }
+    }
+
+    /// The name the ECDH key derivation puts in its fixed info (`p256`, `p384`, `p521`).
+    pub fn kdf_name(self) -> &'static str {
+        match self {
+            Self::P256 => "p256",
+            Self::P384 => "p384",
+            Self::P521 => "p521",
+        }
+    }
+}
+
+/// Elliptic-curve Diffie-Hellman: key parsing, validation and generation.
+///
+/// Public keys cross this seam as compressed SEC1 points, which is how the raw ECDH keyring
+/// stores them in encrypted data keys.
+pub trait Ecdh: Send + Sync {
+    /// Parses a PEM PKCS#8 private key on `curve`.
+    fn private_key_from_pem(&self, curve: EcdhCurve, pem: &str) -> Result<Box<dyn EcdhPrivateKey>>;
+    /// Parses a DER SubjectPublicKeyInfo public key on `curve` and returns its compressed SEC1
+    /// point. Fails for another curve or the point at infinity.
+    fn public_key_from_der(&self, curve: EcdhCurve, der: &[u8]) -> Result<Vec<u8>>;
+    /// Checks a SEC1 point (compressed or not) on `curve` and returns it compressed.
+    fn validate_public_key(&self, curve: EcdhCurve, sec1: &[u8]) -> Result<Vec<u8>>;
+    /// The DER SubjectPublicKeyInfo form of a SEC1 point on `curve`.
+    fn public_key_to_der(&self, curve: EcdhCurve, sec1: &[u8]) -> Result<Vec<u8>>;
+    /// A fresh private key on `curve`.
+    fn generate(&self, curve: EcdhCurve) -> Result<Box<dyn EcdhPrivateKey>>;
+}
+
+/// An ECDH private key. Implementations zeroize it on drop.
+pub trait EcdhPrivateKey: Send + Sync {
+    /// The curve.
+    fn curve(&self) -> EcdhCurve;
+    /// The compressed SEC1 public key.
+    fn public_key(&self) -> Vec<u8>;
+    /// The shared secret Z (the x-coordinate of the shared point) with a peer's SEC1 public key.
+    fn agree(&self, peer_public_key: &[u8]) -> Result<Zeroizing<Vec<u8>>>;
+    /// The key as PEM PKCS#8.
+    fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>>;
 }

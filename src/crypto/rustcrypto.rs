@@ -1,4 +1,7 @@
-//! The RustCrypto backend: aes-gcm, hkdf, hmac, sha2, p256, p384 and getrandom.
+//! The RustCrypto backend: aes-gcm, hkdf, hmac, sha2, p256, p384, p521, rsa and getrandom.
+
+mod ecdh_backend;
+mod rsa_backend;
 
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes128Gcm, Aes256Gcm, AesGcm, Nonce, Tag};
@@ -22,6 +25,8 @@ pub static PROVIDER: CryptoProvider = CryptoProvider {
     hash: &RustCryptoHashing,
     ecdsa: &RustCryptoEcdsa,
     random: &OsRandom,
+    rsa: &rsa_backend::RustCryptoRsa,
+    ecdh: &ecdh_backend::RustCryptoEcdh,
 };
 
 struct RustCryptoAead;

@@ -9,9 +9,27 @@ use futures::future::BoxFuture;
 use crate::error::Result;
 use crate::materials::{DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 
+#[cfg(feature = "kms")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kms")))]
+pub mod aws_kms;
+pub mod hierarchy;
+pub mod multi;
 pub mod raw_aes;
+pub mod raw_ecdh;
+pub mod raw_rsa;
 
+#[cfg(feature = "kms")]
+pub use aws_kms::{
+    AwsKmsDiscoveryKeyring, AwsKmsKeyring, AwsKmsMrkDiscoveryKeyring, AwsKmsMrkKeyring,
+    AwsKmsMultiKeyring,
+};
+pub use hierarchy::{
+    BranchKeyMaterials, BranchKeySource, HierarchicalKeyring, StaticBranchKeySource,
+};
+pub use multi::MultiKeyring;
 pub use raw_aes::RawAesKeyring;
+pub use raw_ecdh::{RawEcdhKeyring, RawEcdhScheme};
+pub use raw_rsa::RawRsaKeyring;
 
 /// Wraps and unwraps data keys.
 ///
@@ -45,4 +63,33 @@ pub(crate) fn check_raw_provider_id(provider_id: &str) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// The NIST SP 800-108 counter-mode KDF with HMAC, as the ECDH and hierarchical keyrings use it:
+/// block `i` (from 1) is `HMAC(key, u32be(i) ‖ label ‖ 0x00 ‖ context ‖ u32be(8 · out_len))`,
+/// and the output is the first `out_len` bytes of the blocks' concatenation.
+pub(crate) fn kdf_ctr(
+    provider: &crate::crypto::CryptoProvider,
+    hash: crate::crypto::HashAlgorithm,
+    key: &[u8],
+    label: &[u8],
+    context: &[u8],
+    out_len: usize,
+) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    let bits = u32::try_from(out_len * 8)
+        .map_err(|_| crate::error::Error::Crypto("KDF output too long".into()))?
+        .to_be_bytes();
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(out_len + hash.output_len()));
+    let mut counter = 1u32;
+    while out.len() < out_len {
+        let block = zeroize::Zeroizing::new(provider.hash.hmac(
+            hash,
+            key,
+            &[&counter.to_be_bytes(), label, &[0u8], context, &bits],
+        ));
+        out.extend_from_slice(&block);
+        counter += 1;
+    }
+    out.truncate(out_len);
+    Ok(out)
 }

@@ -1,0 +1,560 @@
+//! The hierarchical keyring's wrapping (`framework/aws-kms/aws-kms-hierarchical-keyring.md`):
+//! data keys wrapped under keys derived from a *branch key*.
+//!
+//! ```text
+//! derivedKey = KDF-CTR-HMAC-SHA256(branch key (32), label = "aws-kms-hierarchy", context = salt (16))
+//!              (one block: HMAC(key, 00000001 ‖ "aws-kms-hierarchy" ‖ 00 ‖ salt ‖ 00000100))
+//! AAD        = "aws-kms-hierarchy" ‖ branch key id (UTF-8) ‖ version (16 raw UUID bytes)
+//!              ‖ canonical(encryption context)
+//! EDK        = provider id   "aws-kms-hierarchy"
+//!              provider info branch key id (UTF-8)
+//!              ciphertext    salt (16) ‖ IV (12) ‖ version (16) ‖ AES-256-GCM(derivedKey, IV,
+//!                            data key, AAD) ‖ tag (16)
+//! ```
+//!
+//! Branch keys come from a [`BranchKeySource`]. The DynamoDB/KMS key store implements it in its
+//! own module; [`StaticBranchKeySource`] holds one branch key version in memory, which is what the
+//! test vectors use and what a caller with its own key distribution can use. This keyring does
+//! not cache branch keys: a caching source can wrap any other source.
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::crypto::{CryptoProvider, HashAlgorithm, default_provider};
+use crate::error::{KeyringAttempt, KeyringError, Result};
+use crate::keyring::{Keyring, kdf_ctr};
+use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
+use crate::suite::{IV_LEN, TAG_LEN};
+
+/// The provider ID of hierarchical keyring encrypted data keys.
+pub const HIERARCHY_PROVIDER_ID: &str = "aws-kms-hierarchy";
+
+const SALT_LEN: usize = 16;
+const VERSION_LEN: usize = 16;
+const BRANCH_KEY_LEN: usize = 32;
+const HEADER_LEN: usize = SALT_LEN + IV_LEN + VERSION_LEN;
+
+/// One version of a branch key: its ID, its version (a UUID) and the 32-byte key. The key is
+/// zeroized on drop and never printed.
+#[derive(Clone)]
+pub struct BranchKeyMaterials {
+    branch_key_id: String,
+    version: [u8; VERSION_LEN],
+    key: Zeroizing<Vec<u8>>,
+}
+
+impl fmt::Debug for BranchKeyMaterials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BranchKeyMaterials")
+            .field("branch_key_id", &self.branch_key_id)
+            .field("version", &format_uuid(&self.version))
+            .finish_non_exhaustive()
+    }
+}
+
+impl BranchKeyMaterials {
+    /// Branch key materials from a key ID, a version in UUID text form
+    /// (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`) and the 32-byte branch key.
+    ///
+    /// # Errors
+    /// [`KeyringError::InvalidKey`] for a malformed version or a key that is not 32 bytes.
+    pub fn new(branch_key_id: impl Into<String>, version: &str, key: &[u8]) -> Result<Self> {
+        let version = parse_uuid(version).ok_or_else(|| {
+            KeyringError::InvalidKey(format!("branch key version {version:?} is not a UUID"))
+        })?;
+        if key.len() != BRANCH_KEY_LEN {
+            return Err(KeyringError::InvalidKey(format!(
+                "a branch key is 32 bytes, not {}",
+                key.len()
+            ))
+            .into());
+        }
+        Ok(Self {
+            branch_key_id: branch_key_id.into(),
+            version,
+            key: Zeroizing::new(key.to_vec()),
+        })
+    }
+
+    /// The branch key ID.
+    pub fn branch_key_id(&self) -> &str {
+        &self.branch_key_id
+    }
+
+    /// The version, as UUID text.
+    pub fn version(&self) -> String {
+        format_uuid(&self.version)
+    }
+
+    /// The version, as the 16 bytes stored in encrypted data keys.
+    pub fn version_bytes(&self) -> &[u8; VERSION_LEN] {
+        &self.version
+    }
+}
+
+/// Where a [`HierarchicalKeyring`] gets branch keys (the key store's `GetActiveBranchKey` and
+/// `GetBranchKeyVersion`).
+pub trait BranchKeySource: Send + Sync + fmt::Debug {
+    /// The active version of a branch key, for encryption.
+    fn active_branch_key<'a>(
+        &'a self,
+        branch_key_id: &'a str,
+    ) -> BoxFuture<'a, Result<BranchKeyMaterials>>;
+
+    /// A given version (UUID text) of a branch key, for decryption.
+    fn branch_key_version<'a>(
+        &'a self,
+        branch_key_id: &'a str,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<BranchKeyMaterials>>;
+}
+
+/// A branch key source holding one branch key version in memory; it is also the active one.
+#[derive(Debug, Clone)]
+pub struct StaticBranchKeySource(BranchKeyMaterials);
+
+impl StaticBranchKeySource {
+    /// A source that serves `materials`.
+    pub fn new(materials: BranchKeyMaterials) -> Self {
+        Self(materials)
+    }
+
+    fn check_id(&self, branch_key_id: &str) -> Result<()> {
+        if branch_key_id != self.0.branch_key_id {
+            return Err(KeyringError::InvalidConfiguration(format!(
+                "this static branch key source holds {:?}, not {branch_key_id:?}",
+                self.0.branch_key_id
+            ))
+            .into());
+        }
+        Ok(())
+    }
+}
+
+impl BranchKeySource for StaticBranchKeySource {
+    fn active_branch_key<'a>(
+        &'a self,
+        branch_key_id: &'a str,
+    ) -> BoxFuture<'a, Result<BranchKeyMaterials>> {
+        Box::pin(async move {
+            self.check_id(branch_key_id)?;
+            Ok(self.0.clone())
+        })
+    }
+
+    fn branch_key_version<'a>(
+        &'a self,
+        branch_key_id: &'a str,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<BranchKeyMaterials>> {
+        Box::pin(async move {
+            self.check_id(branch_key_id)?;
+            if parse_uuid(version) != Some(self.0.version) {
+                return Err(KeyringError::InvalidConfiguration(format!(
+                    "this static branch key source holds version {}, not {version}",
+                    self.0.version()
+                ))
+                .into());
+            }
+            Ok(self.0.clone())
+        })
+    }
+}
+
+/// The hierarchical keyring, with a fixed branch key ID and a [`BranchKeySource`].
+#[derive(Debug, Clone)]
+pub struct HierarchicalKeyring {
+    source: Arc<dyn BranchKeySource>,
+    branch_key_id: String,
+    provider: CryptoProvider,
+}
+
+impl HierarchicalKeyring {
+    /// A hierarchical keyring for `branch_key_id`, with the default crypto provider.
+    pub fn new(source: Arc<dyn BranchKeySource>, branch_key_id: impl Into<String>) -> Self {
+        Self::with_provider(source, branch_key_id, default_provider())
+    }
+
+    /// A hierarchical keyring using `provider` for its cryptography.
+    pub fn with_provider(
+        source: Arc<dyn BranchKeySource>,
+        branch_key_id: impl Into<String>,
+        provider: &CryptoProvider,
+    ) -> Self {
+        Self {
+            source,
+            branch_key_id: branch_key_id.into(),
+            provider: *provider,
+        }
+    }
+
+    /// The branch key ID.
+    pub fn branch_key_id(&self) -> &str {
+        &self.branch_key_id
+    }
+
+    fn describe(&self) -> String {
+        format!("aws-kms-hierarchy({})", self.branch_key_id)
+    }
+
+    fn derive(&self, branch: &BranchKeyMaterials, salt: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        kdf_ctr(
+            &self.provider,
+            HashAlgorithm::Sha256,
+            &branch.key,
+            HIERARCHY_PROVIDER_ID.as_bytes(),
+            salt,
+            32,
+        )
+    }
+
+    fn aad(branch: &BranchKeyMaterials, context: &[u8]) -> Vec<u8> {
+        let mut aad = Vec::with_capacity(
+            HIERARCHY_PROVIDER_ID.len() + branch.branch_key_id.len() + VERSION_LEN + context.len(),
+        );
+        aad.extend_from_slice(HIERARCHY_PROVIDER_ID.as_bytes());
+        aad.extend_from_slice(branch.branch_key_id.as_bytes());
+        aad.extend_from_slice(&branch.version);
+        aad.extend_from_slice(context);
+        aad
+    }
+
+    /// Checks that a source answered for the key it was asked for.
+    fn check_materials(
+        &self,
+        branch: &BranchKeyMaterials,
+        version: Option<&[u8; VERSION_LEN]>,
+    ) -> Result<()> {
+        let version_ok = version.is_none_or(|v| bool::from(v.ct_eq(&branch.version)));
+        if branch.branch_key_id != self.branch_key_id || !version_ok {
+            return Err(KeyringError::InvalidMaterials(
+                "the branch key source returned another branch key",
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    async fn unwrap_one(
+        &self,
+        edk: &EncryptedDataKey,
+        context: &[u8],
+        key_len: usize,
+    ) -> Result<DataKey> {
+        let ct = edk.ciphertext();
+        if ct.len() != HEADER_LEN + key_len + TAG_LEN {
+            return Err(KeyringError::InvalidMaterials(
+                "hierarchy ciphertext has the wrong length",
+            )
+            .into());
+        }
+        let salt = &ct[..SALT_LEN];
+        let iv: [u8; IV_LEN] = ct[SALT_LEN..SALT_LEN + IV_LEN]
+            .try_into()
+            .expect("length checked");
+        let version: [u8; VERSION_LEN] = ct[SALT_LEN + IV_LEN..HEADER_LEN]
+            .try_into()
+            .expect("length checked");
+        let (wrapped, tag) = ct[HEADER_LEN..].split_at(key_len);
+        let branch = self
+            .source
+            .branch_key_version(&self.branch_key_id, &format_uuid(&version))
+            .await?;
+        self.check_materials(&branch, Some(&version))?;
+        let derived = self.derive(&branch, salt)?;
+        let mut key = Zeroizing::new(wrapped.to_vec());
+        let tag: [u8; TAG_LEN] = tag.try_into().expect("length checked");
+        self.provider
+            .aead
+            .key(&derived)?
+            .open_in_place(&iv, &Self::aad(&branch, context), &mut key, &tag)
+            .map_err(|_| {
+                KeyringError::InvalidMaterials(
+                    "unwrapping failed (wrong branch key or encryption context)",
+                )
+            })?;
+        Ok(DataKey::from_slice(&key))
+    }
+}
+
+impl Keyring for HierarchicalKeyring {
+    fn on_encrypt<'a>(
+        &'a self,
+        mut materials: EncryptionMaterials,
+    ) -> BoxFuture<'a, Result<EncryptionMaterials>> {
+        Box::pin(async move {
+            let context = materials.encryption_context().serialize()?;
+            let branch = self.source.active_branch_key(&self.branch_key_id).await?;
+            self.check_materials(&branch, None)?;
+            if materials.data_key().is_none() {
+                let mut key = vec![0u8; materials.algorithm_suite().key_len()];
+                self.provider.random.fill(&mut key)?;
+                materials.set_data_key(DataKey::new(key))?;
+            }
+            let mut salt_iv = [0u8; SALT_LEN + IV_LEN];
+            self.provider.random.fill(&mut salt_iv)?;
+            let (salt, iv) = salt_iv.split_at(SALT_LEN);
+            let iv: [u8; IV_LEN] = iv.try_into().expect("12 bytes");
+            let derived = self.derive(&branch, salt)?;
+            let data_key = materials.data_key().expect("set above");
+            let mut wrapped = data_key.expose().to_vec();
+            let tag = self.provider.aead.key(&derived)?.seal_in_place(
+                &iv,
+                &Self::aad(&branch, &context),
+                &mut wrapped,
+            )?;
+            let mut ciphertext = Vec::with_capacity(HEADER_LEN + wrapped.len() + TAG_LEN);
+            ciphertext.extend_from_slice(&salt_iv);
+            ciphertext.extend_from_slice(&branch.version);
+            ciphertext.extend_from_slice(&wrapped);
+            ciphertext.extend_from_slice(&tag);
+            materials.add_encrypted_data_key(EncryptedDataKey::new(
+                HIERARCHY_PROVIDER_ID,
+                branch.branch_key_id.as_bytes().to_vec(),
+                ciphertext,
+            ));
+            Ok(materials)
+        })
+    }
+
+    fn on_decrypt<'a>(
+        &'a self,
+        mut materials: DecryptionMaterials,
+        encrypted_data_keys: &'a [EncryptedDataKey],
+    ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
+        Box::pin(async move {
+            if materials.data_key().is_some() {
+                return Err(KeyringError::InvalidMaterials(
+                    "a plaintext data key is already present",
+                )
+                .into());
+            }
+            let context = materials.encryption_context().serialize()?;
+            let key_len = materials.algorithm_suite().key_len();
+            let mut attempts = Vec::new();
+            for edk in encrypted_data_keys {
+                if edk.provider_id() != HIERARCHY_PROVIDER_ID {
+                    continue;
+                }
+                match std::str::from_utf8(edk.provider_info()) {
+                    Ok(id) if id == self.branch_key_id => {}
+                    Ok(_) => continue,
+                    Err(_) => {
+                        attempts.push(KeyringAttempt {
+                            keyring: self.describe(),
+                            reason: "provider info is not UTF-8".into(),
+                        });
+                        continue;
+                    }
+                }
+                match self.unwrap_one(edk, &context, key_len).await {
+                    Ok(key) => {
+                        materials.set_data_key(key)?;
+                        return Ok(materials);
+                    }
+                    Err(e) => attempts.push(KeyringAttempt {
+                        keyring: self.describe(),
+                        reason: e.to_string(),
+                    }),
+                }
+            }
+            if attempts.is_empty() {
+                attempts.push(KeyringAttempt {
+                    keyring: self.describe(),
+                    reason: "no encrypted data key names this branch key".into(),
+                });
+            }
+            Err(KeyringError::NoDecryptableKey { attempts }.into())
+        })
+    }
+}
+
+fn parse_uuid(text: &str) -> Option<[u8; VERSION_LEN]> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 36 || [8, 13, 18, 23].iter().any(|&i| bytes[i] != b'-') {
+        return None;
+    }
+    let hex: Vec<u8> = bytes.iter().copied().filter(|&b| b != b'-').collect();
+    if hex.len() != 32 {
+        return None;
+    }
+    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = [0u8; VERSION_LEN];
+    for (i, pair) in hex.chunks(2).enumerate() {
+        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+fn format_uuid(b: &[u8; VERSION_LEN]) -> String {
+    let mut s = String::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push_str(&format!("{byte:02x}"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::context::EncryptionContext;
+    use crate::error::Error;
+    use crate::suite::AlgorithmSuite;
+
+    const VERSION: &str = "e9ce18a3-edb5-4272-9f86-1cacb7997ff6";
+
+    fn keyring(id: &str, key: u8) -> HierarchicalKeyring {
+        let m = BranchKeyMaterials::new(id, VERSION, &[key; 32]).unwrap();
+        HierarchicalKeyring::new(Arc::new(StaticBranchKeySource::new(m)), id)
+    }
+
+    fn context() -> EncryptionContext {
+        [("k", "v")].into_iter().collect()
+    }
+
+    fn no_key(r: Result<DecryptionMaterials>) -> Vec<KeyringAttempt> {
+        match r {
+            Err(Error::Keyring(KeyringError::NoDecryptableKey { attempts })) => attempts,
+            other => panic!("expected NoDecryptableKey, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn uuid_round_trip() {
+        let b = parse_uuid(VERSION).unwrap();
+        assert_eq!(b[0], 0xe9);
+        assert_eq!(b[15], 0xf6);
+        assert_eq!(format_uuid(&b), VERSION);
+        for bad in [
+            "",
+            "e9ce18a3edb542729f861cacb7997ff6",
+            "g9ce18a3-edb5-4272-9f86-1cacb7997ff6",
+            "e9ce18a3-edb5-4272-9f86-1cacb7997ff",
+        ] {
+            assert!(parse_uuid(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn round_trip_for_every_key_length() {
+        for suite in [
+            AlgorithmSuite::AES_128_GCM_IV12_TAG16_HKDF_SHA256,
+            AlgorithmSuite::AES_192_GCM_IV12_TAG16_HKDF_SHA256,
+            AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+        ] {
+            let k = keyring("branch-1", 5);
+            let out =
+                block_on(k.on_encrypt(EncryptionMaterials::new(suite, context(), vec![], None)))
+                    .unwrap();
+            let edk = &out.encrypted_data_keys()[0];
+            assert_eq!(edk.provider_id(), "aws-kms-hierarchy");
+            assert_eq!(edk.provider_info(), b"branch-1");
+            assert_eq!(edk.ciphertext().len(), 44 + suite.key_len() + 16);
+            assert_eq!(&edk.ciphertext()[28..44], &parse_uuid(VERSION).unwrap());
+            let dm = DecryptionMaterials::new(suite, context(), vec![], None);
+            let got = block_on(k.on_decrypt(dm, out.encrypted_data_keys())).unwrap();
+            assert_eq!(
+                got.data_key().unwrap().expose(),
+                out.data_key().unwrap().expose()
+            );
+        }
+    }
+
+    #[test]
+    fn failure_paths_have_typed_errors() {
+        let suite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
+        let dm = || DecryptionMaterials::new(suite, context(), vec![], None);
+        let k = keyring("branch-1", 5);
+        let out = block_on(k.on_encrypt(EncryptionMaterials::new(suite, context(), vec![], None)))
+            .unwrap();
+        let edk = out.encrypted_data_keys()[0].clone();
+
+        // Wrong branch key material under the same ID and version.
+        let attempts = no_key(block_on(
+            keyring("branch-1", 6).on_decrypt(dm(), std::slice::from_ref(&edk)),
+        ));
+        assert!(attempts[0].reason.contains("unwrapping failed"));
+        // Another branch key ID: the EDK is not for us.
+        let attempts = no_key(block_on(
+            keyring("branch-2", 5).on_decrypt(dm(), std::slice::from_ref(&edk)),
+        ));
+        assert!(attempts[0].reason.contains("no encrypted data key"));
+        // Wrong provider ID.
+        let other = EncryptedDataKey::new(
+            "aws-kms-hierarchy2",
+            edk.provider_info().to_vec(),
+            edk.ciphertext().to_vec(),
+        );
+        no_key(block_on(k.on_decrypt(dm(), &[other])));
+        // Tampered salt, IV, wrapped key and tag; a version the source does not hold.
+        for at in [0, 20, 50, 80] {
+            let mut ct = edk.ciphertext().to_vec();
+            ct[at] ^= 1;
+            let bad = EncryptedDataKey::new("aws-kms-hierarchy", b"branch-1".to_vec(), ct);
+            assert!(
+                no_key(block_on(k.on_decrypt(dm(), &[bad])))[0]
+                    .reason
+                    .contains("unwrapping failed")
+            );
+        }
+        let mut ct = edk.ciphertext().to_vec();
+        ct[30] ^= 1;
+        let bad = EncryptedDataKey::new("aws-kms-hierarchy", b"branch-1".to_vec(), ct);
+        assert!(
+            no_key(block_on(k.on_decrypt(dm(), &[bad])))[0]
+                .reason
+                .contains("holds version")
+        );
+        // Truncated; provider info not UTF-8.
+        let short = EncryptedDataKey::new(
+            "aws-kms-hierarchy",
+            b"branch-1".to_vec(),
+            edk.ciphertext()[..40].to_vec(),
+        );
+        assert!(
+            no_key(block_on(k.on_decrypt(dm(), &[short])))[0]
+                .reason
+                .contains("wrong length")
+        );
+        let not_utf8 =
+            EncryptedDataKey::new("aws-kms-hierarchy", vec![0xff], edk.ciphertext().to_vec());
+        assert!(
+            no_key(block_on(k.on_decrypt(dm(), &[not_utf8])))[0]
+                .reason
+                .contains("UTF-8")
+        );
+        // Another encryption context.
+        let other_ec = DecryptionMaterials::new(suite, EncryptionContext::new(), vec![], None);
+        no_key(block_on(k.on_decrypt(other_ec, &[edk])));
+        // A keyring whose source does not have its branch key cannot encrypt.
+        let m = BranchKeyMaterials::new("branch-1", VERSION, &[5; 32]).unwrap();
+        let mismatched =
+            HierarchicalKeyring::new(Arc::new(StaticBranchKeySource::new(m)), "branch-9");
+        assert!(matches!(
+            block_on(mismatched.on_encrypt(EncryptionMaterials::new(
+                suite,
+                context(),
+                vec![],
+                None
+            ))),
+            Err(Error::Keyring(KeyringError::InvalidConfiguration(_)))
+        ));
+        // Bad branch key materials.
+        assert!(BranchKeyMaterials::new("b", "not-a-uuid", &[0; 32]).is_err());
+        assert!(BranchKeyMaterials::new("b", VERSION, &[0; 16]).is_err());
+        let printed = format!(
+            "{:?}",
+            BranchKeyMaterials::new("b", VERSION, &[0xAB; 32]).unwrap()
+        );
+        assert!(printed.contains(VERSION) && !printed.contains("171"));
+    }
+}
