@@ -20,7 +20,11 @@ use serde_json::Value;
 
 const BACKENDS: [(&str, &str, &CryptoProvider); 2] = [
     ("aws-lc", "esdk/aws-lc", &esdk::crypto::aws_lc::PROVIDER),
-    ("rustcrypto", "esdk/RustCrypto", &esdk::crypto::rustcrypto::PROVIDER),
+    (
+        "rustcrypto",
+        "esdk/RustCrypto",
+        &esdk::crypto::rustcrypto::PROVIDER,
+    ),
 ];
 
 fn main() {
@@ -138,7 +142,10 @@ fn machine(name: &str, provider: &CryptoProvider, data: &[u8], runs: usize) {
             }
         },
     );
-    println!("{}", oneshot_record(name, 0, 65536, "aes-256-gcm-seal", mib, t));
+    println!(
+        "{}",
+        oneshot_record(name, 0, 65536, "aes-256-gcm-seal", mib, t)
+    );
     let (t, _) = repeat(
         runs,
         || (),

@@ -40,12 +40,17 @@ impl Opts {
             machine: true,
         };
         while let Some(a) = args.next() {
-            let mut value = || args.next().unwrap_or_else(|| usage(&format!("{a} needs a value")));
+            let mut value = || {
+                args.next()
+                    .unwrap_or_else(|| usage(&format!("{a} needs a value")))
+            };
             match a.as_str() {
                 "--mib" => o.mib = value().parse().unwrap_or_else(|_| usage("bad --mib")),
                 "--runs" => o.runs = value().parse().unwrap_or_else(|_| usage("bad --runs")),
                 "--small-secs" => {
-                    o.small_secs = value().parse().unwrap_or_else(|_| usage("bad --small-secs"))
+                    o.small_secs = value()
+                        .parse()
+                        .unwrap_or_else(|_| usage("bad --small-secs"))
                 }
                 "--suites" => {
                     o.suites = value()
@@ -151,7 +156,14 @@ pub fn filler(len: usize) -> Vec<u8> {
 }
 
 /// One JSON line: a one-shot throughput in MiB per CPU-second (and per wall second).
-pub fn oneshot_record(imp: &str, suite: u16, frame: u32, op: &str, mib: usize, t: Timing) -> String {
+pub fn oneshot_record(
+    imp: &str,
+    suite: u16,
+    frame: u32,
+    op: &str,
+    mib: usize,
+    t: Timing,
+) -> String {
     format!(
         "{{\"impl\":\"{imp}\",\"kind\":\"oneshot\",\"suite\":\"0x{suite:04X}\",\"frame\":{frame},\
          \"op\":\"{op}\",\"cpu\":{:.2},\"wall\":{:.2}}}",

@@ -12,7 +12,9 @@ use aws_esdk::client::Client;
 use aws_esdk::material_providers::client::Client as MplClient;
 use aws_esdk::material_providers::types::keyring::KeyringRef;
 use aws_esdk::material_providers::types::material_providers_config::MaterialProvidersConfig;
-use aws_esdk::material_providers::types::{AesWrappingAlg, EsdkAlgorithmSuiteId, EsdkCommitmentPolicy};
+use aws_esdk::material_providers::types::{
+    AesWrappingAlg, EsdkAlgorithmSuiteId, EsdkCommitmentPolicy,
+};
 use aws_esdk::types::aws_encryption_sdk_config::AwsEncryptionSdkConfig;
 use aws_smithy_types::Blob;
 use measure::{Opts, filler, oneshot_record, rate, repeat, small_record};
@@ -86,8 +88,12 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let mpl = MplClient::from_conf(MaterialProvidersConfig::builder().build().expect("mpl config"))
-        .expect("mpl client");
+    let mpl = MplClient::from_conf(
+        MaterialProvidersConfig::builder()
+            .build()
+            .expect("mpl config"),
+    )
+    .expect("mpl client");
     let keyring = rt
         .block_on(
             mpl.create_raw_aes_keyring()
@@ -109,11 +115,21 @@ fn main() {
                 || Blob::new(plaintext.clone()),
                 |pt| sdk.encrypt(&client, suite, frame, pt),
             );
-            println!("{}", oneshot_record(IMPL, suite, frame, "encrypt", o.mib, t));
+            println!(
+                "{}",
+                oneshot_record(IMPL, suite, frame, "encrypt", o.mib, t)
+            );
             let ct = ct.into_inner();
-            let (t, pt) = repeat(o.runs, || Blob::new(ct.clone()), |c| sdk.decrypt(&client, c));
+            let (t, pt) = repeat(
+                o.runs,
+                || Blob::new(ct.clone()),
+                |c| sdk.decrypt(&client, c),
+            );
             assert!(pt.as_ref() == &plaintext[..], "round trip");
-            println!("{}", oneshot_record(IMPL, suite, frame, "decrypt", o.mib, t));
+            println!(
+                "{}",
+                oneshot_record(IMPL, suite, frame, "decrypt", o.mib, t)
+            );
         }
     }
     let small = filler(1024);
