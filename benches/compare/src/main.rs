@@ -15,7 +15,10 @@ use std::collections::BTreeMap;
 
 use esdk::crypto::{CryptoProvider, HashAlgorithm};
 use esdk::{AlgorithmSuite, Client, CommitmentPolicy, FrameLength, MaterialsSource, RawAesKeyring};
-use measure::{Opts, filler, oneshot_record, rate, repeat, small_record};
+use measure::{
+    Opts, filler, oneshot_record, peak_extra, peak_ratio, peak_record, rate, repeat, small_record,
+    small_suites,
+};
 use serde_json::Value;
 
 const BACKENDS: [(&str, &str, &CryptoProvider); 2] = [
@@ -100,10 +103,34 @@ fn measure() {
                 );
                 assert!(out.plaintext == plaintext, "round trip");
                 println!("{}", oneshot_record(name, id, frame, "decrypt", o.mib, t));
+                drop(out);
+                let (extra, out) = peak_extra(|| {
+                    rt.block_on(
+                        client
+                            .encrypt(&keys, &plaintext)
+                            .algorithm_suite(suite)
+                            .frame_length(fl)
+                            .into_future(),
+                    )
+                    .expect("encrypt")
+                });
+                if let Some(e) = extra {
+                    let ratio = peak_ratio(plaintext.len(), e, out.ciphertext.len());
+                    println!("{}", peak_record(name, id, frame, "encrypt", ratio));
+                }
+                drop(out);
+                let (extra, out) = peak_extra(|| {
+                    rt.block_on(decrypt_client.decrypt(&keys, &ct).into_future())
+                        .expect("decrypt")
+                });
+                if let Some(e) = extra {
+                    let ratio = peak_ratio(ct.len(), e, out.plaintext.len());
+                    println!("{}", peak_record(name, id, frame, "decrypt", ratio));
+                }
             }
         }
         let small = filler(1024);
-        for id in [0x0478u16, 0x0578] {
+        for id in small_suites(&o) {
             let suite = AlgorithmSuite::from_id(id).expect("known suite");
             let (per_cpu, per_wall) = rate(o.small_secs, || {
                 let ct = rt
@@ -193,7 +220,11 @@ fn report(files: &[String]) {
                 r["frame"].as_u64().unwrap_or(0),
                 r["op"].as_str().unwrap_or_default().to_owned(),
             );
-            let cpu = r["cpu"].as_f64().unwrap_or(f64::NAN);
+            // Peak-memory records carry one value, kept in the first place.
+            let cpu = r["cpu"]
+                .as_f64()
+                .or(r["value"].as_f64())
+                .unwrap_or(f64::NAN);
             let wall = r["wall"].as_f64().unwrap_or(f64::NAN);
             figures.insert(key, (cpu, wall));
         }
@@ -263,6 +294,30 @@ fn report(files: &[String]) {
             ratio(f(rc), f(AWS)),
             ratio(f(lc), f(PY)),
             ratio(f(rc), f(PY)),
+        );
+    }
+
+    println!(
+        "\nPeak memory of a one-shot call: (input + what the call added at its peak) / (input + output)"
+    );
+    println!(
+        "{:<7} {:>6} {:<8} {:>11} {:>15} {:>14}",
+        "suite", "frame", "op", lc, rc, AWS
+    );
+    for (suite, frame, op) in &rows {
+        let f = |imp: &str| get(imp, "peak", suite, *frame, op);
+        if [lc, rc, AWS].iter().all(|imp| f(imp).is_none()) {
+            continue;
+        }
+        let cell2 = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2}"));
+        println!(
+            "{:<7} {:>6} {:<8} {:>11} {:>15} {:>14}",
+            suite,
+            frame,
+            op,
+            cell2(f(lc)),
+            cell2(f(rc)),
+            cell2(f(AWS)),
         );
     }
 

@@ -142,6 +142,53 @@ pub fn rate(secs: f64, mut op: impl FnMut()) -> (f64, f64) {
     }
 }
 
+fn status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line[field.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Runs `op` and returns how many bytes of memory it held at its peak beyond what the process
+/// held before (Linux: the resident high-water mark, reset through `/proc/self/clear_refs`;
+/// `None` where that is unavailable).
+pub fn peak_extra<R>(op: impl FnOnce() -> R) -> (Option<u64>, R) {
+    let before = status_kib("VmRSS:");
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let out = op();
+    let peak = status_kib("VmHWM:");
+    match (before, peak, reset) {
+        (Some(b), Some(p), true) => (Some(p.saturating_sub(b) * 1024), out),
+        _ => (None, out),
+    }
+}
+
+/// (input + the call's peak extra memory) / (input + output).
+pub fn peak_ratio(input: usize, extra: u64, output: usize) -> f64 {
+    (input as f64 + extra as f64) / (input + output) as f64
+}
+
+/// One JSON line: peak memory of a one-shot operation, as (input + memory the call added at
+/// its peak) / (input + output).
+pub fn peak_record(imp: &str, suite: u16, frame: u32, op: &str, ratio: f64) -> String {
+    format!(
+        "{{\"impl\":\"{imp}\",\"kind\":\"peak\",\"suite\":\"0x{suite:04X}\",\"frame\":{frame},\
+         \"op\":\"{op}\",\"value\":{ratio:.3}}}"
+    )
+}
+
+/// The suites measured with 1 KiB round trips: 0x0478 and 0x0578, when `--suites` has them.
+pub fn small_suites(o: &Opts) -> Vec<u16> {
+    [0x0478u16, 0x0578]
+        .into_iter()
+        .filter(|s| o.suites.contains(s))
+        .collect()
+}
+
 /// Deterministic filler bytes (their content does not matter to AES-GCM or SHA-2).
 pub fn filler(len: usize) -> Vec<u8> {
     let mut x = 0x9E37_79B9_7F4A_7C15u64;

@@ -17,7 +17,10 @@ use aws_esdk::material_providers::types::{
 };
 use aws_esdk::types::aws_encryption_sdk_config::AwsEncryptionSdkConfig;
 use aws_smithy_types::Blob;
-use measure::{Opts, filler, oneshot_record, rate, repeat, small_record};
+use measure::{
+    Opts, filler, oneshot_record, peak_extra, peak_ratio, peak_record, rate, repeat, small_record,
+    small_suites,
+};
 
 const IMPL: &str = "aws-esdk 1.2.4";
 
@@ -130,10 +133,24 @@ fn main() {
                 "{}",
                 oneshot_record(IMPL, suite, frame, "decrypt", o.mib, t)
             );
+            drop(pt);
+            let input = Blob::new(plaintext.clone());
+            let (extra, out) = peak_extra(|| sdk.encrypt(&client, suite, frame, input));
+            if let Some(e) = extra {
+                let ratio = peak_ratio(plaintext.len(), e, out.as_ref().len());
+                println!("{}", peak_record(IMPL, suite, frame, "encrypt", ratio));
+            }
+            drop(out);
+            let input = Blob::new(ct.clone());
+            let (extra, out) = peak_extra(|| sdk.decrypt(&client, input));
+            if let Some(e) = extra {
+                let ratio = peak_ratio(ct.len(), e, out.as_ref().len());
+                println!("{}", peak_record(IMPL, suite, frame, "decrypt", ratio));
+            }
         }
     }
     let small = filler(1024);
-    for suite in [0x0478u16, 0x0578] {
+    for suite in small_suites(&o) {
         let client = client(true);
         let (per_cpu, per_wall) = rate(o.small_secs, || {
             let ct = sdk.encrypt(&client, suite, 4096, Blob::new(small.clone()));
