@@ -28,6 +28,9 @@ export ESDK_PEERS_PYTHON=$PY
 step "cargo test, with local AWS KMS servers (moto) running"
 bash .ci/kms.sh run -- cargo test
 
+step "the aws-lc-rs crypto backend: lints, tests, vectors, Python interop"
+bash .ci/test-aws-lc.sh
+
 step "interop: esdk encrypts, the Python reference and the JavaScript ESDK decrypt"
 cargo build --release --bin esdk-vectors
 out=$(mktemp -d)

@@ -16,7 +16,7 @@ use crate::cmm::{
 };
 use crate::context::EncryptionContext;
 use crate::crypto::{CryptoProvider, default_provider};
-use crate::error::{FormatError, KeyringError, PolicyError, Result};
+use crate::error::{Error, FormatError, KeyringError, PolicyError, Result};
 use crate::format::{FrameLength, MessageHeader};
 use crate::keyring::{
     HierarchicalKeyring, Keyring, MultiKeyring, RawAesKeyring, RawEcdhKeyring, RawRsaKeyring,
@@ -411,8 +411,13 @@ impl<'a> EncryptCall<'a> {
         let mut options = self.options;
         options.plaintext_length = Some(self.plaintext.len() as u64);
         let mut encryptor = self.client.encryptor(&self.source, &options).await?;
+        // One allocation for the whole message: the header, then room for every frame (a frame
+        // adds at most 40 bytes: sequence number, final-frame marker and length, IV, tag) and
+        // the footer (at most 2 + 104 bytes); it becomes the returned Vec without a copy.
+        let mut out = BytesMut::new();
+        encryptor.write_header(&mut out);
         let frames = self.plaintext.len() / options.frame_length.get() as usize + 1;
-        let mut out = BytesMut::with_capacity(self.plaintext.len() + frames * 40 + 4096);
+        out.reserve(self.plaintext.len() + frames * 40 + 106);
         encryptor.update(self.plaintext, &mut out)?;
         encryptor.finish(&mut out)?;
         let header = encryptor.header().clone();
@@ -421,7 +426,7 @@ impl<'a> EncryptCall<'a> {
             encryption_context.insert(k, v);
         }
         Ok(EncryptOutput {
-            ciphertext: out.to_vec(),
+            ciphertext: Vec::from(out),
             header,
             encryption_context,
         })
@@ -435,6 +440,9 @@ impl<'a> IntoFuture for EncryptCall<'a> {
         Box::pin(self.run())
     }
 }
+
+/// How much ciphertext one-shot decryption hands the decryptor at a time.
+const DECRYPT_PIECE: usize = 256 * 1024;
 
 /// A one-shot decryption waiting for its options; `.await` it.
 #[must_use = "a decryption does nothing until awaited"]
@@ -465,11 +473,22 @@ impl<'a> DecryptCall<'a> {
 
     async fn run(self) -> Result<DecryptOutput> {
         let mut decryptor = self.client.decryptor(self.unsigned_only);
-        let mut input = BytesMut::from(self.ciphertext);
+        // The ciphertext goes to the decryptor a piece at a time through one small buffer, in
+        // which frames are decrypted in place (in cache) before their plaintext is appended to
+        // the output: one pass over the output, no second copy of the message in memory.
+        let mut rest = self.ciphertext;
+        let mut input = BytesMut::with_capacity(DECRYPT_PIECE.min(rest.len()));
         let mut plaintext = Vec::with_capacity(self.ciphertext.len());
         let mut context = None;
         loop {
-            match decryptor.decode(&mut input)? {
+            let event = decryptor.decode(&mut input).map_err(|e| match e {
+                // Count the trailing bytes not handed over yet too.
+                Error::Format(FormatError::TrailingData(n)) => {
+                    FormatError::TrailingData(n + rest.len()).into()
+                }
+                e => e,
+            })?;
+            match event {
                 Some(DecryptEvent::Header(header)) => {
                     let materials = self
                         .client
@@ -480,8 +499,19 @@ impl<'a> DecryptCall<'a> {
                 }
                 Some(DecryptEvent::Plaintext(chunk)) => plaintext.extend_from_slice(&chunk),
                 Some(DecryptEvent::Done) => break,
-                None => return Err(FormatError::Truncated.into()),
+                None if rest.is_empty() => return Err(FormatError::Truncated.into()),
+                None => {
+                    // A piece, or as much again as is buffered when a large frame is still
+                    // incomplete, so that buffering it costs linear time.
+                    let (piece, more) =
+                        rest.split_at(rest.len().min(DECRYPT_PIECE.max(input.len())));
+                    input.extend_from_slice(piece);
+                    rest = more;
+                }
             }
+        }
+        if !rest.is_empty() {
+            return Err(FormatError::TrailingData(input.len() + rest.len()).into());
         }
         decryptor.finish(&input)?;
         let header = decryptor.header().cloned().ok_or(FormatError::Truncated)?;

@@ -48,6 +48,14 @@
 //! | [`RequiredEncryptionContextCmm`] | another CMM; required pairs are authenticated, not stored | `framework/required-encryption-context-cmm.md` |
 //! | [`CachingCmm`] | another CMM, reusing its materials from a [`LocalMaterialsCache`] (TTL, message and byte limits) | `framework/caching-cmm.md` |
 //!
+//! ## Crypto backends
+//!
+//! All cryptography goes through a [`crypto::CryptoProvider`]. The default build uses the
+//! RustCrypto crates ([`crypto::rustcrypto`]); the cargo feature `aws-lc` adds an aws-lc-rs
+//! backend (`crypto::aws_lc`, roughly twice as fast at AES-GCM and ECDSA) and makes it
+//! [`crypto::default_provider`]. Either can be chosen explicitly with
+//! [`ClientBuilder::crypto_provider`] and the `with_provider` constructors.
+//!
 //! [AWS Encryption SDK]: https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/
 
 #![forbid(unsafe_code)]

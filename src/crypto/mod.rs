@@ -3,8 +3,16 @@
 //! Everything the format and the state machines need from cryptography goes through a
 //! [`CryptoProvider`]: a struct of `&'static dyn` algorithm objects, as rustls does it. The
 //! first backend, [`rustcrypto`], is built from the RustCrypto crates (aes-gcm, hkdf, hmac,
-//! sha2, p256, p384, p521, rsa). A second backend (aws-lc-rs, say) is a new module that fills the same
-//! struct; no format or state-machine code changes.
+//! sha2, p256, p384, p521, rsa). The second, `aws_lc` (cargo feature `aws-lc`), is built on
+//! aws-lc-rs and fills the same struct; no format or state-machine code knows which one runs.
+//!
+//! # Choosing a backend
+//!
+//! Without features, [`default_provider`] is RustCrypto. With the `aws-lc` feature it is
+//! aws-lc-rs (as rustls picks its provider from its features), so `cargo test --features
+//! aws-lc` runs every test on aws-lc. Either backend can always be chosen explicitly:
+//! `Client::builder().crypto_provider(&esdk::crypto::rustcrypto::PROVIDER)`, and the keyrings'
+//! and CMMs' `with_provider` constructors.
 //!
 //! Algorithm objects hand out *keyed* objects ([`AeadKey`], [`Signer`], [`Verifier`]) so that
 //! key schedules are computed once per message, not once per frame.
@@ -17,6 +25,8 @@ use crate::error::Result;
 use crate::materials::SigningKey;
 use crate::suite::{IV_LEN, SignatureAlgorithm, TAG_LEN};
 
+#[cfg(feature = "aws-lc")]
+pub mod aws_lc;
 pub mod rustcrypto;
 
 /// The algorithms an ESDK needs, as one value to pass around.
@@ -44,9 +54,17 @@ impl fmt::Debug for CryptoProvider {
     }
 }
 
-/// The default provider: the RustCrypto backend.
+/// The default provider: the aws-lc-rs backend when the `aws-lc` feature is enabled, the
+/// RustCrypto backend otherwise.
 pub fn default_provider() -> &'static CryptoProvider {
-    &rustcrypto::PROVIDER
+    #[cfg(feature = "aws-lc")]
+    {
+        &aws_lc::PROVIDER
+    }
+    #[cfg(not(feature = "aws-lc"))]
+    {
+        &rustcrypto::PROVIDER
+    }
 }
 
 /// A SHA-2 hash function.
