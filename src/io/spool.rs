@@ -317,13 +317,19 @@ mod tests {
     async fn spill_file_holds_no_plaintext_and_detects_changes() {
         let mut spool = Spool::new(0, true, crate::crypto::default_provider());
         fill(&mut spool).await;
-        let file = &mut spool.file.as_mut().unwrap().file;
+        // `poll_store` leaves less than a batch unwritten when a write had to wait (as drain
+        // would write it first): write everything out before looking at the file.
+        let spill = spool.file.as_mut().unwrap();
+        poll_fn(|cx| spill.poll_write_out(cx)).await.unwrap();
+        let file = &mut spill.file;
         file.flush().await.unwrap();
-        let mut raw = Vec::new();
-        file.seek(SeekFrom::Start(0)).await.unwrap();
-        tokio::io::AsyncReadExt::read_to_end(file, &mut raw)
-            .await
-            .unwrap();
+        file.sync_all().await.unwrap();
+        // Read the file through a duplicate handle at explicit offsets, leaving the spool's own
+        // handle (and its position) alone.
+        let std_file = file.try_clone().await.unwrap().into_std().await;
+        let len = std_file.metadata().unwrap().len() as usize;
+        let mut raw = vec![0u8; len];
+        std::os::unix::fs::FileExt::read_exact_at(&std_file, &mut raw, 0).unwrap();
         // Each chunk is one repeated byte: a long run of it would be plaintext on disk.
         assert!(raw.len() > 5 * 70 * 1024);
         assert!(!raw.windows(64).any(|w| w.iter().all(|&b| b == w[0])));
