@@ -100,7 +100,11 @@ fn keygen_writes_32_private_bytes_and_never_overwrites() {
     }
     let o = esdk(dir.path(), &["keygen", "--output", "a.key"]);
     fails(&o, 2, "already exists", dir.path(), &["a.key", "b.key"]);
-    assert_eq!(fs::read(dir.path().join("a.key")).unwrap(), a, "key unchanged");
+    assert_eq!(
+        fs::read(dir.path().join("a.key")).unwrap(),
+        a,
+        "key unchanged"
+    );
 }
 
 #[test]
@@ -110,8 +114,21 @@ fn file_round_trip_with_context_and_metadata() {
     ok(&esdk(
         d,
         &[
-            "encrypt", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c.bin", "-c", "tenant=a",
-            "-c", "purpose=test", "--frame-length", "1000", "--metadata-output", "enc.jsonl",
+            "encrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "p.bin",
+            "-o",
+            "c.bin",
+            "-c",
+            "tenant=a",
+            "-c",
+            "purpose=test",
+            "--frame-length",
+            "1000",
+            "--metadata-output",
+            "enc.jsonl",
         ],
     ));
     let ct = fs::read(d.join("c.bin")).unwrap();
@@ -120,8 +137,17 @@ fn file_round_trip_with_context_and_metadata() {
     ok(&esdk(
         d,
         &[
-            "decrypt", "-w", "key=aes:k.key", "-i", "c.bin", "-o", "out.bin", "-c", "tenant=a",
-            "--metadata-output", "dec.jsonl",
+            "decrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "c.bin",
+            "-o",
+            "out.bin",
+            "-c",
+            "tenant=a",
+            "--metadata-output",
+            "dec.jsonl",
         ],
     ));
     assert_eq!(fs::read(d.join("out.bin")).unwrap(), plaintext);
@@ -167,7 +193,15 @@ fn pipes_round_trip_and_buffered_decryption() {
     // Standard input to a file, a file to standard output.
     let o = esdk_stdin(
         d,
-        &["decrypt", "-w", "key=aes:k.key", "-i", "-", "-o", "from-pipe"],
+        &[
+            "decrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "-",
+            "-o",
+            "from-pipe",
+        ],
         Some(&enc.stdout),
     );
     ok(&o);
@@ -195,20 +229,44 @@ fn folder_round_trip_keeps_the_tree() {
     }
     ok(&esdk(
         d,
-        &["encrypt", "-w", "key=aes:k.key", "-i", "tree", "-o", "enc", "--metadata-output", "m"],
+        &[
+            "encrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "tree",
+            "-o",
+            "enc",
+            "--metadata-output",
+            "m",
+        ],
     ));
     for (p, _) in &files {
         let e = d.join(p.replacen("tree", "enc", 1) + ".encrypted");
         assert!(e.is_file(), "{} missing", e.display());
     }
     assert_eq!(fs::read_to_string(d.join("m")).unwrap().lines().count(), 4);
-    ok(&esdk(d, &["decrypt", "-w", "key=aes:k.key", "-i", "enc", "-o", "dec"]));
+    ok(&esdk(
+        d,
+        &["decrypt", "-w", "key=aes:k.key", "-i", "enc", "-o", "dec"],
+    ));
     for (p, data) in &files {
         let back = fs::read(d.join(p.replacen("tree", "dec", 1))).unwrap();
         assert_eq!(&back, data, "{p}");
     }
     // A folder output inside the input folder is refused.
-    let o = esdk(d, &["encrypt", "-w", "key=aes:k.key", "-i", "tree", "-o", "tree/x"]);
+    let o = esdk(
+        d,
+        &[
+            "encrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "tree",
+            "-o",
+            "tree/x",
+        ],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("inside the input folder"));
 }
@@ -218,12 +276,23 @@ fn a_file_into_an_existing_folder_gets_the_suffix() {
     let (dir, plaintext) = setup();
     let d = dir.path();
     fs::create_dir(d.join("out")).unwrap();
-    ok(&esdk(d, &["encrypt", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "out"]));
+    ok(&esdk(
+        d,
+        &["encrypt", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "out"],
+    ));
     assert!(d.join("out/p.bin.encrypted").is_file());
     fs::create_dir(d.join("back")).unwrap();
     ok(&esdk(
         d,
-        &["decrypt", "-w", "key=aes:k.key", "-i", "out/p.bin.encrypted", "-o", "back"],
+        &[
+            "decrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "out/p.bin.encrypted",
+            "-o",
+            "back",
+        ],
     ));
     assert_eq!(fs::read(d.join("back/p.bin")).unwrap(), plaintext);
 }
@@ -233,20 +302,53 @@ fn outputs_are_never_overwritten_unless_asked() {
     let (dir, _) = setup();
     let d = dir.path();
     fs::write(d.join("c"), b"precious").unwrap();
-    let o = esdk(d, &["encrypt", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c"]);
-    fails(&o, 2, "exists; pass --overwrite", d, &["k.key", "p.bin", "c"]);
+    let o = esdk(
+        d,
+        &["encrypt", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c"],
+    );
+    fails(
+        &o,
+        2,
+        "exists; pass --overwrite",
+        d,
+        &["k.key", "p.bin", "c"],
+    );
     assert_eq!(fs::read(d.join("c")).unwrap(), b"precious");
     ok(&esdk(
         d,
-        &["encrypt", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c", "--overwrite"],
+        &[
+            "encrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "p.bin",
+            "-o",
+            "c",
+            "--overwrite",
+        ],
     ));
     assert_ne!(fs::read(d.join("c")).unwrap(), b"precious");
     // Even with --overwrite, the input is never its own output.
     let o = esdk(
         d,
-        &["encrypt", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "p.bin", "--overwrite"],
+        &[
+            "encrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "p.bin",
+            "-o",
+            "p.bin",
+            "--overwrite",
+        ],
     );
-    fails(&o, 2, "the output is the input itself", d, &["k.key", "p.bin", "c"]);
+    fails(
+        &o,
+        2,
+        "the output is the input itself",
+        d,
+        &["k.key", "p.bin", "c"],
+    );
 }
 
 /// Encrypts `p.bin` to `c` in `d`.
@@ -263,12 +365,24 @@ fn wrong_key_fails_cleanly() {
     let d = dir.path();
     encrypt_to_c(d, &[]);
     ok(&esdk(d, &["keygen", "--output", "other.key"]));
-    let o = esdk(d, &["decrypt", "-w", "key=aes:other.key", "-i", "c", "-o", "out"]);
+    let o = esdk(
+        d,
+        &["decrypt", "-w", "key=aes:other.key", "-i", "c", "-o", "out"],
+    );
     fails(&o, 1, "keyring", d, &["k.key", "other.key", "p.bin", "c"]);
     // The right key under another name is the wrong key too.
     let o = esdk(
         d,
-        &["decrypt", "-w", "key=aes:k.key", "name=other", "-i", "c", "-o", "out"],
+        &[
+            "decrypt",
+            "-w",
+            "key=aes:k.key",
+            "name=other",
+            "-i",
+            "c",
+            "-o",
+            "out",
+        ],
     );
     fails(&o, 1, "keyring", d, &["k.key", "other.key", "p.bin", "c"]);
 }
@@ -280,7 +394,11 @@ fn tampered_messages_fail_and_leave_nothing() {
     let ct = encrypt_to_c(d, &[]);
     // A flipped bit in the last frame: every frame before it authenticates and was streamed to
     // the temporary file, which must be removed.
-    for (name, pos) in [("head", 30), ("body", ct.len() / 2), ("end", ct.len() - 200)] {
+    for (name, pos) in [
+        ("head", 30),
+        ("body", ct.len() / 2),
+        ("end", ct.len() - 200),
+    ] {
         let mut bad = ct.clone();
         bad[pos] ^= 0x01;
         fs::write(d.join("bad"), &bad).unwrap();
@@ -296,7 +414,10 @@ fn tampered_messages_fail_and_leave_nothing() {
     let mut long = ct.clone();
     long.push(0);
     fs::write(d.join("bad"), &long).unwrap();
-    let o = esdk(d, &["decrypt", "-w", "key=aes:k.key", "-i", "bad", "-o", "out"]);
+    let o = esdk(
+        d,
+        &["decrypt", "-w", "key=aes:k.key", "-i", "bad", "-o", "out"],
+    );
     fails(&o, 1, "bad: ", d, &["k.key", "p.bin", "c", "bad"]);
 }
 
@@ -307,7 +428,10 @@ fn truncated_messages_fail_and_leave_nothing() {
     let ct = encrypt_to_c(d, &[]);
     for cut in [0, 10, 400, ct.len() / 2, ct.len() - 1] {
         fs::write(d.join("cut"), &ct[..cut]).unwrap();
-        let o = esdk(d, &["decrypt", "-w", "key=aes:k.key", "-i", "cut", "-o", "out"]);
+        let o = esdk(
+            d,
+            &["decrypt", "-w", "key=aes:k.key", "-i", "cut", "-o", "out"],
+        );
         assert_eq!(o.status.code(), Some(1), "cut {cut}: {}", stderr(&o));
         fails(&o, 1, "cut: ", d, &["k.key", "p.bin", "c", "cut"]);
     }
@@ -320,12 +444,32 @@ fn encryption_context_must_match_on_decrypt() {
     encrypt_to_c(d, &["-c", "tenant=a"]);
     let o = esdk(
         d,
-        &["decrypt", "-w", "key=aes:k.key", "-i", "c", "-o", "out", "-c", "tenant=b"],
+        &[
+            "decrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "c",
+            "-o",
+            "out",
+            "-c",
+            "tenant=b",
+        ],
     );
     fails(&o, 1, "encryption context", d, &["k.key", "p.bin", "c"]);
     let o = esdk(
         d,
-        &["decrypt", "-w", "key=aes:k.key", "-i", "c", "-o", "out", "-c", "missing=x"],
+        &[
+            "decrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "c",
+            "-o",
+            "out",
+            "-c",
+            "missing=x",
+        ],
     );
     fails(&o, 1, "encryption context", d, &["k.key", "p.bin", "c"]);
 }
@@ -338,21 +482,56 @@ fn suites_policies_and_unsigned_only() {
     encrypt_to_c(d, &[]);
     let o = esdk(
         d,
-        &["decrypt", "-w", "key=aes:k.key", "-i", "c", "-o", "out", "--unsigned-only"],
+        &[
+            "decrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "c",
+            "-o",
+            "out",
+            "--unsigned-only",
+        ],
     );
     fails(&o, 1, "", d, &["k.key", "p.bin", "c"]);
     // An unsigned committing suite passes.
-    encrypt_to_c(d, &["--algorithm", "AES_256_GCM_HKDF_SHA512_COMMIT_KEY", "--overwrite"]);
+    encrypt_to_c(
+        d,
+        &[
+            "--algorithm",
+            "AES_256_GCM_HKDF_SHA512_COMMIT_KEY",
+            "--overwrite",
+        ],
+    );
     ok(&esdk(
         d,
-        &["decrypt", "-w", "key=aes:k.key", "-i", "c", "-o", "out", "--unsigned-only"],
+        &[
+            "decrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "c",
+            "-o",
+            "out",
+            "--unsigned-only",
+        ],
     ));
     assert_eq!(fs::read(d.join("out")).unwrap(), plaintext);
     fs::remove_file(d.join("out")).unwrap();
     // A non-committing suite needs the FORBID policy to encrypt and an ALLOW policy to decrypt.
     let o = esdk(
         d,
-        &["encrypt", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c2", "--algorithm", "0x0378"],
+        &[
+            "encrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "p.bin",
+            "-o",
+            "c2",
+            "--algorithm",
+            "0x0378",
+        ],
     );
     fails(&o, 1, "policy", d, &["k.key", "p.bin", "c"]);
     encrypt_to_c(
@@ -366,7 +545,10 @@ fn suites_policies_and_unsigned_only() {
         ],
     );
     assert_eq!(fs::read(d.join("c")).unwrap()[0], 1, "format v1");
-    let o = esdk(d, &["decrypt", "-w", "key=aes:k.key", "-i", "c", "-o", "out"]);
+    let o = esdk(
+        d,
+        &["decrypt", "-w", "key=aes:k.key", "-i", "c", "-o", "out"],
+    );
     fails(&o, 1, "policy", d, &["k.key", "p.bin", "c"]);
     ok(&esdk(
         d,
@@ -393,23 +575,50 @@ fn max_encrypted_data_keys_and_multi_keyrings() {
     ok(&esdk(
         d,
         &[
-            "encrypt", "-w", "key=aes:k.key", "-w", "key=aes:k2.key", "name=second", "-i",
-            "p.bin", "-o", "c",
+            "encrypt",
+            "-w",
+            "key=aes:k.key",
+            "-w",
+            "key=aes:k2.key",
+            "name=second",
+            "-i",
+            "p.bin",
+            "-o",
+            "c",
         ],
     ));
     // Either key alone decrypts.
     ok(&esdk(
         d,
-        &["decrypt", "-w", "key=aes:k2.key", "name=second", "-i", "c", "-o", "o2"],
+        &[
+            "decrypt",
+            "-w",
+            "key=aes:k2.key",
+            "name=second",
+            "-i",
+            "c",
+            "-o",
+            "o2",
+        ],
     ));
     assert_eq!(fs::read(d.join("o2")).unwrap(), plaintext);
-    ok(&esdk(d, &["decrypt", "-w", "key=aes:k.key", "-i", "c", "-o", "o1"]));
+    ok(&esdk(
+        d,
+        &["decrypt", "-w", "key=aes:k.key", "-i", "c", "-o", "o1"],
+    ));
     assert_eq!(fs::read(d.join("o1")).unwrap(), plaintext);
     let o = esdk(
         d,
         &[
-            "decrypt", "-w", "key=aes:k.key", "-i", "c", "-o", "o3",
-            "--max-encrypted-data-keys", "1",
+            "decrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "c",
+            "-o",
+            "o3",
+            "--max-encrypted-data-keys",
+            "1",
         ],
     );
     fails(&o, 1, "", d, &["k.key", "k2.key", "p.bin", "c", "o1", "o2"]);
@@ -431,12 +640,16 @@ fn rsa_round_trip_with_pem_files() {
     let keys = vector_keys();
     fs::write(
         d.join("pub.pem"),
-        keys["keys"]["rsa-2048-public"]["material"].as_str().unwrap(),
+        keys["keys"]["rsa-2048-public"]["material"]
+            .as_str()
+            .unwrap(),
     )
     .unwrap();
     fs::write(
         d.join("priv.pem"),
-        keys["keys"]["rsa-2048-private"]["material"].as_str().unwrap(),
+        keys["keys"]["rsa-2048-private"]["material"]
+            .as_str()
+            .unwrap(),
     )
     .unwrap();
     for padding in ["pkcs1", "oaep-sha1", "oaep-sha256", "oaep-sha512"] {
@@ -444,14 +657,30 @@ fn rsa_round_trip_with_pem_files() {
         let o = esdk(
             d,
             &[
-                "encrypt", "-w", "key=rsa-public:pub.pem", &pad, "-i", "p.bin", "-o", "c",
+                "encrypt",
+                "-w",
+                "key=rsa-public:pub.pem",
+                &pad,
+                "-i",
+                "p.bin",
+                "-o",
+                "c",
                 "--overwrite",
             ],
         );
         ok(&o);
         let o = esdk(
             d,
-            &["decrypt", "-w", "key=rsa-private:priv.pem", &pad, "-i", "c", "-o", "-"],
+            &[
+                "decrypt",
+                "-w",
+                "key=rsa-private:priv.pem",
+                &pad,
+                "-i",
+                "c",
+                "-o",
+                "-",
+            ],
         );
         ok(&o);
         assert_eq!(o.stdout, plaintext, "{padding}");
@@ -460,11 +689,23 @@ fn rsa_round_trip_with_pem_files() {
     let o = esdk(
         d,
         &[
-            "decrypt", "-w", "key=rsa-private:priv.pem", "padding=oaep-sha256", "-i", "c", "-o",
+            "decrypt",
+            "-w",
+            "key=rsa-private:priv.pem",
+            "padding=oaep-sha256",
+            "-i",
+            "c",
+            "-o",
             "out",
         ],
     );
-    fails(&o, 1, "keyring", d, &["k.key", "p.bin", "c", "pub.pem", "priv.pem"]);
+    fails(
+        &o,
+        1,
+        "keyring",
+        d,
+        &["k.key", "p.bin", "c", "pub.pem", "priv.pem"],
+    );
 }
 
 #[test]
@@ -474,29 +715,106 @@ fn bad_arguments_exit_2_with_a_message() {
     let base = ["k.key", "p.bin"];
     let cases: &[(&[&str], &str)] = &[
         (&["encrypt", "-i", "p.bin", "-o", "c"], "--wrapping-keys"),
-        (&["encrypt", "-w", "key=aes:k.key", "-i", "p.bin"], "--output"),
-        (&["encrypt", "-w", "key=aes:none.key", "-i", "p.bin", "-o", "c"], "none.key"),
-        (&["encrypt", "-w", "key=aes:p.bin", "-i", "p.bin", "-o", "c"], "16, 24 or 32"),
-        (&["encrypt", "-w", "key=des:k.key", "-i", "p.bin", "-o", "c"], "unknown key kind"),
-        (&["encrypt", "-w", "colour=blue", "-i", "p.bin", "-o", "c"], "unknown setting"),
-        (&["encrypt", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c", "-c", "nopair"], "key=value"),
         (
-            &["encrypt", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c", "--algorithm", "rot13"],
+            &["encrypt", "-w", "key=aes:k.key", "-i", "p.bin"],
+            "--output",
+        ),
+        (
+            &[
+                "encrypt",
+                "-w",
+                "key=aes:none.key",
+                "-i",
+                "p.bin",
+                "-o",
+                "c",
+            ],
+            "none.key",
+        ),
+        (
+            &["encrypt", "-w", "key=aes:p.bin", "-i", "p.bin", "-o", "c"],
+            "16, 24 or 32",
+        ),
+        (
+            &["encrypt", "-w", "key=des:k.key", "-i", "p.bin", "-o", "c"],
+            "unknown key kind",
+        ),
+        (
+            &["encrypt", "-w", "colour=blue", "-i", "p.bin", "-o", "c"],
+            "unknown setting",
+        ),
+        (
+            &[
+                "encrypt",
+                "-w",
+                "key=aes:k.key",
+                "-i",
+                "p.bin",
+                "-o",
+                "c",
+                "-c",
+                "nopair",
+            ],
+            "key=value",
+        ),
+        (
+            &[
+                "encrypt",
+                "-w",
+                "key=aes:k.key",
+                "-i",
+                "p.bin",
+                "-o",
+                "c",
+                "--algorithm",
+                "rot13",
+            ],
             "unknown suite",
         ),
         (
-            &["encrypt", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c", "--frame-length", "0"],
+            &[
+                "encrypt",
+                "-w",
+                "key=aes:k.key",
+                "-i",
+                "p.bin",
+                "-o",
+                "c",
+                "--frame-length",
+                "0",
+            ],
             "frame-length",
         ),
         (
-            &["decrypt", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c", "--buffer", "--unsigned-only"],
+            &[
+                "decrypt",
+                "-w",
+                "key=aes:k.key",
+                "-i",
+                "p.bin",
+                "-o",
+                "c",
+                "--buffer",
+                "--unsigned-only",
+            ],
             "cannot be used with",
         ),
         (
-            &["decrypt", "-w", "key=rsa-public:k.key", "-i", "p.bin", "-o", "c"],
+            &[
+                "decrypt",
+                "-w",
+                "key=rsa-public:k.key",
+                "-i",
+                "p.bin",
+                "-o",
+                "c",
+            ],
             "cannot decrypt",
         ),
-        (&["encrypt", "-w", "discovery=true", "-i", "p.bin", "-o", "c"], "only works to decrypt"),
+        (
+            &["encrypt", "-w", "discovery=true", "-i", "p.bin", "-o", "c"],
+            "only works to decrypt",
+        ),
         (&["frobnicate"], "unrecognized subcommand"),
     ];
     for (args, needle) in cases {
@@ -505,7 +823,10 @@ fn bad_arguments_exit_2_with_a_message() {
         fails(&o, 2, needle, d, &base);
     }
     // A missing input is an I/O error (3).
-    let o = esdk(d, &["encrypt", "-w", "key=aes:k.key", "-i", "nope", "-o", "c"]);
+    let o = esdk(
+        d,
+        &["encrypt", "-w", "key=aes:k.key", "-i", "nope", "-o", "c"],
+    );
     fails(&o, 3, "nope", d, &base);
 }
 
@@ -535,24 +856,43 @@ fn python_reference_sdk_decrypts_what_the_cli_encrypted() {
     let vkeys = vector_keys();
     fs::write(
         d.join("pub.pem"),
-        vkeys["keys"]["rsa-2048-public"]["material"].as_str().unwrap(),
+        vkeys["keys"]["rsa-2048-public"]["material"]
+            .as_str()
+            .unwrap(),
     )
     .unwrap();
     let man = d.join("manifest");
     fs::create_dir_all(man.join("ct")).unwrap();
     fs::write(man.join("p.bin"), &plaintext).unwrap();
     let cases: &[(&str, &[&str])] = &[
-        ("aes-default", &["-w", "key=aes:k.key", "namespace=cli-ns", "name=cli-key"]),
+        (
+            "aes-default",
+            &["-w", "key=aes:k.key", "namespace=cli-ns", "name=cli-key"],
+        ),
         (
             "aes-0478-ctx",
             &[
-                "-w", "key=aes:k.key", "namespace=cli-ns", "name=cli-key", "--algorithm",
-                "0x0478", "-c", "a=b", "--frame-length", "777",
+                "-w",
+                "key=aes:k.key",
+                "namespace=cli-ns",
+                "name=cli-key",
+                "--algorithm",
+                "0x0478",
+                "-c",
+                "a=b",
+                "--frame-length",
+                "777",
             ],
         ),
         (
             "rsa-oaep-sha256",
-            &["-w", "key=rsa-public:pub.pem", "namespace=cli-ns", "name=rsa-2048", "padding=oaep-sha256"],
+            &[
+                "-w",
+                "key=rsa-public:pub.pem",
+                "namespace=cli-ns",
+                "name=rsa-2048",
+                "padding=oaep-sha256",
+            ],
         ),
     ];
     let mut tests = serde_json::Map::new();
@@ -642,8 +982,18 @@ fn cli_decrypts_what_the_python_reference_sdk_wrote() {
         let ct = uri(&test["ciphertext"]);
         let ct = ct.to_str().unwrap();
         let args = [
-            "decrypt", "-w", "key=aes:k", &ns, &kn, "-i", ct, "-o", "out", "--commitment-policy",
-            "REQUIRE_ENCRYPT_ALLOW_DECRYPT", "--overwrite",
+            "decrypt",
+            "-w",
+            "key=aes:k",
+            &ns,
+            &kn,
+            "-i",
+            ct,
+            "-o",
+            "out",
+            "--commitment-policy",
+            "REQUIRE_ENCRYPT_ALLOW_DECRYPT",
+            "--overwrite",
         ];
         if let Some(pt) = test["result"].get("output") {
             let suite = test["info"]["suite"].as_str().unwrap_or("?").to_owned();

@@ -239,10 +239,7 @@ mod kms {
         Ok(Arc::new(k))
     }
 
-    pub async fn discovery(
-        g: &Group,
-        endpoint: Option<&str>,
-    ) -> Result<Arc<dyn Keyring>, Failure> {
+    pub async fn discovery(g: &Group, endpoint: Option<&str>) -> Result<Arc<dyn Keyring>, Failure> {
         let mut regions = g.regions.clone();
         if regions.is_empty() {
             match std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")) {

@@ -53,7 +53,9 @@ pub fn keygen(path: &Path) -> Result<(), Failure> {
             Failure::io(format!("cannot create {}: {e}", path.display()))
         }
     })?;
-    let written = file.write_all(key.as_slice()).and_then(|()| file.sync_all());
+    let written = file
+        .write_all(key.as_slice())
+        .and_then(|()| file.sync_all());
     if let Err(e) = written {
         drop(file);
         let _ = fs::remove_file(path);
@@ -84,7 +86,9 @@ pub async fn run(common: &Common, mode: Mode) -> Result<(), Failure> {
         Mode::Decrypt { .. } => Purpose::Decrypt,
     };
     if common.suffix.is_empty() || common.suffix.contains('/') {
-        return Err(Failure::usage("--suffix must be non-empty and contain no '/'"));
+        return Err(Failure::usage(
+            "--suffix must be non-empty and contain no '/'",
+        ));
     }
     let stdout_used = common.output == "-";
     if stdout_used && common.metadata_output.as_deref() == Some("-") {
@@ -92,16 +96,14 @@ pub async fn run(common: &Common, mode: Mode) -> Result<(), Failure> {
             "--output - and --metadata-output - cannot both use standard output",
         ));
     }
-    let keyring: Arc<dyn Keyring> = keys::keyring(
-        &common.key_groups,
-        purpose,
-        common.kms_endpoint.as_deref(),
-    )
-    .await?;
+    let keyring: Arc<dyn Keyring> =
+        keys::keyring(&common.key_groups, purpose, common.kms_endpoint.as_deref()).await?;
     let mut builder = Client::builder().commitment_policy(common.commitment_policy.into());
     if let Some(n) = common.max_encrypted_data_keys {
         if n == 0 {
-            return Err(Failure::usage("--max-encrypted-data-keys must be at least 1"));
+            return Err(Failure::usage(
+                "--max-encrypted-data-keys must be at least 1",
+            ));
         }
         builder = builder.max_encrypted_data_keys(n);
     }
@@ -171,9 +173,8 @@ pub async fn run(common: &Common, mode: Mode) -> Result<(), Failure> {
         for rel in files {
             let target = renamed(&out.join(&rel), mode, &common.suffix);
             if let Some(parent) = target.parent() {
-                fs::create_dir_all(parent).map_err(|e| {
-                    Failure::io(format!("cannot create {}: {e}", parent.display()))
-                })?;
+                fs::create_dir_all(parent)
+                    .map_err(|e| Failure::io(format!("cannot create {}: {e}", parent.display())))?;
             }
             job.one(Some(&input.join(&rel)), Some(&target)).await?;
         }
@@ -214,8 +215,8 @@ fn renamed(path: &Path, mode: Mode, suffix: &str) -> PathBuf {
 /// warning, so a link cannot lead the walk out of the tree or into a loop.
 fn walk(root: &Path, rel: &Path, files: &mut Vec<PathBuf>) -> Result<(), Failure> {
     let dir = root.join(rel);
-    let entries =
-        fs::read_dir(&dir).map_err(|e| Failure::io(format!("cannot list {}: {e}", dir.display())))?;
+    let entries = fs::read_dir(&dir)
+        .map_err(|e| Failure::io(format!("cannot list {}: {e}", dir.display())))?;
     for entry in entries {
         let entry = entry?;
         let kind = entry.file_type()?;
@@ -336,7 +337,9 @@ impl Job {
                 };
                 persisted.map_err(|e| {
                     if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                        Failure::usage(format!("{shown_out} exists; pass --overwrite to replace it"))
+                        Failure::usage(format!(
+                            "{shown_out} exists; pass --overwrite to replace it"
+                        ))
                     } else {
                         Failure::io(format!("cannot write {shown_out}: {}", e.error))
                     }
