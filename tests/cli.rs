@@ -1022,3 +1022,118 @@ fn cli_decrypts_what_the_python_reference_sdk_wrote() {
     assert!(suites.len() >= 8, "suites seen: {suites:?}");
     assert!(negatives >= 10);
 }
+
+/// AWS KMS keys through the CLI against a local moto server (`ESDK_KMS_ENDPOINT`, started by
+/// `.ci/kms.sh`): a two-key multi-keyring, either key alone, discovery with an account filter.
+#[cfg(feature = "kms")]
+#[test]
+fn kms_keys_multi_keyring_and_discovery() {
+    let Some(endpoint) = std::env::var("ESDK_KMS_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
+    else {
+        let msg = "ESDK_KMS_ENDPOINT is not set: the CLI's KMS test cannot run (start the local \
+                   servers with `source .ci/kms.sh start`)";
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI=true and {msg}"
+        );
+        eprintln!("\n**************** SKIPPED ****************\n{msg}\n");
+        return;
+    };
+    let region = "us-west-2";
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let conf = aws_sdk_kms::Config::builder()
+        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(aws_sdk_kms::config::Region::new(region))
+        .credentials_provider(aws_sdk_kms::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .build();
+    let kms = aws_sdk_kms::Client::from_conf(conf);
+    let arns: Vec<String> = (0..2)
+        .map(|i| {
+            runtime
+                .block_on(kms.create_key().description(format!("esdk cli {i}")).send())
+                .expect("CreateKey")
+                .key_metadata()
+                .and_then(|m| m.arn())
+                .expect("ARN")
+                .to_owned()
+        })
+        .collect();
+    let account = arns[0].split(':').nth(4).unwrap().to_owned();
+
+    let (dir, plaintext) = setup();
+    let d = dir.path();
+    let run = |args: &[&str]| {
+        let out = Command::new(EXE)
+            .args(args)
+            .args(["--kms-endpoint", &endpoint])
+            .current_dir(d)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", region)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        out
+    };
+    let k0 = format!("key=kms:{}", arns[0]);
+    let k1 = format!("key=kms:{}", arns[1]);
+    ok(&run(&[
+        "encrypt",
+        "-w",
+        &k0,
+        &k1,
+        "-i",
+        "p.bin",
+        "-o",
+        "c",
+        "--metadata-output",
+        "m",
+    ]));
+    let meta: serde_json::Value =
+        serde_json::from_str(fs::read_to_string(d.join("m")).unwrap().trim()).unwrap();
+    let edks = meta["encrypted_data_keys"].as_array().unwrap();
+    assert_eq!(edks.len(), 2);
+    assert!(edks.iter().all(|e| e["provider_id"] == "aws-kms"));
+    for key in [&k0, &k1] {
+        let o = run(&["decrypt", "-w", key, "-i", "c", "-o", "-"]);
+        ok(&o);
+        assert_eq!(o.stdout, plaintext);
+    }
+    let acct = format!("discovery-account={account}");
+    let o = run(&[
+        "decrypt",
+        "-w",
+        "discovery=true",
+        "region=us-west-2",
+        "discovery-partition=aws",
+        &acct,
+        "-i",
+        "c",
+        "-o",
+        "-",
+    ]);
+    ok(&o);
+    assert_eq!(o.stdout, plaintext);
+    // A filter that allows no key of the message.
+    let o = run(&[
+        "decrypt",
+        "-w",
+        "discovery=true",
+        "region=us-west-2",
+        "discovery-account=000000000000",
+        "-i",
+        "c",
+        "-o",
+        "out",
+    ]);
+    fails(&o, 1, "keyring", d, &["k.key", "p.bin", "c", "m"]);
+}
