@@ -1072,7 +1072,7 @@ fn kms_keys_multi_keyring_and_discovery() {
     let (dir, plaintext) = setup();
     let d = dir.path();
     let run = |args: &[&str]| {
-        let out = Command::new(EXE)
+        Command::new(EXE)
             .args(args)
             .args(["--kms-endpoint", &endpoint])
             .current_dir(d)
@@ -1081,8 +1081,7 @@ fn kms_keys_multi_keyring_and_discovery() {
             .env("AWS_REGION", region)
             .stdin(Stdio::null())
             .output()
-            .unwrap();
-        out
+            .unwrap()
     };
     let k0 = format!("key=kms:{}", arns[0]);
     let k1 = format!("key=kms:{}", arns[1]);
