@@ -1136,3 +1136,50 @@ fn kms_keys_multi_keyring_and_discovery() {
     ]);
     fails(&o, 1, "keyring", d, &["k.key", "p.bin", "c", "m"]);
 }
+
+/// The progress bar appears when stderr is a terminal (a pseudo-terminal from util-linux
+/// `script`), not with `--quiet`, and never when stderr is a pipe.
+#[test]
+fn progress_bar_only_on_a_terminal() {
+    let (dir, _) = setup();
+    let d = dir.path();
+    let o = esdk(
+        d,
+        &["encrypt", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c"],
+    );
+    ok(&o);
+    assert!(
+        o.stderr.is_empty(),
+        "quiet when stderr is a pipe: {}",
+        stderr(&o)
+    );
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("\n**** SKIPPED: no `script` (util-linux) to give esdk a terminal ****\n");
+        return;
+    }
+    let on_tty = |extra: &str| {
+        let cmd = format!("{EXE} encrypt -w key=aes:k.key -i p.bin -o - {extra} > tty-c");
+        let o = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .current_dir(d)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        ok(&o);
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let shown = on_tty("");
+    assert!(
+        shown.contains("p.bin [") && shown.contains("KiB"),
+        "{shown:?}"
+    );
+    let shown = on_tty("--quiet");
+    assert!(!shown.contains("p.bin"), "{shown:?}");
+    // The message written while the bar was drawn is intact.
+    let o = esdk(
+        d,
+        &["decrypt", "-w", "key=aes:k.key", "-i", "tty-c", "-o", "-"],
+    );
+    ok(&o);
+    assert_eq!(o.stdout, fs::read(d.join("p.bin")).unwrap());
+}

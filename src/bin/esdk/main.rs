@@ -156,6 +156,9 @@ pub struct Common {
     /// output is an existing folder.
     #[arg(long, default_value = ".encrypted")]
     pub suffix: String,
+    /// No progress bar (it is shown only when stderr is a terminal anyway).
+    #[arg(long, short)]
+    pub quiet: bool,
     /// AWS KMS endpoint URL (default: the AWS SDK's, or AWS_ENDPOINT_URL).
     #[arg(long)]
     pub kms_endpoint: Option<String>,

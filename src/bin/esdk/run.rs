@@ -1,7 +1,7 @@
 //! Encrypting and decrypting files, folders and pipes.
 
 use std::fs;
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use esdk::{
     AlgorithmSuite, Client, EncryptOptions, EncryptionContext, FrameLength, Keyring,
     MaterialsSource, MessageHeader,
 };
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use zeroize::Zeroizing;
 
@@ -71,6 +72,7 @@ struct Job {
     mode: Mode,
     context: EncryptionContext,
     overwrite: bool,
+    quiet: bool,
     metadata: Option<Metadata>,
 }
 
@@ -124,6 +126,7 @@ pub async fn run(common: &Common, mode: Mode) -> Result<(), Failure> {
         mode,
         context: common.encryption_context.iter().cloned().collect(),
         overwrite: common.overwrite,
+        quiet: common.quiet,
         metadata,
     };
 
@@ -235,10 +238,33 @@ fn walk(root: &Path, rel: &Path, files: &mut Vec<PathBuf>) -> Result<(), Failure
     Ok(())
 }
 
-/// Counts the bytes read through it.
+/// Counts the bytes read through it, and advances the progress bar if there is one.
 struct Counting<R> {
     inner: R,
     count: u64,
+    progress: Option<ProgressBar>,
+}
+
+/// A progress bar for `name` on stderr when stderr is a terminal (`len` bytes, or a spinner
+/// when the length is unknown); `None` otherwise, so scripts and logs stay quiet.
+fn progress(name: &str, len: Option<u64>, quiet: bool) -> Option<ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = match len {
+        Some(len) => ProgressBar::new(len).with_style(
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .ok()?
+            .progress_chars("=> "),
+        ),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} {msg} {bytes} {bytes_per_sec}").ok()?,
+        ),
+    };
+    bar.set_draw_target(ProgressDrawTarget::stderr());
+    Some(bar.with_message(name.to_owned()))
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for Counting<R> {
@@ -249,8 +275,11 @@ impl<R: AsyncRead + Unpin> AsyncRead for Counting<R> {
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let n = buf.filled().len() - before;
-        self.count += n as u64;
+        let n = (buf.filled().len() - before) as u64;
+        self.count += n;
+        if let Some(bar) = &self.progress {
+            bar.inc(n);
+        }
         r
     }
 }
@@ -294,9 +323,14 @@ impl Job {
                     .map_err(|e| Failure::io(format!("cannot open {shown_in}: {e}")))?,
             ),
         };
+        let len = match input {
+            Some(p) => fs::metadata(p).ok().map(|m| m.len()),
+            None => None,
+        };
         let reader = Counting {
             inner: reader,
             count: 0,
+            progress: progress(&shown_in, len, self.quiet),
         };
 
         let outcome = match output {
@@ -355,6 +389,18 @@ impl Job {
         mut reader: Counting<BoxRead>,
         out: &mut W,
     ) -> Result<Outcome, Failure> {
+        let result = self.transform_inner(&mut reader, out).await;
+        if let Some(bar) = reader.progress.take() {
+            bar.finish_and_clear();
+        }
+        result
+    }
+
+    async fn transform_inner<W: AsyncWrite + Unpin>(
+        &self,
+        reader: &mut Counting<BoxRead>,
+        out: &mut W,
+    ) -> Result<Outcome, Failure> {
         match self.mode {
             Mode::Encrypt { suite, frame } => {
                 let options = EncryptOptions {
@@ -364,7 +410,7 @@ impl Job {
                     plaintext_length: None,
                 };
                 let mut enc =
-                    EncryptingReader::new(&self.client, &self.source, &mut reader, &options)
+                    EncryptingReader::new(&self.client, &self.source, &mut *reader, &options)
                         .await?;
                 let header = enc.header().clone();
                 let bytes_out = tokio::io::copy(&mut enc, out).await?;
@@ -382,7 +428,7 @@ impl Job {
                     options.encryption_context = Some(self.context.clone());
                 }
                 let mut dec =
-                    DecryptingReader::new(&self.client, &self.source, &mut reader, &options)
+                    DecryptingReader::new(&self.client, &self.source, &mut *reader, &options)
                         .await?;
                 let header = dec.header().clone();
                 let context = dec.encryption_context().clone();
