@@ -1183,3 +1183,49 @@ fn progress_bar_only_on_a_terminal() {
     ok(&o);
     assert_eq!(o.stdout, fs::read(d.join("p.bin")).unwrap());
 }
+
+/// Ctrl-C (SIGINT) in the middle of a file: exit 130 and the temporary output is removed.
+#[cfg(unix)]
+#[test]
+fn interrupted_work_leaves_nothing() {
+    let (dir, plaintext) = setup();
+    let d = dir.path();
+    let mut child = Command::new(EXE)
+        .args(["encrypt", "-w", "key=aes:k.key", "-i", "-", "-o", "out"])
+        .current_dir(d)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Half the input, and the pipe stays open: esdk is mid-message.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&plaintext[..50_000]).unwrap();
+    stdin.flush().unwrap();
+    let partial = || {
+        fs::read_dir(d).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".esdk-partial-")
+        })
+    };
+    for _ in 0..600 {
+        if partial() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        partial(),
+        "esdk writes to a temporary file beside the target"
+    );
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    drop(stdin);
+    fails(&o, 130, "interrupted", d, &["k.key", "p.bin"]);
+}

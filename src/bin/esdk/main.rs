@@ -14,6 +14,7 @@
 //! | 1 | a message could not be encrypted or decrypted: malformed, truncated or tampered input, wrong key, policy or limit refusal, keyring failure |
 //! | 2 | usage: bad arguments, unreadable or invalid key file, output exists (without `--overwrite`) |
 //! | 3 | I/O: an input could not be read or an output written |
+//! | 130 | interrupted (Ctrl-C / SIGINT); the temporary output was removed |
 //!
 //! Outputs are written to a temporary file beside the target and renamed into place only when
 //! the whole message has been written (encrypt) or authenticated (decrypt); on failure the
@@ -44,6 +45,8 @@ impl Failure {
     pub const USAGE: u8 = 2;
     /// Exit status 3: I/O.
     pub const IO: u8 = 3;
+    /// Exit status 130: interrupted (SIGINT / Ctrl-C), as shells report it.
+    pub const INTERRUPTED: u8 = 130;
 
     pub fn usage(message: impl Into<String>) -> Self {
         Self {
@@ -97,7 +100,7 @@ impl From<std::io::Error> for Failure {
     about = "Encrypt and decrypt files, folders and pipes in the AWS Encryption SDK format",
     after_help = "Exit status: 0 success; 1 a message could not be encrypted or decrypted \
                   (malformed, tampered, truncated, wrong key, refused); 2 usage (bad arguments, \
-                  key file, output exists); 3 I/O error."
+                  key file, output exists); 3 I/O error; 130 interrupted."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -268,37 +271,51 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command {
-            Command::Keygen { output } => run::keygen(&output),
-            Command::Encrypt(a) => {
-                let frame = esdk::FrameLength::new(a.frame_length)
-                    .ok_or_else(|| Failure::usage("--frame-length must be at least 1"))?;
-                run::run(
-                    &a.common,
-                    run::Mode::Encrypt {
-                        suite: a.algorithm,
-                        frame,
-                    },
-                )
-                .await
-            }
-            Command::Decrypt(a) => {
-                let release = if a.buffer {
-                    esdk::io::Release::verified(64 << 20)
-                } else if a.unsigned_only {
-                    esdk::io::Release::UnsignedOnly
-                } else {
-                    esdk::io::Release::Streaming
-                };
-                run::run(&a.common, run::Mode::Decrypt { release }).await
-            }
+        tokio::select! {
+            r = work(cli.command) => r,
+            // Dropping `work` removes any temporary output: nothing is left under a final name.
+            _ = tokio::signal::ctrl_c() => Err(Failure {
+                code: Failure::INTERRUPTED,
+                message: "interrupted; no partial output was kept".into(),
+            }),
         }
     });
+    // Do not wait for blocking reads still in flight (a standard input that never ends after
+    // Ctrl-C): the outcome is decided and temporary outputs are already removed.
+    runtime.shutdown_background();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             eprintln!("esdk: error: {}", f.message);
             ExitCode::from(f.code)
+        }
+    }
+}
+
+async fn work(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Keygen { output } => run::keygen(&output),
+        Command::Encrypt(a) => {
+            let frame = esdk::FrameLength::new(a.frame_length)
+                .ok_or_else(|| Failure::usage("--frame-length must be at least 1"))?;
+            run::run(
+                &a.common,
+                run::Mode::Encrypt {
+                    suite: a.algorithm,
+                    frame,
+                },
+            )
+            .await
+        }
+        Command::Decrypt(a) => {
+            let release = if a.buffer {
+                esdk::io::Release::verified(64 << 20)
+            } else if a.unsigned_only {
+                esdk::io::Release::UnsignedOnly
+            } else {
+                esdk::io::Release::Streaming
+            };
+            run::run(&a.common, run::Mode::Decrypt { release }).await
         }
     }
 }
