@@ -1,0 +1,321 @@
+//! `esdk`: encrypt and decrypt files, folders and pipes in the AWS Encryption SDK message format.
+//!
+//! ```text
+//! esdk keygen --output my.key
+//! esdk encrypt --wrapping-keys key=aes:my.key --input report.pdf --output report.pdf.encrypted
+//! esdk decrypt --wrapping-keys key=aes:my.key --input report.pdf.encrypted --output report.pdf
+//! ```
+//!
+//! Exit status:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | a message could not be encrypted or decrypted: malformed, truncated or tampered input, wrong key, policy or limit refusal, keyring failure |
+//! | 2 | usage: bad arguments, unreadable or invalid key file, output exists (without `--overwrite`) |
+//! | 3 | I/O: an input could not be read or an output written |
+//! | 130 | interrupted (Ctrl-C / SIGINT); the temporary output was removed |
+//!
+//! Outputs are written to a temporary file beside the target and renamed into place only when
+//! the whole message has been written (encrypt) or authenticated (decrypt); on failure the
+//! temporary file is removed. Standard output (`--output -`) cannot be taken back: when
+//! decrypting to it, only authenticated frames are written, and `--buffer` holds everything
+//! back until the signature has verified.
+
+mod keys;
+mod run;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+/// Why the command failed, and with which exit status.
+#[derive(Debug)]
+pub struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    /// Exit status 1: the message itself failed.
+    pub const CRYPTO: u8 = 1;
+    /// Exit status 2: usage.
+    pub const USAGE: u8 = 2;
+    /// Exit status 3: I/O.
+    pub const IO: u8 = 3;
+    /// Exit status 130: interrupted (SIGINT / Ctrl-C), as shells report it.
+    pub const INTERRUPTED: u8 = 130;
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: Self::USAGE,
+            message: message.into(),
+        }
+    }
+
+    pub fn io(message: impl Into<String>) -> Self {
+        Self {
+            code: Self::IO,
+            message: message.into(),
+        }
+    }
+
+    /// Adds where the failure happened.
+    pub fn context(mut self, what: impl fmt::Display) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+}
+
+impl From<esdk::Error> for Failure {
+    fn from(e: esdk::Error) -> Self {
+        match e {
+            esdk::Error::Io(io) => Self::from(io),
+            other => Self {
+                code: Self::CRYPTO,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        match esdk::io::error_of(&e) {
+            Some(typed) if !matches!(typed, esdk::Error::Io(_)) => Self {
+                code: Self::CRYPTO,
+                message: typed.to_string(),
+            },
+            _ => Self::io(e.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "esdk",
+    version,
+    about = "Encrypt and decrypt files, folders and pipes in the AWS Encryption SDK format",
+    after_help = "Exit status: 0 success; 1 a message could not be encrypted or decrypted \
+                  (malformed, tampered, truncated, wrong key, refused); 2 usage (bad arguments, \
+                  key file, output exists); 3 I/O error; 130 interrupted."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a new random 256-bit AES wrapping key (mode 0600; never overwrites).
+    Keygen {
+        /// The key file to create.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Encrypt a file, a folder (recursively) or standard input.
+    Encrypt(EncryptArgs),
+    /// Decrypt a file, a folder (recursively) or standard input.
+    Decrypt(DecryptArgs),
+}
+
+/// Options common to both directions.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Input: a file, a folder, or `-` for standard input.
+    #[arg(long, short)]
+    pub input: String,
+    /// Output: a file, a folder, or `-` for standard output.
+    #[arg(long, short)]
+    pub output: String,
+    /// Wrapping keys, one group per occurrence: `key=aes:PATH [namespace=NS] [name=NAME]`,
+    /// `key=rsa-public:PATH`/`key=rsa-private:PATH [padding=oaep-sha256|…]`, `key=kms:ARN`,
+    /// `discovery=true [region=R] [discovery-partition=P] [discovery-account=ID]`.
+    /// Several groups make a multi-keyring (the first generates the data key).
+    #[arg(long = "wrapping-keys", short = 'w', num_args = 1.., required = true, action = clap::ArgAction::Append)]
+    pub wrapping_keys: Vec<String>,
+    /// `--wrapping-keys` grouped by occurrence (filled from the matches after parsing).
+    #[arg(skip)]
+    pub key_groups: Vec<Vec<String>>,
+    /// Encryption context pair `key=value` (repeatable). On decrypt, each pair must be in the
+    /// message.
+    #[arg(long = "encryption-context", short = 'c', value_parser = parse_pair)]
+    pub encryption_context: Vec<(String, String)>,
+    /// Commitment policy.
+    #[arg(long, value_enum, default_value_t = Policy::RequireEncryptRequireDecrypt)]
+    pub commitment_policy: Policy,
+    /// Refuse messages with more encrypted data keys than this.
+    #[arg(long)]
+    pub max_encrypted_data_keys: Option<u16>,
+    /// Write one JSON line per processed file to this file (appended) or `-` (standard output).
+    #[arg(long)]
+    pub metadata_output: Option<String>,
+    /// Replace existing output files.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Suffix added to (encrypt) or removed from (decrypt) file names in folders and when the
+    /// output is an existing folder.
+    #[arg(long, default_value = ".encrypted")]
+    pub suffix: String,
+    /// No progress bar (it is shown only when stderr is a terminal anyway).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// AWS KMS endpoint URL (default: the AWS SDK's, or AWS_ENDPOINT_URL).
+    #[arg(long)]
+    pub kms_endpoint: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct EncryptArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Algorithm suite: a name such as AES_256_GCM_HKDF_SHA512_COMMIT_KEY or an id such as
+    /// 0x0478 (default: the policy's default, 0x0578).
+    #[arg(long, value_parser = parse_suite)]
+    algorithm: Option<esdk::AlgorithmSuite>,
+    /// Plaintext bytes per frame.
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    frame_length: u32,
+}
+
+#[derive(Debug, Args)]
+struct DecryptArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Release no plaintext until the whole message, signature included, has verified
+    /// (plaintext beyond 64 MiB is held in an encrypted temporary file).
+    #[arg(long, conflicts_with = "unsigned_only")]
+    buffer: bool,
+    /// Refuse signed messages (before reading their body).
+    #[arg(long)]
+    unsigned_only: bool,
+}
+
+/// `--commitment-policy` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+#[clap(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Policy {
+    /// Encrypt with committing suites; decrypt only committed messages (default).
+    RequireEncryptRequireDecrypt,
+    /// Encrypt with committing suites; decrypt anything.
+    RequireEncryptAllowDecrypt,
+    /// Encrypt with non-committing suites; decrypt anything.
+    ForbidEncryptAllowDecrypt,
+}
+
+impl From<Policy> for esdk::CommitmentPolicy {
+    fn from(p: Policy) -> Self {
+        match p {
+            Policy::RequireEncryptRequireDecrypt => Self::REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
+            Policy::RequireEncryptAllowDecrypt => Self::REQUIRE_ENCRYPT_ALLOW_DECRYPT,
+            Policy::ForbidEncryptAllowDecrypt => Self::FORBID_ENCRYPT_ALLOW_DECRYPT,
+        }
+    }
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("expected key=value, got {s:?}")),
+    }
+}
+
+fn parse_suite(s: &str) -> Result<esdk::AlgorithmSuite, String> {
+    let by_id = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .and_then(|hex| u16::from_str_radix(hex, 16).ok())
+        .and_then(|id| esdk::AlgorithmSuite::from_id(id).ok());
+    by_id
+        .or_else(|| {
+            esdk::AlgorithmSuite::ALL
+                .into_iter()
+                .find(|suite| format!("{suite:?}").eq_ignore_ascii_case(s))
+        })
+        .ok_or_else(|| {
+            let names: Vec<String> = esdk::AlgorithmSuite::ALL
+                .iter()
+                .map(|s| format!("{s:?}"))
+                .collect();
+            format!("unknown suite {s:?}; one of: {}", names.join(", "))
+        })
+}
+
+fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // clap's derive flattens repeated multi-value options; the groups come from the matches.
+    if let Some((_, sub)) = matches.subcommand()
+        && let Ok(Some(groups)) = sub.try_get_occurrences::<String>("wrapping_keys")
+    {
+        let groups: Vec<Vec<String>> = groups.map(|g| g.cloned().collect()).collect();
+        match &mut cli.command {
+            Command::Encrypt(a) => a.common.key_groups = groups,
+            Command::Decrypt(a) => a.common.key_groups = groups,
+            Command::Keygen { .. } => {}
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("esdk: cannot start the async runtime: {e}");
+            return ExitCode::from(Failure::IO);
+        }
+    };
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = work(cli.command) => r,
+            // Dropping `work` removes any temporary output: nothing is left under a final name.
+            _ = tokio::signal::ctrl_c() => Err(Failure {
+                code: Failure::INTERRUPTED,
+                message: "interrupted; no partial output was kept".into(),
+            }),
+        }
+    });
+    // Do not wait for blocking reads still in flight (a standard input that never ends after
+    // Ctrl-C): the outcome is decided and temporary outputs are already removed.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("esdk: error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+async fn work(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Keygen { output } => run::keygen(&output),
+        Command::Encrypt(a) => {
+            let frame = esdk::FrameLength::new(a.frame_length)
+                .ok_or_else(|| Failure::usage("--frame-length must be at least 1"))?;
+            run::run(
+                &a.common,
+                run::Mode::Encrypt {
+                    suite: a.algorithm,
+                    frame,
+                },
+            )
+            .await
+        }
+        Command::Decrypt(a) => {
+            let release = if a.buffer {
+                esdk::io::Release::verified(64 << 20)
+            } else if a.unsigned_only {
+                esdk::io::Release::UnsignedOnly
+            } else {
+                esdk::io::Release::Streaming
+            };
+            run::run(&a.common, run::Mode::Decrypt { release }).await
+        }
+    }
+}

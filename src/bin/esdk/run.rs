@@ -1,0 +1,492 @@
+//! Encrypting and decrypting files, folders and pipes.
+
+use std::fs;
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use base64::Engine as _;
+use esdk::io::{DecryptOptions, DecryptingReader, EncryptingReader, Release};
+use esdk::{
+    AlgorithmSuite, Client, EncryptOptions, EncryptionContext, FrameLength, Keyring,
+    MaterialsSource, MessageHeader,
+};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use zeroize::Zeroizing;
+
+use crate::keys::{self, Purpose};
+use crate::{Common, Failure};
+
+/// The direction and its own options.
+#[derive(Debug, Clone, Copy)]
+pub enum Mode {
+    Encrypt {
+        suite: Option<AlgorithmSuite>,
+        frame: FrameLength,
+    },
+    Decrypt {
+        release: Release,
+    },
+}
+
+/// `esdk keygen`: 32 random bytes in a new file with mode 0600.
+pub fn keygen(path: &Path) -> Result<(), Failure> {
+    let mut key = Zeroizing::new([0u8; 32]);
+    getrandom::fill(key.as_mut_slice())
+        .map_err(|e| Failure::io(format!("no randomness from the OS: {e}")))?;
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            Failure::usage(format!(
+                "{} already exists; keygen never overwrites a key",
+                path.display()
+            ))
+        } else {
+            Failure::io(format!("cannot create {}: {e}", path.display()))
+        }
+    })?;
+    let written = file
+        .write_all(key.as_slice())
+        .and_then(|()| file.sync_all());
+    if let Err(e) = written {
+        drop(file);
+        let _ = fs::remove_file(path);
+        return Err(Failure::io(format!("cannot write {}: {e}", path.display())));
+    }
+    eprintln!("esdk: wrote a new 256-bit AES key to {}", path.display());
+    Ok(())
+}
+
+struct Job {
+    client: Client,
+    source: MaterialsSource,
+    mode: Mode,
+    context: EncryptionContext,
+    overwrite: bool,
+    quiet: bool,
+    metadata: Option<Metadata>,
+}
+
+enum Metadata {
+    Stdout,
+    File(fs::File),
+}
+
+/// `esdk encrypt` / `esdk decrypt`.
+pub async fn run(common: &Common, mode: Mode) -> Result<(), Failure> {
+    let purpose = match mode {
+        Mode::Encrypt { .. } => Purpose::Encrypt,
+        Mode::Decrypt { .. } => Purpose::Decrypt,
+    };
+    if common.suffix.is_empty() || common.suffix.contains('/') {
+        return Err(Failure::usage(
+            "--suffix must be non-empty and contain no '/'",
+        ));
+    }
+    let stdout_used = common.output == "-";
+    if stdout_used && common.metadata_output.as_deref() == Some("-") {
+        return Err(Failure::usage(
+            "--output - and --metadata-output - cannot both use standard output",
+        ));
+    }
+    let keyring: Arc<dyn Keyring> =
+        keys::keyring(&common.key_groups, purpose, common.kms_endpoint.as_deref()).await?;
+    let mut builder = Client::builder().commitment_policy(common.commitment_policy.into());
+    if let Some(n) = common.max_encrypted_data_keys {
+        if n == 0 {
+            return Err(Failure::usage(
+                "--max-encrypted-data-keys must be at least 1",
+            ));
+        }
+        builder = builder.max_encrypted_data_keys(n);
+    }
+    let metadata = match common.metadata_output.as_deref() {
+        None => None,
+        Some("-") => Some(Metadata::Stdout),
+        Some(path) => Some(Metadata::File(
+            fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| Failure::io(format!("cannot open metadata file {path}: {e}")))?,
+        )),
+    };
+    let mut job = Job {
+        client: builder.build(),
+        source: MaterialsSource::from(keyring),
+        mode,
+        context: common.encryption_context.iter().cloned().collect(),
+        overwrite: common.overwrite,
+        quiet: common.quiet,
+        metadata,
+    };
+
+    if common.input == "-" {
+        let output = if stdout_used {
+            None
+        } else {
+            let out = PathBuf::from(&common.output);
+            if out.is_dir() {
+                return Err(Failure::usage(
+                    "standard input needs a file or `-` as --output, not a folder",
+                ));
+            }
+            Some(out)
+        };
+        return job.one(None, output.as_deref()).await;
+    }
+
+    let input = PathBuf::from(&common.input);
+    let meta = fs::metadata(&input)
+        .map_err(|e| Failure::io(format!("cannot read {}: {e}", input.display())))?;
+    if meta.is_dir() {
+        if stdout_used {
+            return Err(Failure::usage(
+                "a folder needs a folder as --output, not standard output",
+            ));
+        }
+        let out = PathBuf::from(&common.output);
+        if out.exists() && !out.is_dir() {
+            return Err(Failure::usage(format!(
+                "{} is not a folder; a folder input needs a folder output",
+                out.display()
+            )));
+        }
+        let in_abs = fs::canonicalize(&input)?;
+        fs::create_dir_all(&out)
+            .map_err(|e| Failure::io(format!("cannot create {}: {e}", out.display())))?;
+        let out_abs = fs::canonicalize(&out)?;
+        if out_abs.starts_with(&in_abs) {
+            return Err(Failure::usage(
+                "the output folder must not be inside the input folder",
+            ));
+        }
+        let mut files = Vec::new();
+        walk(&input, Path::new(""), &mut files)?;
+        files.sort();
+        for rel in files {
+            let target = renamed(&out.join(&rel), mode, &common.suffix);
+            if let Some(parent) = target.parent() {
+                fs::create_dir_all(parent)
+                    .map_err(|e| Failure::io(format!("cannot create {}: {e}", parent.display())))?;
+            }
+            job.one(Some(&input.join(&rel)), Some(&target)).await?;
+        }
+        return Ok(());
+    }
+
+    let output = if stdout_used {
+        None
+    } else {
+        let out = PathBuf::from(&common.output);
+        Some(if out.is_dir() {
+            let name = input
+                .file_name()
+                .ok_or_else(|| Failure::usage("the input has no file name"))?;
+            renamed(&out.join(name), mode, &common.suffix)
+        } else {
+            out
+        })
+    };
+    job.one(Some(&input), output.as_deref()).await
+}
+
+/// The output name for `path`: the suffix added (encrypt) or removed (decrypt; `.decrypted`
+/// is added to names without it).
+fn renamed(path: &Path, mode: Mode, suffix: &str) -> PathBuf {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let new = match mode {
+        Mode::Encrypt { .. } => format!("{name}{suffix}"),
+        Mode::Decrypt { .. } => match name.strip_suffix(suffix) {
+            Some(stem) if !stem.is_empty() => stem.to_owned(),
+            _ => format!("{name}.decrypted"),
+        },
+    };
+    path.with_file_name(new)
+}
+
+/// Collects the regular files under `root` (relative paths). Symbolic links are skipped with a
+/// warning, so a link cannot lead the walk out of the tree or into a loop.
+fn walk(root: &Path, rel: &Path, files: &mut Vec<PathBuf>) -> Result<(), Failure> {
+    let dir = root.join(rel);
+    let entries = fs::read_dir(&dir)
+        .map_err(|e| Failure::io(format!("cannot list {}: {e}", dir.display())))?;
+    for entry in entries {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let path = rel.join(entry.file_name());
+        if kind.is_dir() {
+            walk(root, &path, files)?;
+        } else if kind.is_file() {
+            files.push(path);
+        } else {
+            eprintln!(
+                "esdk: skipping {} (not a regular file)",
+                root.join(&path).display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Counts the bytes read through it, and advances the progress bar if there is one.
+struct Counting<R> {
+    inner: R,
+    count: u64,
+    progress: Option<ProgressBar>,
+}
+
+/// A progress bar for `name` on stderr when stderr is a terminal (`len` bytes, or a spinner
+/// when the length is unknown); `None` otherwise, so scripts and logs stay quiet.
+fn progress(name: &str, len: Option<u64>, quiet: bool) -> Option<ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = match len {
+        Some(len) => ProgressBar::new(len).with_style(
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .ok()?
+            .progress_chars("=> "),
+        ),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} {msg} {bytes} {bytes_per_sec}").ok()?,
+        ),
+    };
+    bar.set_draw_target(ProgressDrawTarget::stderr());
+    Some(bar.with_message(name.to_owned()))
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Counting<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = (buf.filled().len() - before) as u64;
+        self.count += n;
+        if let Some(bar) = &self.progress {
+            bar.inc(n);
+        }
+        r
+    }
+}
+
+type BoxRead = Pin<Box<dyn AsyncRead + Send>>;
+
+/// What one message looked like, for `--metadata-output`.
+struct Outcome {
+    header: MessageHeader,
+    context: EncryptionContext,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+impl Job {
+    /// Processes one input (`None`: standard input) into one output (`None`: standard output).
+    async fn one(&mut self, input: Option<&Path>, output: Option<&Path>) -> Result<(), Failure> {
+        let shown_in = input.map_or("-".into(), |p| p.display().to_string());
+        let shown_out = output.map_or("-".into(), |p| p.display().to_string());
+        if let (Some(i), Some(o)) = (input, output)
+            && let (Ok(a), Ok(b)) = (fs::canonicalize(i), fs::canonicalize(o))
+            && a == b
+        {
+            return Err(Failure::usage(format!(
+                "{shown_in}: the output is the input itself"
+            )));
+        }
+        if let Some(o) = output
+            && !self.overwrite
+            && fs::symlink_metadata(o).is_ok()
+        {
+            return Err(Failure::usage(format!(
+                "{shown_out} exists; pass --overwrite to replace it"
+            )));
+        }
+        let reader: BoxRead = match input {
+            None => Box::pin(tokio::io::stdin()),
+            Some(p) => Box::pin(
+                tokio::fs::File::open(p)
+                    .await
+                    .map_err(|e| Failure::io(format!("cannot open {shown_in}: {e}")))?,
+            ),
+        };
+        let len = match input {
+            Some(p) => fs::metadata(p).ok().map(|m| m.len()),
+            None => None,
+        };
+        let reader = Counting {
+            inner: reader,
+            count: 0,
+            progress: progress(&shown_in, len, self.quiet),
+        };
+
+        let outcome = match output {
+            None => {
+                let mut stdout = tokio::io::stdout();
+                let r = self.transform(reader, &mut stdout).await;
+                let flushed = stdout.flush().await;
+                let o = r?;
+                flushed.map_err(|e| Failure::io(format!("standard output: {e}")))?;
+                o
+            }
+            Some(target) => {
+                let dir = match target.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p,
+                    _ => Path::new("."),
+                };
+                // Same folder as the target, so the final rename is atomic. Mode 0600 (the
+                // tempfile default); removed on drop, that is on every failure path.
+                let tmp = tempfile::Builder::new()
+                    .prefix(".esdk-partial-")
+                    .tempfile_in(dir)
+                    .map_err(|e| {
+                        Failure::io(format!("cannot create a file in {}: {e}", dir.display()))
+                    })?;
+                let std_file = tmp.as_file().try_clone()?;
+                let mut file = tokio::fs::File::from_std(std_file);
+                let o = self
+                    .transform(reader, &mut file)
+                    .await
+                    .map_err(|f| f.context(&shown_in))?;
+                file.flush().await?;
+                file.sync_all().await?;
+                drop(file);
+                let persisted = if self.overwrite {
+                    tmp.persist(target).map(drop)
+                } else {
+                    tmp.persist_noclobber(target).map(drop)
+                };
+                persisted.map_err(|e| {
+                    if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                        Failure::usage(format!(
+                            "{shown_out} exists; pass --overwrite to replace it"
+                        ))
+                    } else {
+                        Failure::io(format!("cannot write {shown_out}: {}", e.error))
+                    }
+                })?;
+                o
+            }
+        };
+        self.report(&shown_in, &shown_out, &outcome)
+    }
+
+    async fn transform<W: AsyncWrite + Unpin>(
+        &self,
+        mut reader: Counting<BoxRead>,
+        out: &mut W,
+    ) -> Result<Outcome, Failure> {
+        let result = self.transform_inner(&mut reader, out).await;
+        if let Some(bar) = reader.progress.take() {
+            bar.finish_and_clear();
+        }
+        result
+    }
+
+    async fn transform_inner<W: AsyncWrite + Unpin>(
+        &self,
+        reader: &mut Counting<BoxRead>,
+        out: &mut W,
+    ) -> Result<Outcome, Failure> {
+        match self.mode {
+            Mode::Encrypt { suite, frame } => {
+                let options = EncryptOptions {
+                    encryption_context: self.context.clone(),
+                    algorithm_suite: suite,
+                    frame_length: frame,
+                    plaintext_length: None,
+                };
+                let mut enc =
+                    EncryptingReader::new(&self.client, &self.source, &mut *reader, &options)
+                        .await?;
+                let header = enc.header().clone();
+                let bytes_out = tokio::io::copy(&mut enc, out).await?;
+                drop(enc);
+                Ok(Outcome {
+                    context: header.encryption_context().clone(),
+                    header,
+                    bytes_in: reader.count,
+                    bytes_out,
+                })
+            }
+            Mode::Decrypt { release } => {
+                let mut options = DecryptOptions::new().release(release);
+                if !self.context.is_empty() {
+                    options.encryption_context = Some(self.context.clone());
+                }
+                let mut dec =
+                    DecryptingReader::new(&self.client, &self.source, &mut *reader, &options)
+                        .await?;
+                let header = dec.header().clone();
+                let context = dec.encryption_context().clone();
+                let bytes_out = tokio::io::copy(&mut dec, out).await?;
+                drop(dec);
+                Ok(Outcome {
+                    header,
+                    context,
+                    bytes_in: reader.count,
+                    bytes_out,
+                })
+            }
+        }
+    }
+
+    fn report(&mut self, input: &str, output: &str, o: &Outcome) -> Result<(), Failure> {
+        let Some(sink) = self.metadata.as_mut() else {
+            return Ok(());
+        };
+        let suite = o.header.algorithm_suite();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let keys: Vec<serde_json::Value> = o
+            .header
+            .encrypted_data_keys()
+            .iter()
+            .map(|edk| {
+                serde_json::json!({
+                    "provider_id": edk.provider_id(),
+                    "provider_info": b64.encode(edk.provider_info()),
+                })
+            })
+            .collect();
+        let context: serde_json::Map<String, serde_json::Value> = o
+            .context
+            .iter()
+            .map(|(k, v)| (k.to_owned(), serde_json::Value::from(v)))
+            .collect();
+        let line = serde_json::json!({
+            "mode": match self.mode { Mode::Encrypt { .. } => "encrypt", Mode::Decrypt { .. } => "decrypt" },
+            "input": input,
+            "output": output,
+            "algorithm_suite": format!("{suite:?}"),
+            "algorithm_suite_id": format!("0x{:04X}", suite.id()),
+            "message_id": b64.encode(o.header.message_id()),
+            "frame_length": o.header.frame_length(),
+            "encryption_context": context,
+            "encrypted_data_keys": keys,
+            "bytes_in": o.bytes_in,
+            "bytes_out": o.bytes_out,
+        });
+        let text = format!("{line}\n");
+        let written = match sink {
+            Metadata::Stdout => {
+                let mut s = std::io::stdout().lock();
+                s.write_all(text.as_bytes()).and_then(|()| s.flush())
+            }
+            Metadata::File(f) => f.write_all(text.as_bytes()),
+        };
+        written.map_err(|e| Failure::io(format!("cannot write metadata: {e}")))
+    }
+}

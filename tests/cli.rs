@@ -1,0 +1,1231 @@
+//! The `esdk` command-line tool, run as a separate process: round trips through files, folders
+//! and pipes; every failure path exits non-zero with a clear message and leaves no output;
+//! interoperability with the Python reference SDK in both directions.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use base64::Engine as _;
+
+const EXE: &str = env!("CARGO_BIN_EXE_esdk");
+
+fn esdk(dir: &Path, args: &[&str]) -> Output {
+    esdk_stdin(dir, args, None)
+}
+
+fn esdk_stdin(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(EXE)
+        .args(args)
+        .current_dir(dir)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run esdk");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        // A writer thread, so a large input cannot deadlock against a full stdout pipe.
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        });
+    }
+    child.wait_with_output().expect("wait for esdk")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[track_caller]
+fn ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "esdk failed ({:?}): {}",
+        o.status.code(),
+        stderr(o)
+    );
+}
+
+/// Asserts exit `code`, a message containing `needle`, and nothing but `expected` files in `dir`
+/// (no output, no leftover temporary file).
+#[track_caller]
+fn fails(o: &Output, code: i32, needle: &str, dir: &Path, expected: &[&str]) {
+    assert_eq!(o.status.code(), Some(code), "stderr: {}", stderr(o));
+    let err = stderr(o);
+    assert!(err.starts_with("esdk: error: ") || code == 2, "{err}");
+    assert!(err.contains(needle), "expected {needle:?} in {err:?}");
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut want: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(names, want, "files left in {}", dir.display());
+}
+
+/// A work folder with a fresh key `k.key` and a 100 kB (25 frames) plaintext `p.bin`.
+fn setup() -> (tempfile::TempDir, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&esdk(dir.path(), &["keygen", "--output", "k.key"]));
+    let plaintext: Vec<u8> = (0..100_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    fs::write(dir.path().join("p.bin"), &plaintext).unwrap();
+    (dir, plaintext)
+}
+
+#[test]
+fn keygen_writes_32_private_bytes_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&esdk(dir.path(), &["keygen", "--output", "a.key"]));
+    ok(&esdk(dir.path(), &["keygen", "--output", "b.key"]));
+    let a = fs::read(dir.path().join("a.key")).unwrap();
+    let b = fs::read(dir.path().join("b.key")).unwrap();
+    assert_eq!(a.len(), 32);
+    assert_ne!(a, b, "two keys must differ");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(dir.path().join("a.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let o = esdk(dir.path(), &["keygen", "--output", "a.key"]);
+    fails(&o, 2, "already exists", dir.path(), &["a.key", "b.key"]);
+    assert_eq!(
+        fs::read(dir.path().join("a.key")).unwrap(),
+        a,
+        "key unchanged"
+    );
+}
+
+#[test]
+fn file_round_trip_with_context_and_metadata() {
+    let (dir, plaintext) = setup();
+    let d = dir.path();
+    ok(&esdk(
+        d,
+        &[
+            "encrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "p.bin",
+            "-o",
+            "c.bin",
+            "-c",
+            "tenant=a",
+            "-c",
+            "purpose=test",
+            "--frame-length",
+            "1000",
+            "--metadata-output",
+            "enc.jsonl",
+        ],
+    ));
+    let ct = fs::read(d.join("c.bin")).unwrap();
+    assert_ne!(ct, plaintext);
+    assert_eq!(ct[0], 2, "the default suite writes message format v2");
+    ok(&esdk(
+        d,
+        &[
+            "decrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "c.bin",
+            "-o",
+            "out.bin",
+            "-c",
+            "tenant=a",
+            "--metadata-output",
+            "dec.jsonl",
+        ],
+    ));
+    assert_eq!(fs::read(d.join("out.bin")).unwrap(), plaintext);
+
+    let enc: serde_json::Value =
+        serde_json::from_str(fs::read_to_string(d.join("enc.jsonl")).unwrap().trim()).unwrap();
+    assert_eq!(enc["mode"], "encrypt");
+    assert_eq!(enc["input"], "p.bin");
+    assert_eq!(enc["output"], "c.bin");
+    assert_eq!(enc["algorithm_suite_id"], "0x0578");
+    assert_eq!(enc["frame_length"], 1000);
+    assert_eq!(enc["bytes_in"], plaintext.len() as u64);
+    assert_eq!(enc["bytes_out"], ct.len() as u64);
+    assert_eq!(enc["encryption_context"]["tenant"], "a");
+    assert_eq!(enc["encryption_context"]["purpose"], "test");
+    assert_eq!(enc["encrypted_data_keys"][0]["provider_id"], "esdk");
+    let dec: serde_json::Value =
+        serde_json::from_str(fs::read_to_string(d.join("dec.jsonl")).unwrap().trim()).unwrap();
+    assert_eq!(dec["mode"], "decrypt");
+    assert_eq!(dec["bytes_in"], ct.len() as u64);
+    assert_eq!(dec["bytes_out"], plaintext.len() as u64);
+    assert_eq!(dec["message_id"], enc["message_id"]);
+    assert_eq!(dec["encryption_context"], enc["encryption_context"]);
+}
+
+#[test]
+fn pipes_round_trip_and_buffered_decryption() {
+    let (dir, plaintext) = setup();
+    let d = dir.path();
+    let enc = esdk_stdin(
+        d,
+        &["encrypt", "-w", "key=aes:k.key", "-i", "-", "-o", "-"],
+        Some(&plaintext),
+    );
+    ok(&enc);
+    for extra in [&[][..], &["--buffer"][..]] {
+        let mut args = vec!["decrypt", "-w", "key=aes:k.key", "-i", "-", "-o", "-"];
+        args.extend_from_slice(extra);
+        let dec = esdk_stdin(d, &args, Some(&enc.stdout));
+        ok(&dec);
+        assert_eq!(dec.stdout, plaintext, "{extra:?}");
+    }
+    // Standard input to a file, a file to standard output.
+    let o = esdk_stdin(
+        d,
+        &[
+            "decrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "-",
+            "-o",
+            "from-pipe",
+        ],
+        Some(&enc.stdout),
+    );
+    ok(&o);
+    assert_eq!(fs::read(d.join("from-pipe")).unwrap(), plaintext);
+    fs::write(d.join("c"), &enc.stdout).unwrap();
+    let o = esdk(d, &["decrypt", "-w", "key=aes:k.key", "-i", "c", "-o", "-"]);
+    ok(&o);
+    assert_eq!(o.stdout, plaintext);
+}
+
+#[test]
+fn folder_round_trip_keeps_the_tree() {
+    let (dir, _) = setup();
+    let d = dir.path();
+    let files = [
+        ("tree/a.txt", b"alpha".to_vec()),
+        ("tree/empty", Vec::new()),
+        ("tree/sub/b.bin", vec![0xAB; 9000]),
+        ("tree/sub/deeper/c", b"gamma".to_vec()),
+    ];
+    for (p, data) in &files {
+        let p = d.join(p);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, data).unwrap();
+    }
+    ok(&esdk(
+        d,
+        &[
+            "encrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "tree",
+            "-o",
+            "enc",
+            "--metadata-output",
+            "m",
+        ],
+    ));
+    for (p, _) in &files {
+        let e = d.join(p.replacen("tree", "enc", 1) + ".encrypted");
+        assert!(e.is_file(), "{} missing", e.display());
+    }
+    assert_eq!(fs::read_to_string(d.join("m")).unwrap().lines().count(), 4);
+    ok(&esdk(
+        d,
+        &["decrypt", "-w", "key=aes:k.key", "-i", "enc", "-o", "dec"],
+    ));
+    for (p, data) in &files {
+        let back = fs::read(d.join(p.replacen("tree", "dec", 1))).unwrap();
+        assert_eq!(&back, data, "{p}");
+    }
+    // A folder output inside the input folder is refused.
+    let o = esdk(
+        d,
+        &[
+            "encrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "tree",
+            "-o",
+            "tree/x",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("inside the input folder"));
+}
+
+#[test]
+fn a_file_into_an_existing_folder_gets_the_suffix() {
+    let (dir, plaintext) = setup();
+    let d = dir.path();
+    fs::create_dir(d.join("out")).unwrap();
+    ok(&esdk(
+        d,
+        &["encrypt", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "out"],
+    ));
+    assert!(d.join("out/p.bin.encrypted").is_file());
+    fs::create_dir(d.join("back")).unwrap();
+    ok(&esdk(
+        d,
+        &[
+            "decrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "out/p.bin.encrypted",
+            "-o",
+            "back",
+        ],
+    ));
+    assert_eq!(fs::read(d.join("back/p.bin")).unwrap(), plaintext);
+}
+
+#[test]
+fn outputs_are_never_overwritten_unless_asked() {
+    let (dir, _) = setup();
+    let d = dir.path();
+    fs::write(d.join("c"), b"precious").unwrap();
+    let o = esdk(
+        d,
+        &["encrypt", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c"],
+    );
+    fails(
+        &o,
+        2,
+        "exists; pass --overwrite",
+        d,
+        &["k.key", "p.bin", "c"],
+    );
+    assert_eq!(fs::read(d.join("c")).unwrap(), b"precious");
+    ok(&esdk(
+        d,
+        &[
+            "encrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "p.bin",
+            "-o",
+            "c",
+            "--overwrite",
+        ],
+    ));
+    assert_ne!(fs::read(d.join("c")).unwrap(), b"precious");
+    // Even with --overwrite, the input is never its own output.
+    let o = esdk(
+        d,
+        &[
+            "encrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "p.bin",
+            "-o",
+            "p.bin",
+            "--overwrite",
+        ],
+    );
+    fails(
+        &o,
+        2,
+        "the output is the input itself",
+        d,
+        &["k.key", "p.bin", "c"],
+    );
+}
+
+/// Encrypts `p.bin` to `c` in `d`.
+fn encrypt_to_c(d: &Path, extra: &[&str]) -> Vec<u8> {
+    let mut args = vec!["encrypt", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c"];
+    args.extend_from_slice(extra);
+    ok(&esdk(d, &args));
+    fs::read(d.join("c")).unwrap()
+}
+
+#[test]
+fn wrong_key_fails_cleanly() {
+    let (dir, _) = setup();
+    let d = dir.path();
+    encrypt_to_c(d, &[]);
+    ok(&esdk(d, &["keygen", "--output", "other.key"]));
+    let o = esdk(
+        d,
+        &["decrypt", "-w", "key=aes:other.key", "-i", "c", "-o", "out"],
+    );
+    fails(&o, 1, "keyring", d, &["k.key", "other.key", "p.bin", "c"]);
+    // The right key under another name is the wrong key too.
+    let o = esdk(
+        d,
+        &[
+            "decrypt",
+            "-w",
+            "key=aes:k.key",
+            "name=other",
+            "-i",
+            "c",
+            "-o",
+            "out",
+        ],
+    );
+    fails(&o, 1, "keyring", d, &["k.key", "other.key", "p.bin", "c"]);
+}
+
+#[test]
+fn tampered_messages_fail_and_leave_nothing() {
+    let (dir, _) = setup();
+    let d = dir.path();
+    let ct = encrypt_to_c(d, &[]);
+    // A flipped bit in the last frame: every frame before it authenticates and was streamed to
+    // the temporary file, which must be removed.
+    for (name, pos) in [
+        ("head", 30),
+        ("body", ct.len() / 2),
+        ("end", ct.len() - 200),
+    ] {
+        let mut bad = ct.clone();
+        bad[pos] ^= 0x01;
+        fs::write(d.join("bad"), &bad).unwrap();
+        for extra in [&[][..], &["--buffer"][..]] {
+            let mut args = vec!["decrypt", "-w", "key=aes:k.key", "-i", "bad", "-o", "out"];
+            args.extend_from_slice(extra);
+            let o = esdk(d, &args);
+            assert_eq!(o.status.code(), Some(1), "{name} {extra:?}: {}", stderr(&o));
+            fails(&o, 1, "bad: ", d, &["k.key", "p.bin", "c", "bad"]);
+        }
+    }
+    // Trailing bytes after a complete message.
+    let mut long = ct.clone();
+    long.push(0);
+    fs::write(d.join("bad"), &long).unwrap();
+    let o = esdk(
+        d,
+        &["decrypt", "-w", "key=aes:k.key", "-i", "bad", "-o", "out"],
+    );
+    fails(&o, 1, "bad: ", d, &["k.key", "p.bin", "c", "bad"]);
+}
+
+#[test]
+fn truncated_messages_fail_and_leave_nothing() {
+    let (dir, _) = setup();
+    let d = dir.path();
+    let ct = encrypt_to_c(d, &[]);
+    for cut in [0, 10, 400, ct.len() / 2, ct.len() - 1] {
+        fs::write(d.join("cut"), &ct[..cut]).unwrap();
+        let o = esdk(
+            d,
+            &["decrypt", "-w", "key=aes:k.key", "-i", "cut", "-o", "out"],
+        );
+        assert_eq!(o.status.code(), Some(1), "cut {cut}: {}", stderr(&o));
+        fails(&o, 1, "cut: ", d, &["k.key", "p.bin", "c", "cut"]);
+    }
+}
+
+#[test]
+fn encryption_context_must_match_on_decrypt() {
+    let (dir, _) = setup();
+    let d = dir.path();
+    encrypt_to_c(d, &["-c", "tenant=a"]);
+    let o = esdk(
+        d,
+        &[
+            "decrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "c",
+            "-o",
+            "out",
+            "-c",
+            "tenant=b",
+        ],
+    );
+    fails(&o, 1, "encryption context", d, &["k.key", "p.bin", "c"]);
+    let o = esdk(
+        d,
+        &[
+            "decrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "c",
+            "-o",
+            "out",
+            "-c",
+            "missing=x",
+        ],
+    );
+    fails(&o, 1, "encryption context", d, &["k.key", "p.bin", "c"]);
+}
+
+#[test]
+fn suites_policies_and_unsigned_only() {
+    let (dir, plaintext) = setup();
+    let d = dir.path();
+    // Signed default suite: --unsigned-only refuses it before writing anything.
+    encrypt_to_c(d, &[]);
+    let o = esdk(
+        d,
+        &[
+            "decrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "c",
+            "-o",
+            "out",
+            "--unsigned-only",
+        ],
+    );
+    fails(&o, 1, "", d, &["k.key", "p.bin", "c"]);
+    // An unsigned committing suite passes.
+    encrypt_to_c(
+        d,
+        &[
+            "--algorithm",
+            "AES_256_GCM_HKDF_SHA512_COMMIT_KEY",
+            "--overwrite",
+        ],
+    );
+    ok(&esdk(
+        d,
+        &[
+            "decrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "c",
+            "-o",
+            "out",
+            "--unsigned-only",
+        ],
+    ));
+    assert_eq!(fs::read(d.join("out")).unwrap(), plaintext);
+    fs::remove_file(d.join("out")).unwrap();
+    // A non-committing suite needs the FORBID policy to encrypt and an ALLOW policy to decrypt.
+    let o = esdk(
+        d,
+        &[
+            "encrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "p.bin",
+            "-o",
+            "c2",
+            "--algorithm",
+            "0x0378",
+        ],
+    );
+    fails(&o, 1, "policy", d, &["k.key", "p.bin", "c"]);
+    encrypt_to_c(
+        d,
+        &[
+            "--algorithm",
+            "0x0378",
+            "--commitment-policy",
+            "FORBID_ENCRYPT_ALLOW_DECRYPT",
+            "--overwrite",
+        ],
+    );
+    assert_eq!(fs::read(d.join("c")).unwrap()[0], 1, "format v1");
+    let o = esdk(
+        d,
+        &["decrypt", "-w", "key=aes:k.key", "-i", "c", "-o", "out"],
+    );
+    fails(&o, 1, "policy", d, &["k.key", "p.bin", "c"]);
+    ok(&esdk(
+        d,
+        &[
+            "decrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "c",
+            "-o",
+            "out",
+            "--commitment-policy",
+            "REQUIRE_ENCRYPT_ALLOW_DECRYPT",
+        ],
+    ));
+    assert_eq!(fs::read(d.join("out")).unwrap(), plaintext);
+}
+
+#[test]
+fn max_encrypted_data_keys_and_multi_keyrings() {
+    let (dir, plaintext) = setup();
+    let d = dir.path();
+    ok(&esdk(d, &["keygen", "--output", "k2.key"]));
+    ok(&esdk(
+        d,
+        &[
+            "encrypt",
+            "-w",
+            "key=aes:k.key",
+            "-w",
+            "key=aes:k2.key",
+            "name=second",
+            "-i",
+            "p.bin",
+            "-o",
+            "c",
+        ],
+    ));
+    // Either key alone decrypts.
+    ok(&esdk(
+        d,
+        &[
+            "decrypt",
+            "-w",
+            "key=aes:k2.key",
+            "name=second",
+            "-i",
+            "c",
+            "-o",
+            "o2",
+        ],
+    ));
+    assert_eq!(fs::read(d.join("o2")).unwrap(), plaintext);
+    ok(&esdk(
+        d,
+        &["decrypt", "-w", "key=aes:k.key", "-i", "c", "-o", "o1"],
+    ));
+    assert_eq!(fs::read(d.join("o1")).unwrap(), plaintext);
+    let o = esdk(
+        d,
+        &[
+            "decrypt",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "c",
+            "-o",
+            "o3",
+            "--max-encrypted-data-keys",
+            "1",
+        ],
+    );
+    fails(&o, 1, "", d, &["k.key", "k2.key", "p.bin", "c", "o1", "o2"]);
+}
+
+fn vector_keys() -> serde_json::Value {
+    let text = fs::read_to_string(vectors_dir().join("keys.json")).expect("python vectors");
+    serde_json::from_str(&text).unwrap()
+}
+
+fn vectors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/python")
+}
+
+#[test]
+fn rsa_round_trip_with_pem_files() {
+    let (dir, plaintext) = setup();
+    let d = dir.path();
+    let keys = vector_keys();
+    fs::write(
+        d.join("pub.pem"),
+        keys["keys"]["rsa-2048-public"]["material"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    fs::write(
+        d.join("priv.pem"),
+        keys["keys"]["rsa-2048-private"]["material"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    for padding in ["pkcs1", "oaep-sha1", "oaep-sha256", "oaep-sha512"] {
+        let pad = format!("padding={padding}");
+        let o = esdk(
+            d,
+            &[
+                "encrypt",
+                "-w",
+                "key=rsa-public:pub.pem",
+                &pad,
+                "-i",
+                "p.bin",
+                "-o",
+                "c",
+                "--overwrite",
+            ],
+        );
+        ok(&o);
+        let o = esdk(
+            d,
+            &[
+                "decrypt",
+                "-w",
+                "key=rsa-private:priv.pem",
+                &pad,
+                "-i",
+                "c",
+                "-o",
+                "-",
+            ],
+        );
+        ok(&o);
+        assert_eq!(o.stdout, plaintext, "{padding}");
+    }
+    // A different padding is a different key.
+    let o = esdk(
+        d,
+        &[
+            "decrypt",
+            "-w",
+            "key=rsa-private:priv.pem",
+            "padding=oaep-sha256",
+            "-i",
+            "c",
+            "-o",
+            "out",
+        ],
+    );
+    fails(
+        &o,
+        1,
+        "keyring",
+        d,
+        &["k.key", "p.bin", "c", "pub.pem", "priv.pem"],
+    );
+}
+
+#[test]
+fn bad_arguments_exit_2_with_a_message() {
+    let (dir, _) = setup();
+    let d = dir.path();
+    let base = ["k.key", "p.bin"];
+    let cases: &[(&[&str], &str)] = &[
+        (&["encrypt", "-i", "p.bin", "-o", "c"], "--wrapping-keys"),
+        (
+            &["encrypt", "-w", "key=aes:k.key", "-i", "p.bin"],
+            "--output",
+        ),
+        (
+            &[
+                "encrypt",
+                "-w",
+                "key=aes:none.key",
+                "-i",
+                "p.bin",
+                "-o",
+                "c",
+            ],
+            "none.key",
+        ),
+        (
+            &["encrypt", "-w", "key=aes:p.bin", "-i", "p.bin", "-o", "c"],
+            "16, 24 or 32",
+        ),
+        (
+            &["encrypt", "-w", "key=des:k.key", "-i", "p.bin", "-o", "c"],
+            "unknown key kind",
+        ),
+        (
+            &["encrypt", "-w", "colour=blue", "-i", "p.bin", "-o", "c"],
+            "unknown setting",
+        ),
+        (
+            &[
+                "encrypt",
+                "-w",
+                "key=aes:k.key",
+                "-i",
+                "p.bin",
+                "-o",
+                "c",
+                "-c",
+                "nopair",
+            ],
+            "key=value",
+        ),
+        (
+            &[
+                "encrypt",
+                "-w",
+                "key=aes:k.key",
+                "-i",
+                "p.bin",
+                "-o",
+                "c",
+                "--algorithm",
+                "rot13",
+            ],
+            "unknown suite",
+        ),
+        (
+            &[
+                "encrypt",
+                "-w",
+                "key=aes:k.key",
+                "-i",
+                "p.bin",
+                "-o",
+                "c",
+                "--frame-length",
+                "0",
+            ],
+            "frame-length",
+        ),
+        (
+            &[
+                "decrypt",
+                "-w",
+                "key=aes:k.key",
+                "-i",
+                "p.bin",
+                "-o",
+                "c",
+                "--buffer",
+                "--unsigned-only",
+            ],
+            "cannot be used with",
+        ),
+        (
+            &[
+                "decrypt",
+                "-w",
+                "key=rsa-public:k.key",
+                "-i",
+                "p.bin",
+                "-o",
+                "c",
+            ],
+            "cannot decrypt",
+        ),
+        (
+            &["encrypt", "-w", "discovery=true", "-i", "p.bin", "-o", "c"],
+            "only works to decrypt",
+        ),
+        (&["frobnicate"], "unrecognized subcommand"),
+    ];
+    for (args, needle) in cases {
+        let o = esdk(d, args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        fails(&o, 2, needle, d, &base);
+    }
+    // A missing input is an I/O error (3).
+    let o = esdk(
+        d,
+        &["encrypt", "-w", "key=aes:k.key", "-i", "nope", "-o", "c"],
+    );
+    fails(&o, 3, "nope", d, &base);
+}
+
+fn python() -> Option<PathBuf> {
+    let p = std::env::var_os("ESDK_PEERS_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp/esdk-peers-venv/bin/python"));
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!(
+            "SKIPPED: no Python reference SDK venv at {} (run /work/shared/peers/setup.sh or set \
+             ESDK_PEERS_PYTHON)",
+            p.display()
+        );
+        None
+    }
+}
+
+#[test]
+fn python_reference_sdk_decrypts_what_the_cli_encrypted() {
+    let Some(python) = python() else { return };
+    let (dir, plaintext) = setup();
+    let d = dir.path();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = fs::read(d.join("k.key")).unwrap();
+    let vkeys = vector_keys();
+    fs::write(
+        d.join("pub.pem"),
+        vkeys["keys"]["rsa-2048-public"]["material"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let man = d.join("manifest");
+    fs::create_dir_all(man.join("ct")).unwrap();
+    fs::write(man.join("p.bin"), &plaintext).unwrap();
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "aes-default",
+            &["-w", "key=aes:k.key", "namespace=cli-ns", "name=cli-key"],
+        ),
+        (
+            "aes-0478-ctx",
+            &[
+                "-w",
+                "key=aes:k.key",
+                "namespace=cli-ns",
+                "name=cli-key",
+                "--algorithm",
+                "0x0478",
+                "-c",
+                "a=b",
+                "--frame-length",
+                "777",
+            ],
+        ),
+        (
+            "rsa-oaep-sha256",
+            &[
+                "-w",
+                "key=rsa-public:pub.pem",
+                "namespace=cli-ns",
+                "name=rsa-2048",
+                "padding=oaep-sha256",
+            ],
+        ),
+    ];
+    let mut tests = serde_json::Map::new();
+    for (name, extra) in cases {
+        let out = format!("manifest/ct/{name}");
+        let mut args = vec!["encrypt", "-i", "p.bin", "-o", &out];
+        args.extend_from_slice(extra);
+        ok(&esdk(d, &args));
+        let master_key = if name.starts_with("rsa") {
+            serde_json::json!({"type": "raw", "encryption-algorithm": "rsa", "key": "rsa-private",
+                "provider-id": "cli-ns", "padding-algorithm": "oaep-mgf1", "padding-hash": "sha256"})
+        } else {
+            serde_json::json!({"type": "raw", "encryption-algorithm": "aes", "key": "cli-aes",
+                "provider-id": "cli-ns"})
+        };
+        tests.insert(
+            name.to_string(),
+            serde_json::json!({
+                "ciphertext": format!("file://ct/{name}"),
+                "master-keys": [master_key],
+                "result": {"output": {"plaintext": "file://p.bin"}},
+            }),
+        );
+    }
+    let keys = serde_json::json!({
+        "manifest": {"type": "keys", "version": 3},
+        "keys": {
+            "cli-aes": {"type": "symmetric", "algorithm": "aes", "bits": 256, "encoding": "base64",
+                "material": b64.encode(&key), "key-id": "cli-key", "encrypt": true, "decrypt": true},
+            "rsa-private": vkeys["keys"]["rsa-2048-private"],
+        }
+    });
+    fs::write(man.join("keys.json"), keys.to_string()).unwrap();
+    let manifest = serde_json::json!({
+        "manifest": {"type": "awses-decrypt", "version": 2},
+        "client": {"name": "esdk-cli", "version": env!("CARGO_PKG_VERSION")},
+        "keys": "file://keys.json",
+        "tests": tests,
+    });
+    fs::write(man.join("manifest.json"), manifest.to_string()).unwrap();
+    let o = Command::new(&python)
+        .arg("/work/shared/peers/decrypt_with_python.py")
+        .arg(&man)
+        .output()
+        .expect("run python");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "python: {out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let last = out.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!("{} passed, 0 failed", cases.len())),
+        "{out}"
+    );
+}
+
+#[test]
+fn cli_decrypts_what_the_python_reference_sdk_wrote() {
+    let vectors = vectors_dir();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(vectors.join("manifest.json")).unwrap()).unwrap();
+    let keys = vector_keys();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut suites = std::collections::BTreeSet::new();
+    let mut checked = 0;
+    let mut negatives = 0;
+    for (name, test) in manifest["tests"].as_object().unwrap() {
+        let mks = test["master-keys"].as_array().unwrap();
+        if mks.len() != 1
+            || mks[0]["encryption-algorithm"] != "aes"
+            || test.get("decryption-method").is_some()
+        {
+            continue;
+        }
+        let key = &keys["keys"][mks[0]["key"].as_str().unwrap()];
+        let key_bytes = b64.decode(key["material"].as_str().unwrap()).unwrap();
+        fs::write(d.join("k"), &key_bytes).unwrap();
+        let ns = format!("namespace={}", mks[0]["provider-id"].as_str().unwrap());
+        let kn = format!("name={}", key["key-id"].as_str().unwrap());
+        let uri = |v: &serde_json::Value| {
+            vectors.join(v.as_str().unwrap().strip_prefix("file://").unwrap())
+        };
+        let ct = uri(&test["ciphertext"]);
+        let ct = ct.to_str().unwrap();
+        let args = [
+            "decrypt",
+            "-w",
+            "key=aes:k",
+            &ns,
+            &kn,
+            "-i",
+            ct,
+            "-o",
+            "out",
+            "--commitment-policy",
+            "REQUIRE_ENCRYPT_ALLOW_DECRYPT",
+            "--overwrite",
+        ];
+        if let Some(pt) = test["result"].get("output") {
+            let suite = test["info"]["suite"].as_str().unwrap_or("?").to_owned();
+            // One message per suite, plus every framing variant of the first few suites.
+            if suites.contains(&suite) && checked > 40 {
+                continue;
+            }
+            suites.insert(suite);
+            let o = esdk(d, &args);
+            ok(&o);
+            let expected = fs::read(uri(&pt["plaintext"])).unwrap();
+            assert_eq!(fs::read(d.join("out")).unwrap(), expected, "{name}");
+            checked += 1;
+        } else if name.starts_with("neg-") && negatives < 40 {
+            let _ = fs::remove_file(d.join("out"));
+            let o = esdk(d, &args);
+            assert_eq!(o.status.code(), Some(1), "{name}: {}", stderr(&o));
+            assert!(!d.join("out").exists(), "{name} left an output");
+            negatives += 1;
+        }
+    }
+    eprintln!(
+        "{checked} Python messages decrypted ({} suites), {negatives} negative vectors refused",
+        suites.len()
+    );
+    assert!(suites.len() >= 8, "suites seen: {suites:?}");
+    assert!(negatives >= 10);
+}
+
+/// AWS KMS keys through the CLI against a local moto server (`ESDK_KMS_ENDPOINT`, started by
+/// `.ci/kms.sh`): a two-key multi-keyring, either key alone, discovery with an account filter.
+#[cfg(feature = "kms")]
+#[test]
+fn kms_keys_multi_keyring_and_discovery() {
+    let Some(endpoint) = std::env::var("ESDK_KMS_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
+    else {
+        let msg = "ESDK_KMS_ENDPOINT is not set: the CLI's KMS test cannot run (start the local \
+                   servers with `source .ci/kms.sh start`)";
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI=true and {msg}"
+        );
+        eprintln!("\n**************** SKIPPED ****************\n{msg}\n");
+        return;
+    };
+    let region = "us-west-2";
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let conf = aws_sdk_kms::Config::builder()
+        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(aws_sdk_kms::config::Region::new(region))
+        .credentials_provider(aws_sdk_kms::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .build();
+    let kms = aws_sdk_kms::Client::from_conf(conf);
+    let arns: Vec<String> = (0..2)
+        .map(|i| {
+            runtime
+                .block_on(kms.create_key().description(format!("esdk cli {i}")).send())
+                .expect("CreateKey")
+                .key_metadata()
+                .and_then(|m| m.arn())
+                .expect("ARN")
+                .to_owned()
+        })
+        .collect();
+    let account = arns[0].split(':').nth(4).unwrap().to_owned();
+
+    let (dir, plaintext) = setup();
+    let d = dir.path();
+    let run = |args: &[&str]| {
+        Command::new(EXE)
+            .args(args)
+            .args(["--kms-endpoint", &endpoint])
+            .current_dir(d)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", region)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let k0 = format!("key=kms:{}", arns[0]);
+    let k1 = format!("key=kms:{}", arns[1]);
+    ok(&run(&[
+        "encrypt",
+        "-w",
+        &k0,
+        &k1,
+        "-i",
+        "p.bin",
+        "-o",
+        "c",
+        "--metadata-output",
+        "m",
+    ]));
+    let meta: serde_json::Value =
+        serde_json::from_str(fs::read_to_string(d.join("m")).unwrap().trim()).unwrap();
+    let edks = meta["encrypted_data_keys"].as_array().unwrap();
+    assert_eq!(edks.len(), 2);
+    assert!(edks.iter().all(|e| e["provider_id"] == "aws-kms"));
+    for key in [&k0, &k1] {
+        let o = run(&["decrypt", "-w", key, "-i", "c", "-o", "-"]);
+        ok(&o);
+        assert_eq!(o.stdout, plaintext);
+    }
+    let acct = format!("discovery-account={account}");
+    let o = run(&[
+        "decrypt",
+        "-w",
+        "discovery=true",
+        "region=us-west-2",
+        "discovery-partition=aws",
+        &acct,
+        "-i",
+        "c",
+        "-o",
+        "-",
+    ]);
+    ok(&o);
+    assert_eq!(o.stdout, plaintext);
+    // A filter that allows no key of the message.
+    let o = run(&[
+        "decrypt",
+        "-w",
+        "discovery=true",
+        "region=us-west-2",
+        "discovery-account=000000000000",
+        "-i",
+        "c",
+        "-o",
+        "out",
+    ]);
+    fails(&o, 1, "keyring", d, &["k.key", "p.bin", "c", "m"]);
+}
+
+/// The progress bar appears when stderr is a terminal (a pseudo-terminal from util-linux
+/// `script`), not with `--quiet`, and never when stderr is a pipe.
+#[test]
+fn progress_bar_only_on_a_terminal() {
+    let (dir, _) = setup();
+    let d = dir.path();
+    let o = esdk(
+        d,
+        &["encrypt", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c"],
+    );
+    ok(&o);
+    assert!(
+        o.stderr.is_empty(),
+        "quiet when stderr is a pipe: {}",
+        stderr(&o)
+    );
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("\n**** SKIPPED: no `script` (util-linux) to give esdk a terminal ****\n");
+        return;
+    }
+    let on_tty = |extra: &str| {
+        let cmd = format!("{EXE} encrypt -w key=aes:k.key -i p.bin -o - {extra} > tty-c");
+        let o = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .current_dir(d)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        ok(&o);
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let shown = on_tty("");
+    assert!(
+        shown.contains("p.bin [") && shown.contains("KiB"),
+        "{shown:?}"
+    );
+    let shown = on_tty("--quiet");
+    assert!(!shown.contains("p.bin"), "{shown:?}");
+    // The message written while the bar was drawn is intact.
+    let o = esdk(
+        d,
+        &["decrypt", "-w", "key=aes:k.key", "-i", "tty-c", "-o", "-"],
+    );
+    ok(&o);
+    assert_eq!(o.stdout, fs::read(d.join("p.bin")).unwrap());
+}
+
+/// Ctrl-C (SIGINT) in the middle of a file: exit 130 and the temporary output is removed.
+#[cfg(unix)]
+#[test]
+fn interrupted_work_leaves_nothing() {
+    let (dir, plaintext) = setup();
+    let d = dir.path();
+    let mut child = Command::new(EXE)
+        .args(["encrypt", "-w", "key=aes:k.key", "-i", "-", "-o", "out"])
+        .current_dir(d)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Half the input, and the pipe stays open: esdk is mid-message.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&plaintext[..50_000]).unwrap();
+    stdin.flush().unwrap();
+    let partial = || {
+        fs::read_dir(d).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".esdk-partial-")
+        })
+    };
+    for _ in 0..600 {
+        if partial() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        partial(),
+        "esdk writes to a temporary file beside the target"
+    );
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    drop(stdin);
+    fails(&o, 130, "interrupted", d, &["k.key", "p.bin"]);
+}
