@@ -327,12 +327,7 @@ impl Keyring for HierarchicalKeyring {
         encrypted_data_keys: &'a [EncryptedDataKey],
     ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
         Box::pin(async move {
-            if materials.data_key().is_some() {
-                return Err(KeyringError::InvalidMaterials(
-                    "a plaintext data key is already present",
-                )
-                .into());
-            }
+            crate::keyring::ensure_no_data_key(&materials)?;
             let context = materials.encryption_context().serialize()?;
             let key_len = materials.algorithm_suite().key_len();
             let mut attempts = Vec::new();
@@ -362,13 +357,11 @@ impl Keyring for HierarchicalKeyring {
                     }),
                 }
             }
-            if attempts.is_empty() {
-                attempts.push(KeyringAttempt {
-                    keyring: self.describe(),
-                    reason: "no encrypted data key names this branch key".into(),
-                });
-            }
-            Err(KeyringError::NoDecryptableKey { attempts }.into())
+            Err(crate::keyring::no_decryptable_key(
+                attempts,
+                self.describe(),
+                "no encrypted data key names this branch key",
+            ))
         })
     }
 }

@@ -93,3 +93,30 @@ pub(crate) fn kdf_ctr(
     out.truncate(out_len);
     Ok(out)
 }
+
+/// The keyring rule for `on_decrypt`: fail when the materials already hold a data key.
+pub(crate) fn ensure_no_data_key(materials: &DecryptionMaterials) -> Result<()> {
+    if materials.data_key().is_some() {
+        return Err(crate::error::KeyringError::InvalidMaterials(
+            "a plaintext data key is already present",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// The error a keyring returns when no encrypted data key unwrapped: every attempt, or, when no
+/// key was even tried, one entry saying why none matched.
+pub(crate) fn no_decryptable_key(
+    mut attempts: Vec<crate::error::KeyringAttempt>,
+    keyring: impl Into<String>,
+    none_matched: &str,
+) -> crate::Error {
+    if attempts.is_empty() {
+        attempts.push(crate::error::KeyringAttempt {
+            keyring: keyring.into(),
+            reason: none_matched.into(),
+        });
+    }
+    crate::error::KeyringError::NoDecryptableKey { attempts }.into()
+}

@@ -383,12 +383,7 @@ impl Keyring for RawEcdhKeyring {
                 ))
                 .into());
             }
-            if materials.data_key().is_some() {
-                return Err(KeyringError::InvalidMaterials(
-                    "a plaintext data key is already present",
-                )
-                .into());
-            }
+            crate::keyring::ensure_no_data_key(&materials)?;
             let context = materials.encryption_context().serialize()?;
             let key_len = materials.algorithm_suite().key_len();
             let mut attempts = Vec::new();
@@ -419,13 +414,11 @@ impl Keyring for RawEcdhKeyring {
                     }),
                 }
             }
-            if attempts.is_empty() {
-                attempts.push(KeyringAttempt {
-                    keyring: self.describe(),
-                    reason: "no encrypted data key is for these public keys".into(),
-                });
-            }
-            Err(KeyringError::NoDecryptableKey { attempts }.into())
+            Err(crate::keyring::no_decryptable_key(
+                attempts,
+                self.describe(),
+                "no encrypted data key is for these public keys",
+            ))
         })
     }
 }

@@ -175,12 +175,7 @@ impl Keyring for RawRsaKeyring {
         encrypted_data_keys: &'a [EncryptedDataKey],
     ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
         Box::pin(async move {
-            if materials.data_key().is_some() {
-                return Err(KeyringError::InvalidMaterials(
-                    "a plaintext data key is already present",
-                )
-                .into());
-            }
+            crate::keyring::ensure_no_data_key(&materials)?;
             let Some(private_key) = &self.private_key else {
                 return Err(KeyringError::Unsupported(format!(
                     "{} has no private key, so it cannot decrypt",
@@ -211,13 +206,11 @@ impl Keyring for RawRsaKeyring {
                     }),
                 }
             }
-            if attempts.is_empty() {
-                attempts.push(KeyringAttempt {
-                    keyring: self.describe(),
-                    reason: "no encrypted data key names this key".into(),
-                });
-            }
-            Err(KeyringError::NoDecryptableKey { attempts }.into())
+            Err(crate::keyring::no_decryptable_key(
+                attempts,
+                self.describe(),
+                "no encrypted data key names this key",
+            ))
         })
     }
 }

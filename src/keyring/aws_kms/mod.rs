@@ -294,20 +294,18 @@ async fn decrypt_first(
     if errors.len() == 1 {
         return Err(errors.pop().expect("one error"));
     }
-    let mut attempts: Vec<KeyringAttempt> = errors
+    let attempts: Vec<KeyringAttempt> = errors
         .into_iter()
         .map(|e| KeyringAttempt {
             keyring: describe.to_owned(),
             reason: e.to_string(),
         })
         .collect();
-    if attempts.is_empty() {
-        attempts.push(KeyringAttempt {
-            keyring: describe.to_owned(),
-            reason: "no encrypted data key matches this keyring".into(),
-        });
-    }
-    Err(KeyringError::NoDecryptableKey { attempts }.into())
+    Err(crate::keyring::no_decryptable_key(
+        attempts,
+        describe.to_owned(),
+        "no encrypted data key matches this keyring",
+    ))
 }
 
 fn check_no_data_key(materials: &DecryptionMaterials) -> Result<()> {
