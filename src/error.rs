@@ -215,6 +215,19 @@ pub enum KeyringError {
         #[source]
         source: Option<Arc<dyn std::error::Error + Send + Sync>>,
     },
+    /// The branch key store has no item for this branch key (ID and item type, such as
+    /// `branch:ACTIVE` or `branch:version:<uuid>`).
+    #[error("branch key store has no {item_type} item for branch key {branch_key_id:?}")]
+    BranchKeyNotFound {
+        /// The branch key ID asked for.
+        branch_key_id: String,
+        /// The item type (the table's sort key) asked for.
+        item_type: String,
+    },
+    /// A branch key store item or table is not what the key store schema requires (a missing
+    /// or mistyped attribute, another KMS key, an unexpected key schema, a lost write race).
+    #[error("branch key store: {0}")]
+    KeyStore(String),
 }
 
 /// One failed attempt to decrypt a data key, as collected by keyrings.

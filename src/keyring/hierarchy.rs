@@ -14,18 +14,23 @@
 //!
 //! Branch keys come from a [`BranchKeySource`]. The DynamoDB/KMS key store implements it in its
 //! own module; [`StaticBranchKeySource`] holds one branch key version in memory, which is what the
-//! test vectors use and what a caller with its own key distribution can use. This keyring does
-//! not cache branch keys: a caching source can wrap any other source.
+//! test vectors use and what a caller with its own key distribution can use. The branch key cache
+//! is itself a source wrapping another ([`CachingBranchKeySource`]), which
+//! [`HierarchicalKeyring::builder`] sets up from a TTL.
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use crate::cache::{Clock, CryptographicMaterialsCache};
+use crate::context::EncryptionContext;
 use crate::crypto::{CryptoProvider, HashAlgorithm, default_provider};
 use crate::error::{KeyringAttempt, KeyringError, Result};
+use crate::keyring::branch_cache::CachingBranchKeySource;
 use crate::keyring::{Keyring, kdf_ctr};
 use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 use crate::suite::{IV_LEN, TAG_LEN};
@@ -45,6 +50,7 @@ pub struct BranchKeyMaterials {
     branch_key_id: String,
     version: [u8; VERSION_LEN],
     key: Zeroizing<Vec<u8>>,
+    encryption_context: EncryptionContext,
 }
 
 impl fmt::Debug for BranchKeyMaterials {
@@ -52,6 +58,7 @@ impl fmt::Debug for BranchKeyMaterials {
         f.debug_struct("BranchKeyMaterials")
             .field("branch_key_id", &self.branch_key_id)
             .field("version", &format_uuid(&self.version))
+            .field("encryption_context", &self.encryption_context)
             .finish_non_exhaustive()
     }
 }
@@ -77,7 +84,21 @@ impl BranchKeyMaterials {
             branch_key_id: branch_key_id.into(),
             version,
             key: Zeroizing::new(key.to_vec()),
+            encryption_context: EncryptionContext::new(),
         })
+    }
+
+    /// The same materials carrying the branch key's custom encryption context (the pairs a key
+    /// store bound to the branch key when it was created, without their `aws-crypto-ec:`
+    /// prefix).
+    pub fn with_encryption_context(mut self, encryption_context: EncryptionContext) -> Self {
+        self.encryption_context = encryption_context;
+        self
+    }
+
+    /// The branch key's custom encryption context (empty when none was bound).
+    pub fn encryption_context(&self) -> &EncryptionContext {
+        &self.encryption_context
     }
 
     /// The branch key ID.
@@ -111,6 +132,61 @@ pub trait BranchKeySource: Send + Sync + fmt::Debug {
         branch_key_id: &'a str,
         version: &'a str,
     ) -> BoxFuture<'a, Result<BranchKeyMaterials>>;
+
+    /// The logical key store name this source serves, which goes into branch key cache entry
+    /// identifiers (empty by default).
+    fn logical_key_store_name(&self) -> &str {
+        ""
+    }
+}
+
+/// Chooses the branch key for a message from its encryption context (the spec's
+/// `BranchKeyIdSupplier`), for a [`HierarchicalKeyring`] serving several branch keys (for
+/// example one per tenant).
+///
+/// On decrypt the keyring asks again with the message's encryption context, and tries only the
+/// encrypted data keys that name the branch key returned.
+pub trait BranchKeyIdSupplier: Send + Sync + fmt::Debug {
+    /// The branch key ID for `encryption_context`.
+    fn branch_key_id<'a>(
+        &'a self,
+        encryption_context: &'a EncryptionContext,
+    ) -> BoxFuture<'a, Result<String>>;
+}
+
+/// A [`BranchKeyIdSupplier`] that reads the branch key ID from one encryption context key.
+///
+/// # Errors
+/// Its `branch_key_id` fails with [`KeyringError::InvalidConfiguration`] when the encryption
+/// context lacks the key (or maps it to an empty value).
+#[derive(Debug, Clone)]
+pub struct ContextKeyBranchKeyIdSupplier {
+    key: String,
+}
+
+impl ContextKeyBranchKeyIdSupplier {
+    /// A supplier that returns the value of `key` in the encryption context.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self { key: key.into() }
+    }
+}
+
+impl BranchKeyIdSupplier for ContextKeyBranchKeyIdSupplier {
+    fn branch_key_id<'a>(
+        &'a self,
+        encryption_context: &'a EncryptionContext,
+    ) -> BoxFuture<'a, Result<String>> {
+        Box::pin(async move {
+            match encryption_context.get(&self.key) {
+                Some(v) if !v.is_empty() => Ok(v.to_owned()),
+                _ => Err(KeyringError::InvalidConfiguration(format!(
+                    "the encryption context has no branch key ID under {:?}",
+                    self.key
+                ))
+                .into()),
+            }
+        })
+    }
 }
 
 /// A branch key source holding one branch key version in memory; it is also the active one.
@@ -165,16 +241,29 @@ impl BranchKeySource for StaticBranchKeySource {
     }
 }
 
-/// The hierarchical keyring, with a fixed branch key ID and a [`BranchKeySource`].
+/// How a [`HierarchicalKeyring`] picks its branch key.
+#[derive(Debug, Clone)]
+enum BranchKeyId {
+    Fixed(String),
+    Supplied(Arc<dyn BranchKeyIdSupplier>),
+}
+
+/// The hierarchical keyring: data keys wrapped under a branch key from a [`BranchKeySource`],
+/// the branch key named by a fixed ID or by a [`BranchKeyIdSupplier`].
+///
+/// [`HierarchicalKeyring::new`] asks its source on every call; [`HierarchicalKeyring::builder`]
+/// puts the spec's branch key cache (a [`CachingBranchKeySource`] with a TTL and a capacity)
+/// in front of the source.
 #[derive(Debug, Clone)]
 pub struct HierarchicalKeyring {
     source: Arc<dyn BranchKeySource>,
-    branch_key_id: String,
+    branch_key_id: BranchKeyId,
     provider: CryptoProvider,
 }
 
 impl HierarchicalKeyring {
-    /// A hierarchical keyring for `branch_key_id`, with the default crypto provider.
+    /// A hierarchical keyring for `branch_key_id`, with the default crypto provider and no
+    /// cache of its own (see [`HierarchicalKeyring::builder`]).
     pub fn new(source: Arc<dyn BranchKeySource>, branch_key_id: impl Into<String>) -> Self {
         Self::with_provider(source, branch_key_id, default_provider())
     }
@@ -187,18 +276,43 @@ impl HierarchicalKeyring {
     ) -> Self {
         Self {
             source,
-            branch_key_id: branch_key_id.into(),
+            branch_key_id: BranchKeyId::Fixed(branch_key_id.into()),
             provider: *provider,
         }
     }
 
-    /// The branch key ID.
-    pub fn branch_key_id(&self) -> &str {
-        &self.branch_key_id
+    /// A builder: branch key ID or supplier, the branch key cache's TTL, capacity, shared
+    /// cache, partition ID and clock.
+    pub fn builder(source: Arc<dyn BranchKeySource>) -> HierarchicalKeyringBuilder {
+        HierarchicalKeyringBuilder {
+            source,
+            branch_key_id: None,
+            ttl: None,
+            cache: None,
+            capacity: None,
+            partition_id: None,
+            clock: None,
+            provider: *default_provider(),
+        }
     }
 
-    fn describe(&self) -> String {
-        format!("aws-kms-hierarchy({})", self.branch_key_id)
+    /// The fixed branch key ID (`None` when a supplier chooses it per message).
+    pub fn branch_key_id(&self) -> Option<&str> {
+        match &self.branch_key_id {
+            BranchKeyId::Fixed(id) => Some(id),
+            BranchKeyId::Supplied(_) => None,
+        }
+    }
+
+    async fn resolve_id(&self, context: &EncryptionContext) -> Result<String> {
+        match &self.branch_key_id {
+            BranchKeyId::Fixed(id) => Ok(id.clone()),
+            BranchKeyId::Supplied(s) => s.branch_key_id(context).await,
+        }
+    }
+
+    fn describe(id: &str) -> String {
+        format!("aws-kms-hierarchy({id})")
     }
 
     fn derive(&self, branch: &BranchKeyMaterials, salt: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
@@ -225,12 +339,12 @@ impl HierarchicalKeyring {
 
     /// Checks that a source answered for the key it was asked for.
     fn check_materials(
-        &self,
         branch: &BranchKeyMaterials,
+        branch_key_id: &str,
         version: Option<&[u8; VERSION_LEN]>,
     ) -> Result<()> {
         let version_ok = version.is_none_or(|v| bool::from(v.ct_eq(&branch.version)));
-        if branch.branch_key_id != self.branch_key_id || !version_ok {
+        if branch.branch_key_id != branch_key_id || !version_ok {
             return Err(KeyringError::InvalidMaterials(
                 "the branch key source returned another branch key",
             )
@@ -241,6 +355,7 @@ impl HierarchicalKeyring {
 
     async fn unwrap_one(
         &self,
+        branch_key_id: &str,
         edk: &EncryptedDataKey,
         context: &[u8],
         key_len: usize,
@@ -262,9 +377,9 @@ impl HierarchicalKeyring {
         let (wrapped, tag) = ct[HEADER_LEN..].split_at(key_len);
         let branch = self
             .source
-            .branch_key_version(&self.branch_key_id, &format_uuid(&version))
+            .branch_key_version(branch_key_id, &format_uuid(&version))
             .await?;
-        self.check_materials(&branch, Some(&version))?;
+        Self::check_materials(&branch, branch_key_id, Some(&version))?;
         let derived = self.derive(&branch, salt)?;
         let mut key = Zeroizing::new(wrapped.to_vec());
         let tag: [u8; TAG_LEN] = tag.try_into().expect("length checked");
@@ -288,8 +403,9 @@ impl Keyring for HierarchicalKeyring {
     ) -> BoxFuture<'a, Result<EncryptionMaterials>> {
         Box::pin(async move {
             let context = materials.encryption_context().serialize()?;
-            let branch = self.source.active_branch_key(&self.branch_key_id).await?;
-            self.check_materials(&branch, None)?;
+            let branch_key_id = self.resolve_id(materials.encryption_context()).await?;
+            let branch = self.source.active_branch_key(&branch_key_id).await?;
+            Self::check_materials(&branch, &branch_key_id, None)?;
             if materials.data_key().is_none() {
                 let mut key = vec![0u8; materials.algorithm_suite().key_len()];
                 self.provider.random.fill(&mut key)?;
@@ -330,43 +446,169 @@ impl Keyring for HierarchicalKeyring {
             crate::keyring::ensure_no_data_key(&materials)?;
             let context = materials.encryption_context().serialize()?;
             let key_len = materials.algorithm_suite().key_len();
+            let branch_key_id = self.resolve_id(materials.encryption_context()).await?;
+            let describe = Self::describe(&branch_key_id);
             let mut attempts = Vec::new();
             for edk in encrypted_data_keys {
                 if edk.provider_id() != HIERARCHY_PROVIDER_ID {
                     continue;
                 }
                 match std::str::from_utf8(edk.provider_info()) {
-                    Ok(id) if id == self.branch_key_id => {}
+                    Ok(id) if id == branch_key_id => {}
                     Ok(_) => continue,
                     Err(_) => {
                         attempts.push(KeyringAttempt {
-                            keyring: self.describe(),
+                            keyring: describe.clone(),
                             reason: "provider info is not UTF-8".into(),
                         });
                         continue;
                     }
                 }
-                match self.unwrap_one(edk, &context, key_len).await {
+                match self
+                    .unwrap_one(&branch_key_id, edk, &context, key_len)
+                    .await
+                {
                     Ok(key) => {
                         materials.set_data_key(key)?;
                         return Ok(materials);
                     }
                     Err(e) => attempts.push(KeyringAttempt {
-                        keyring: self.describe(),
+                        keyring: describe.clone(),
                         reason: e.to_string(),
                     }),
                 }
             }
             Err(crate::keyring::no_decryptable_key(
                 attempts,
-                self.describe(),
+                describe,
                 "no encrypted data key names this branch key",
             ))
         })
     }
 }
 
-fn parse_uuid(text: &str) -> Option<[u8; VERSION_LEN]> {
+/// Settings for a [`HierarchicalKeyring`] (from [`HierarchicalKeyring::builder`]).
+pub struct HierarchicalKeyringBuilder {
+    source: Arc<dyn BranchKeySource>,
+    branch_key_id: Option<BranchKeyId>,
+    ttl: Option<Duration>,
+    cache: Option<Arc<dyn CryptographicMaterialsCache>>,
+    capacity: Option<usize>,
+    partition_id: Option<Vec<u8>>,
+    clock: Option<Arc<dyn Clock>>,
+    provider: CryptoProvider,
+}
+
+impl fmt::Debug for HierarchicalKeyringBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HierarchicalKeyringBuilder")
+            .field("source", &self.source)
+            .field("branch_key_id", &self.branch_key_id)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HierarchicalKeyringBuilder {
+    /// Every message uses this branch key.
+    pub fn branch_key_id(mut self, id: impl Into<String>) -> Self {
+        self.branch_key_id = Some(BranchKeyId::Fixed(id.into()));
+        self
+    }
+
+    /// A supplier chooses the branch key of each message from its encryption context.
+    pub fn branch_key_id_supplier(mut self, supplier: Arc<dyn BranchKeyIdSupplier>) -> Self {
+        self.branch_key_id = Some(BranchKeyId::Supplied(supplier));
+        self
+    }
+
+    /// Caches branch keys for `ttl` (the spec's `ttlSeconds`; required by the spec, so a
+    /// keyring built without it asks its source on every call).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// Keeps cached branch keys in `cache` (see [`CachingBranchKeySourceBuilder::cache`](crate::keyring::branch_cache::CachingBranchKeySourceBuilder::cache)).
+    pub fn cache(mut self, cache: Arc<dyn CryptographicMaterialsCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// The capacity of the keyring's own cache (default
+    /// [`DEFAULT_BRANCH_KEY_CACHE_CAPACITY`](crate::keyring::branch_cache::DEFAULT_BRANCH_KEY_CACHE_CAPACITY)).
+    pub fn cache_capacity(mut self, entries: usize) -> Self {
+        self.capacity = Some(entries);
+        self
+    }
+
+    /// The partition ID of cache entries (see [`CachingBranchKeySourceBuilder::partition_id`](crate::keyring::branch_cache::CachingBranchKeySourceBuilder::partition_id)).
+    pub fn partition_id(mut self, id: impl Into<Vec<u8>>) -> Self {
+        self.partition_id = Some(id.into());
+        self
+    }
+
+    /// The clock that ages cached branch keys (default: the system's monotonic clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The crypto provider (default [`default_provider`]).
+    pub fn provider(mut self, provider: &CryptoProvider) -> Self {
+        self.provider = *provider;
+        self
+    }
+
+    /// The keyring.
+    ///
+    /// # Errors
+    /// [`KeyringError::InvalidConfiguration`] without a branch key ID or supplier, with cache
+    /// settings but no TTL, or with a zero TTL or capacity.
+    pub fn build(self) -> Result<HierarchicalKeyring> {
+        let branch_key_id = self.branch_key_id.ok_or_else(|| {
+            KeyringError::InvalidConfiguration(
+                "a hierarchical keyring needs a branch key ID or a branch key ID supplier".into(),
+            )
+        })?;
+        let cache_settings = self.cache.is_some()
+            || self.capacity.is_some()
+            || self.partition_id.is_some()
+            || self.clock.is_some();
+        let source = match self.ttl {
+            None if cache_settings => {
+                return Err(KeyringError::InvalidConfiguration(
+                    "branch key cache settings without a TTL".into(),
+                )
+                .into());
+            }
+            None => self.source,
+            Some(ttl) => {
+                let mut b = CachingBranchKeySource::builder(self.source, ttl);
+                if let Some(c) = self.cache {
+                    b = b.cache(c);
+                }
+                if let Some(n) = self.capacity {
+                    b = b.capacity(n);
+                }
+                if let Some(p) = self.partition_id {
+                    b = b.partition_id(p);
+                }
+                if let Some(c) = self.clock {
+                    b = b.clock(c);
+                }
+                Arc::new(b.build()?) as Arc<dyn BranchKeySource>
+            }
+        };
+        Ok(HierarchicalKeyring {
+            source,
+            branch_key_id,
+            provider: self.provider,
+        })
+    }
+}
+
+pub(crate) fn parse_uuid(text: &str) -> Option<[u8; VERSION_LEN]> {
     let bytes = text.as_bytes();
     if bytes.len() != 36 || [8, 13, 18, 23].iter().any(|&i| bytes[i] != b'-') {
         return None;
@@ -383,7 +625,7 @@ fn parse_uuid(text: &str) -> Option<[u8; VERSION_LEN]> {
     Some(out)
 }
 
-fn format_uuid(b: &[u8; VERSION_LEN]) -> String {
+pub(crate) fn format_uuid(b: &[u8; VERSION_LEN]) -> String {
     let mut s = String::with_capacity(36);
     for (i, byte) in b.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
@@ -399,7 +641,6 @@ mod tests {
     use futures::executor::block_on;
 
     use super::*;
-    use crate::context::EncryptionContext;
     use crate::error::Error;
     use crate::suite::AlgorithmSuite;
 

@@ -12,7 +12,11 @@ use crate::materials::{DecryptionMaterials, EncryptedDataKey, EncryptionMaterial
 #[cfg(feature = "kms")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kms")))]
 pub mod aws_kms;
+pub mod branch_cache;
 pub mod hierarchy;
+#[cfg(feature = "hierarchy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hierarchy")))]
+pub mod key_store;
 pub mod multi;
 pub mod raw_aes;
 pub mod raw_ecdh;
@@ -23,9 +27,13 @@ pub use aws_kms::{
     AwsKmsDiscoveryKeyring, AwsKmsKeyring, AwsKmsMrkDiscoveryKeyring, AwsKmsMrkKeyring,
     AwsKmsMultiKeyring,
 };
+pub use branch_cache::CachingBranchKeySource;
 pub use hierarchy::{
-    BranchKeyMaterials, BranchKeySource, HierarchicalKeyring, StaticBranchKeySource,
+    BranchKeyIdSupplier, BranchKeyMaterials, BranchKeySource, ContextKeyBranchKeyIdSupplier,
+    HierarchicalKeyring, HierarchicalKeyringBuilder, StaticBranchKeySource,
 };
+#[cfg(feature = "hierarchy")]
+pub use key_store::{DynamoDbKeyStore, KmsConfiguration};
 pub use multi::MultiKeyring;
 pub use raw_aes::RawAesKeyring;
 pub use raw_ecdh::{RawEcdhKeyring, RawEcdhScheme};
