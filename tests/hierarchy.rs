@@ -672,3 +672,144 @@ async fn concurrent_rotations_do_not_lose_a_version() {
         .await
         .unwrap();
 }
+
+/// The Python reference ESDK + MPL (`ESDK_PEERS_PYTHON`, default /tmp/esdk-peers-venv), or
+/// `None` with a loud skip (a failure under `CI=true`, where .ci/test.sh provides it).
+fn peers_python() -> Option<String> {
+    let python = std::env::var("ESDK_PEERS_PYTHON")
+        .unwrap_or_else(|_| "/tmp/esdk-peers-venv/bin/python".into());
+    if std::path::Path::new(&python).exists() {
+        return Some(python);
+    }
+    let msg = format!(
+        "no Python reference SDK + MPL at {python} (run ../shared/peers/setup.sh, or set \
+         ESDK_PEERS_PYTHON): hierarchical keyring / key store interop with the Python MPL NOT \
+         CHECKED"
+    );
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("CI=true and {msg}");
+    }
+    loud_skip(&msg);
+    None
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn python_mpl_reads_our_store_and_we_read_its() {
+    let Some(ep) = endpoint() else { return };
+    let Some(python) = peers_python() else { return };
+    let (store, arn) = setup(&ep).await;
+    let store = Arc::new(store);
+
+    // Ours: one key used as created, one rotated (its message under the first version).
+    let plain = store
+        .create_key(None, &EncryptionContext::new())
+        .await
+        .unwrap();
+    let rotated = store
+        .create_key(Some("esdk-rotated"), &ec(&[("origin", "esdk")]))
+        .await
+        .unwrap();
+    let mut cases = Vec::new();
+    let mut expected_versions = Vec::new();
+    for (name, id, rotate) in [("plain", &plain, false), ("rotated", &rotated, true)] {
+        let keyring = HierarchicalKeyring::builder(store.clone())
+            .branch_key_id(id)
+            .ttl(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let pt = format!("esdk to python: {name}").into_bytes();
+        let msg = encrypt(&keyring, &ec(&[("writer", "esdk")]), &pt).await;
+        if rotate {
+            store.version_key(id).await.unwrap();
+            assert_ne!(
+                edk_version(&msg),
+                store.get_active_branch_key(id).await.unwrap().version()
+            );
+        }
+        expected_versions.push(store.get_active_branch_key(id).await.unwrap().version());
+        cases.push(serde_json::json!({
+            "name": name, "branch_key_id": id,
+            "ciphertext": hex(&msg.ciphertext), "plaintext": hex(&pt),
+        }));
+    }
+    let python_key = unique("py");
+    let job = serde_json::json!({
+        "endpoint": ep, "region": REGION, "table": store.table_name(),
+        "logical": store.logical_key_store_name(), "kms_arn": arn,
+        "messages": cases, "python_branch_key_id": python_key,
+    });
+    let dir = std::env::temp_dir().join(unique("esdk-hierarchy-python"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (job_file, out_file) = (dir.join("job.json"), dir.join("out.json"));
+    std::fs::write(&job_file, serde_json::to_vec(&job).unwrap()).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/hierarchy_with_python.py");
+    let mut cmd = std::process::Command::new(&python);
+    cmd.arg(script).arg(&job_file).arg(&out_file);
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "python failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.matches("OK python decrypts").count(), 2, "{stdout}");
+    let result: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // The MPL saw the same active versions and custom encryption context.
+    for (seen, want) in result["ours"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&expected_versions)
+    {
+        assert_eq!(seen["active_version"], want.as_str());
+    }
+    assert_eq!(result["ours"][1]["encryption_context"]["origin"], "esdk");
+
+    // What the MPL wrote, our store reads and our keyring decrypts (both versions).
+    let theirs = &result["theirs"];
+    let id = theirs["branch_key_id"].as_str().unwrap();
+    assert_eq!(id, python_key);
+    let active = store.get_active_branch_key(id).await.unwrap();
+    assert_eq!(active.encryption_context(), &ec(&[("origin", "python")]));
+    store.get_beacon_key(id).await.unwrap();
+    let keyring = HierarchicalKeyring::builder(store.clone())
+        .branch_key_id(id)
+        .ttl(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let msgs = theirs["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 2);
+    assert_ne!(msgs[0]["version"], msgs[1]["version"]);
+    assert_eq!(msgs[1]["version"], active.version().as_str());
+    for m in msgs {
+        let out = Client::new()
+            .decrypt(keyring.clone(), &unhex(m["ciphertext"].as_str().unwrap()))
+            .await
+            .expect("decrypt the MPL's message");
+        assert_eq!(out.plaintext, unhex(m["plaintext"].as_str().unwrap()));
+        assert_eq!(out.encryption_context.get("writer"), Some("python"));
+    }
+    // Our rotation of the MPL's key, read back by a fresh keyring.
+    store.version_key(id).await.unwrap();
+    assert_ne!(
+        store.get_active_branch_key(id).await.unwrap().version(),
+        active.version()
+    );
+}
