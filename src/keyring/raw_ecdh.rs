@@ -120,10 +120,10 @@ impl fmt::Debug for RawEcdhKeyring {
     }
 }
 
-/// The parts of a raw ECDH EDK's provider info.
-struct Info<'a> {
-    recipient: &'a [u8],
-    sender: &'a [u8],
+/// The parts of an ECDH EDK's provider info (compressed public keys).
+pub(crate) struct Info<'a> {
+    pub(crate) recipient: &'a [u8],
+    pub(crate) sender: &'a [u8],
 }
 
 impl RawEcdhKeyring {
@@ -189,54 +189,8 @@ impl RawEcdhKeyring {
         format!("raw-ecdh({})", self.curve.kdf_name())
     }
 
-    fn fixed_info(&self, sender: &[u8], recipient: &[u8], context: &[u8]) -> Vec<u8> {
-        let curve = self.curve.kdf_name().as_bytes();
-        let mut out = Vec::with_capacity(
-            LABEL.len()
-                + curve.len()
-                + KDF_NAME.len()
-                + sender.len()
-                + recipient.len()
-                + context.len()
-                + 6,
-        );
-        for part in [LABEL, curve, KDF_NAME] {
-            out.extend_from_slice(part);
-            out.push(0);
-        }
-        out.extend_from_slice(sender);
-        out.extend_from_slice(recipient);
-        out.extend_from_slice(&[0, VERSION, 0]);
-        out.extend_from_slice(context);
-        out
-    }
-
-    /// The 64 bytes of keying material: the commit key, then the wrapping key.
-    fn derive(&self, shared: &[u8], fixed_info: &[u8], salt: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        kdf_ctr(
-            &self.provider,
-            HashAlgorithm::Sha384,
-            shared,
-            fixed_info,
-            salt,
-            64,
-        )
-    }
-
     fn parse_info<'e>(&self, info: &'e [u8]) -> Option<Info<'e>> {
-        let n = self.curve.compressed_len();
-        if info.len() != 1 + 4 + n + 4 + n || info[0] != VERSION {
-            return None;
-        }
-        let len =
-            |at: usize| u32::from_be_bytes(info[at..at + 4].try_into().expect("4 bytes")) as usize;
-        if len(1) != n || len(1 + 4 + n) != n {
-            return None;
-        }
-        Some(Info {
-            recipient: &info[5..5 + n],
-            sender: &info[5 + n + 4..],
-        })
+        parse_info(self.curve, info)
     }
 
     /// The private key and the peer public key to agree with, when the EDK is for this keyring.
@@ -273,34 +227,19 @@ impl RawEcdhKeyring {
         context: &[u8],
         key_len: usize,
     ) -> Result<DataKey, String> {
-        let ct = edk.ciphertext();
-        if ct.len() != SALT_LEN + COMMIT_LEN + key_len + TAG_LEN {
-            return Err("ciphertext has the wrong length".into());
-        }
-        let (salt, rest) = ct.split_at(SALT_LEN);
-        let (commit, rest) = rest.split_at(COMMIT_LEN);
-        let (wrapped, tag) = rest.split_at(key_len);
+        check_ciphertext_len(edk, key_len)?;
         let shared = private
             .agree(peer)
             .map_err(|_| "key agreement failed (invalid public key)".to_owned())?;
-        let fixed_info = self.fixed_info(info.sender, info.recipient, context);
-        let okm = self
-            .derive(&shared, &fixed_info, salt)
-            .map_err(|e| e.to_string())?;
-        let (commit_key, wrap_key) = okm.split_at(COMMIT_LEN);
-        if !bool::from(commit_key.ct_eq(commit)) {
-            return Err("commitment key does not match (wrong key or encryption context)".into());
-        }
-        let aead = self
-            .provider
-            .aead
-            .key(wrap_key)
-            .map_err(|e| e.to_string())?;
-        let mut key = Zeroizing::new(wrapped.to_vec());
-        let tag: [u8; TAG_LEN] = tag.try_into().expect("length checked");
-        aead.open_in_place(&[0u8; IV_LEN], &fixed_info, &mut key, &tag)
-            .map_err(|_| "unwrapping failed".to_owned())?;
-        Ok(DataKey::from_slice(&key))
+        unwrap_with_secret(
+            &self.provider,
+            self.curve,
+            &shared,
+            info,
+            edk,
+            context,
+            key_len,
+        )
     }
 }
 
@@ -332,40 +271,16 @@ impl Keyring for RawEcdhKeyring {
                 };
             let context = materials.encryption_context().serialize()?;
             let shared = private.agree(recipient_public)?;
-            let fixed_info = self.fixed_info(&sender_public, recipient_public, &context);
-            let mut salt = [0u8; SALT_LEN];
-            self.provider.random.fill(&mut salt)?;
-            let okm = self.derive(&shared, &fixed_info, &salt)?;
-            let (commit_key, wrap_key) = okm.split_at(COMMIT_LEN);
-            if materials.data_key().is_none() {
-                let mut key = vec![0u8; materials.algorithm_suite().key_len()];
-                self.provider.random.fill(&mut key)?;
-                materials.set_data_key(DataKey::new(key))?;
-            }
-            let data_key = materials.data_key().expect("set above");
-            let mut wrapped = data_key.expose().to_vec();
-            let tag = self.provider.aead.key(wrap_key)?.seal_in_place(
-                &[0u8; IV_LEN],
-                &fixed_info,
-                &mut wrapped,
-            )?;
-            let mut ciphertext =
-                Vec::with_capacity(SALT_LEN + COMMIT_LEN + wrapped.len() + TAG_LEN);
-            ciphertext.extend_from_slice(&salt);
-            ciphertext.extend_from_slice(commit_key);
-            ciphertext.extend_from_slice(&wrapped);
-            ciphertext.extend_from_slice(&tag);
-            let mut info = Vec::with_capacity(9 + recipient_public.len() + sender_public.len());
-            info.push(VERSION);
-            for key in [recipient_public, sender_public.as_slice()] {
-                info.extend_from_slice(&(key.len() as u32).to_be_bytes());
-                info.extend_from_slice(key);
-            }
-            materials.add_encrypted_data_key(EncryptedDataKey::new(
+            wrap_with_secret(
+                &self.provider,
+                self.curve,
+                &shared,
+                &sender_public,
+                recipient_public,
+                &context,
+                &mut materials,
                 RAW_ECDH_PROVIDER_ID,
-                info,
-                ciphertext,
-            ));
+            )?;
             Ok(materials)
         })
     }
@@ -421,6 +336,155 @@ impl Keyring for RawEcdhKeyring {
             ))
         })
     }
+}
+
+/// The KDF's fixed info: label, curve, KDF name, the two public keys (compressed), the version
+/// and the canonical encryption context.
+pub(crate) fn fixed_info(
+    curve: EcdhCurve,
+    sender: &[u8],
+    recipient: &[u8],
+    context: &[u8],
+) -> Vec<u8> {
+    let curve = curve.kdf_name().as_bytes();
+    let mut out = Vec::with_capacity(
+        LABEL.len()
+            + curve.len()
+            + KDF_NAME.len()
+            + sender.len()
+            + recipient.len()
+            + context.len()
+            + 6,
+    );
+    for part in [LABEL, curve, KDF_NAME] {
+        out.extend_from_slice(part);
+        out.push(0);
+    }
+    out.extend_from_slice(sender);
+    out.extend_from_slice(recipient);
+    out.extend_from_slice(&[0, VERSION, 0]);
+    out.extend_from_slice(context);
+    out
+}
+
+/// The 64 bytes of keying material: the commit key, then the wrapping key.
+fn derive(
+    provider: &CryptoProvider,
+    shared: &[u8],
+    fixed_info: &[u8],
+    salt: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    kdf_ctr(
+        provider,
+        HashAlgorithm::Sha384,
+        shared,
+        fixed_info,
+        salt,
+        64,
+    )
+}
+
+/// The recipient and sender public keys of an ECDH EDK's provider info on `curve`, or `None`
+/// when it is malformed or for another curve.
+pub(crate) fn parse_info(curve: EcdhCurve, info: &[u8]) -> Option<Info<'_>> {
+    let n = curve.compressed_len();
+    if info.len() != 1 + 4 + n + 4 + n || info[0] != VERSION {
+        return None;
+    }
+    let len =
+        |at: usize| u32::from_be_bytes(info[at..at + 4].try_into().expect("4 bytes")) as usize;
+    if len(1) != n || len(1 + 4 + n) != n {
+        return None;
+    }
+    Some(Info {
+        recipient: &info[5..5 + n],
+        sender: &info[5 + n + 4..],
+    })
+}
+
+/// Checks an ECDH EDK ciphertext's length before any key agreement is paid for.
+pub(crate) fn check_ciphertext_len(edk: &EncryptedDataKey, key_len: usize) -> Result<(), String> {
+    if edk.ciphertext().len() != SALT_LEN + COMMIT_LEN + key_len + TAG_LEN {
+        return Err("ciphertext has the wrong length".into());
+    }
+    Ok(())
+}
+
+/// Wraps the materials' data key (generating one if absent) under a key derived from the shared
+/// secret `shared`, and appends the EDK with `provider_id` (`raw-ecdh` or `aws-kms-ecdh`). Shared
+/// by the raw and the AWS KMS ECDH keyrings, which differ only in where `shared` comes from.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn wrap_with_secret(
+    provider: &CryptoProvider,
+    curve: EcdhCurve,
+    shared: &[u8],
+    sender_public: &[u8],
+    recipient_public: &[u8],
+    context: &[u8],
+    materials: &mut EncryptionMaterials,
+    provider_id: &str,
+) -> Result<()> {
+    let fixed_info = fixed_info(curve, sender_public, recipient_public, context);
+    let mut salt = [0u8; SALT_LEN];
+    provider.random.fill(&mut salt)?;
+    let okm = derive(provider, shared, &fixed_info, &salt)?;
+    let (commit_key, wrap_key) = okm.split_at(COMMIT_LEN);
+    if materials.data_key().is_none() {
+        let mut key = vec![0u8; materials.algorithm_suite().key_len()];
+        provider.random.fill(&mut key)?;
+        materials.set_data_key(DataKey::new(key))?;
+    }
+    let data_key = materials.data_key().expect("set above");
+    let mut wrapped = Zeroizing::new(data_key.expose().to_vec());
+    let tag =
+        provider
+            .aead
+            .key(wrap_key)?
+            .seal_in_place(&[0u8; IV_LEN], &fixed_info, &mut wrapped)?;
+    let mut ciphertext = Vec::with_capacity(SALT_LEN + COMMIT_LEN + wrapped.len() + TAG_LEN);
+    ciphertext.extend_from_slice(&salt);
+    ciphertext.extend_from_slice(commit_key);
+    ciphertext.extend_from_slice(&wrapped);
+    ciphertext.extend_from_slice(&tag);
+    let mut info = Vec::with_capacity(9 + recipient_public.len() + sender_public.len());
+    info.push(VERSION);
+    for key in [recipient_public, sender_public] {
+        info.extend_from_slice(&(key.len() as u32).to_be_bytes());
+        info.extend_from_slice(key);
+    }
+    materials.add_encrypted_data_key(EncryptedDataKey::new(provider_id, info, ciphertext));
+    Ok(())
+}
+
+/// Unwraps an ECDH EDK with the shared secret `shared`: derives the keys, compares the commit
+/// key in constant time, then opens the wrapped data key. The error says why, for the attempt
+/// list.
+pub(crate) fn unwrap_with_secret(
+    provider: &CryptoProvider,
+    curve: EcdhCurve,
+    shared: &[u8],
+    info: &Info<'_>,
+    edk: &EncryptedDataKey,
+    context: &[u8],
+    key_len: usize,
+) -> Result<DataKey, String> {
+    check_ciphertext_len(edk, key_len)?;
+    let ct = edk.ciphertext();
+    let (salt, rest) = ct.split_at(SALT_LEN);
+    let (commit, rest) = rest.split_at(COMMIT_LEN);
+    let (wrapped, tag) = rest.split_at(key_len);
+    let fixed_info = fixed_info(curve, info.sender, info.recipient, context);
+    let okm = derive(provider, shared, &fixed_info, salt).map_err(|e| e.to_string())?;
+    let (commit_key, wrap_key) = okm.split_at(COMMIT_LEN);
+    if !bool::from(commit_key.ct_eq(commit)) {
+        return Err("commitment key does not match (wrong key or encryption context)".into());
+    }
+    let aead = provider.aead.key(wrap_key).map_err(|e| e.to_string())?;
+    let mut key = Zeroizing::new(wrapped.to_vec());
+    let tag: [u8; TAG_LEN] = tag.try_into().expect("length checked");
+    aead.open_in_place(&[0u8; IV_LEN], &fixed_info, &mut key, &tag)
+        .map_err(|_| "unwrapping failed".to_owned())?;
+    Ok(DataKey::from_slice(&key))
 }
 
 #[cfg(test)]
