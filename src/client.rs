@@ -109,7 +109,9 @@ kms_materials_source!(
     AwsKmsMrkKeyring,
     AwsKmsDiscoveryKeyring,
     AwsKmsMrkDiscoveryKeyring,
-    AwsKmsMultiKeyring
+    AwsKmsMultiKeyring,
+    AwsKmsRsaKeyring,
+    AwsKmsEcdhKeyring
 );
 
 impl From<DefaultCmm> for MaterialsSource {

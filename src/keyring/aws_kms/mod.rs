@@ -6,6 +6,8 @@
 //! | [`AwsKmsMrkKeyring`] | same | MRK match: equal, or the same multi-Region key in another Region | `aws-kms-mrk-keyring.md` |
 //! | [`AwsKmsDiscoveryKeyring`] | fails | any key ARN the [`DiscoveryFilter`] allows | `aws-kms-discovery-keyring.md` |
 //! | [`AwsKmsMrkDiscoveryKeyring`] | fails | allowed ARNs in the client's Region, or MRKs (called in the client's Region) | `aws-kms-mrk-discovery-keyring.md` |
+//! | [`AwsKmsRsaKeyring`] | local RSA-OAEP with the KMS key's public key | KMS `Decrypt` with the RSA key | `aws-kms-rsa-keyring.md` |
+//! | [`AwsKmsEcdhKeyring`] | KMS `DeriveSharedSecret`, then the raw ECDH wrapping | same | `aws-kms-ecdh-keyring.md` |
 //! | [`AwsKmsMultiKeyring`] | generator, then the other keys **concurrently** | each keyring in order | `aws-kms-multi-keyrings.md`, `aws-kms-mrk-multi-keyrings.md` |
 //!
 //! Encrypted data keys have provider ID `aws-kms` and the key ARN KMS returned as provider
@@ -51,14 +53,18 @@ use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey};
 mod arn;
 pub mod client;
 mod discovery;
+pub mod ecdh;
 mod keyring;
 mod multi;
+pub mod rsa;
 
 pub use arn::{KmsArn, ResourceType, is_multi_region_identifier, mrk_match};
 pub use client::{ClientSupplier, DefaultClientSupplier, DefaultClientSupplierBuilder, KmsClient};
 pub use discovery::{AwsKmsDiscoveryKeyring, AwsKmsMrkDiscoveryKeyring, DiscoveryFilter};
+pub use ecdh::{AwsKmsEcdhKeyring, KmsEcdhScheme};
 pub use keyring::{AwsKmsKeyring, AwsKmsMrkKeyring};
 pub use multi::{AwsKmsMultiKeyring, DiscoveryMultiKeyringBuilder, StrictMultiKeyringBuilder};
+pub use rsa::{AwsKmsRsaKeyring, KmsRsaAlgorithm};
 
 /// The provider ID of encrypted data keys wrapped by AWS KMS.
 pub const PROVIDER_ID: &str = "aws-kms";

@@ -1,0 +1,421 @@
+//! The AWS KMS ECDH keyring (`framework/aws-kms/aws-kms-ecdh-keyring.md`,
+//! `framework/key-agreement-schemas.md`): the raw ECDH keyring's derivation and wrapping, with
+//! the shared secret computed by KMS `DeriveSharedSecret` from a KMS key agreement key.
+//!
+//! Encrypted data keys have provider ID `aws-kms-ecdh` and the raw ECDH keyring's provider info
+//! and ciphertext layout, so either keyring reads the other's (see
+//! [`RawEcdhKeyring`](crate::keyring::RawEcdhKeyring) for the bytes). Two schemes:
+//!
+//! | scheme | encrypt | decrypt |
+//! |---|---|---|
+//! | [`KmsEcdhScheme::KmsPrivateKeyToStaticPublicKey`] | `DeriveSharedSecret(sender KMS key, recipient public key)` | messages between these two keys, in either direction |
+//! | [`KmsEcdhScheme::KmsPublicKeyDiscovery`] | refused | any message sent to the KMS key's public key: `DeriveSharedSecret(recipient KMS key, sender public key from the EDK)` |
+//!
+//! A KMS key's own public key, when not given, is read once with `GetPublicKey` at
+//! construction, which checks that the key is for key agreement on the configured curve.
+
+use std::fmt;
+
+use futures::future::BoxFuture;
+use zeroize::Zeroizing;
+
+use super::{KmsClient, bad_response, service_error, tokens};
+use crate::crypto::{CryptoProvider, EcdhCurve, default_provider};
+use crate::error::{KeyringAttempt, KeyringError, Result};
+use crate::keyring::Keyring;
+use crate::keyring::raw_ecdh::{
+    KMS_ECDH_PROVIDER_ID, RAW_ECDH_PROVIDER_ID, check_ciphertext_len, parse_info,
+    unwrap_with_secret, wrap_with_secret,
+};
+use crate::materials::{DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
+
+/// How an AWS KMS ECDH keyring gets its keys (the specification's KMS key agreement schemas).
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub enum KmsEcdhScheme<'a> {
+    /// `KmsPrivateKeyToStaticPublicKey`: the sender's KMS key agreement key and the
+    /// recipient's public key (DER SubjectPublicKeyInfo). Encrypts, and decrypts messages
+    /// between the two keys (the recipient configures itself the other way round).
+    KmsPrivateKeyToStaticPublicKey {
+        /// The sender's KMS key (key ARN or key id).
+        sender_kms_key_id: &'a str,
+        /// The sender key's public key (DER SubjectPublicKeyInfo); read with `GetPublicKey`
+        /// when `None`.
+        sender_public_key_der: Option<&'a [u8]>,
+        /// The recipient's public key, DER SubjectPublicKeyInfo.
+        recipient_public_key_der: &'a [u8],
+    },
+    /// `KmsPublicKeyDiscovery`: the recipient's KMS key agreement key; decrypts any message
+    /// sent to its public key. Decrypts only.
+    KmsPublicKeyDiscovery {
+        /// The recipient's KMS key (key ARN or key id).
+        recipient_kms_key_id: &'a str,
+    },
+}
+
+impl fmt::Debug for KmsEcdhScheme<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::KmsPrivateKeyToStaticPublicKey {
+                sender_kms_key_id, ..
+            } => f
+                .debug_struct("KmsPrivateKeyToStaticPublicKey")
+                .field("sender_kms_key_id", sender_kms_key_id)
+                .finish_non_exhaustive(),
+            Self::KmsPublicKeyDiscovery {
+                recipient_kms_key_id,
+            } => f
+                .debug_struct("KmsPublicKeyDiscovery")
+                .field("recipient_kms_key_id", recipient_kms_key_id)
+                .finish(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Scheme {
+    Static {
+        key_id: String,
+        sender_public: Vec<u8>,
+        recipient_public: Vec<u8>,
+        recipient_der: Vec<u8>,
+    },
+    Discovery {
+        key_id: String,
+        recipient_public: Vec<u8>,
+    },
+}
+
+/// The AWS KMS ECDH keyring. See the [module documentation](self).
+#[derive(Clone)]
+pub struct AwsKmsEcdhKeyring {
+    curve: EcdhCurve,
+    scheme: Scheme,
+    client: KmsClient,
+    grant_tokens: Vec<String>,
+    provider: CryptoProvider,
+}
+
+impl fmt::Debug for AwsKmsEcdhKeyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (scheme, key_id) = match &self.scheme {
+            Scheme::Static { key_id, .. } => ("KmsPrivateKeyToStaticPublicKey", key_id),
+            Scheme::Discovery { key_id, .. } => ("KmsPublicKeyDiscovery", key_id),
+        };
+        f.debug_struct("AwsKmsEcdhKeyring")
+            .field("curve", &self.curve)
+            .field("scheme", &scheme)
+            .field("key_id", key_id)
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
+fn key_spec(curve: EcdhCurve) -> aws_sdk_kms::types::KeySpec {
+    use aws_sdk_kms::types::KeySpec;
+    match curve {
+        EcdhCurve::P256 => KeySpec::EccNistP256,
+        EcdhCurve::P384 => KeySpec::EccNistP384,
+        EcdhCurve::P521 => KeySpec::EccNistP521,
+    }
+}
+
+impl AwsKmsEcdhKeyring {
+    /// A keyring on `curve` with `scheme`, calling KMS through `client` (in the KMS key's
+    /// Region). Calls `GetPublicKey` when the KMS key's public key is not given.
+    ///
+    /// # Errors
+    /// [`KeyringError::InvalidConfiguration`] for an empty key id or a KMS key that is not a
+    /// key agreement key on `curve`; [`KeyringError::InvalidKey`] for a public key that does
+    /// not parse or is on another curve; [`KeyringError::Service`] when `GetPublicKey` fails.
+    pub async fn new(
+        curve: EcdhCurve,
+        scheme: KmsEcdhScheme<'_>,
+        client: KmsClient,
+    ) -> Result<Self> {
+        Self::with_grant_tokens_and_provider(curve, scheme, client, Vec::new(), default_provider())
+            .await
+    }
+
+    /// As [`new`](Self::new), with grant tokens (sent with every KMS call, `GetPublicKey`
+    /// included) and a crypto provider.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub async fn with_grant_tokens_and_provider(
+        curve: EcdhCurve,
+        scheme: KmsEcdhScheme<'_>,
+        client: KmsClient,
+        grant_tokens: Vec<String>,
+        provider: &CryptoProvider,
+    ) -> Result<Self> {
+        let ecdh = provider.ecdh;
+        let scheme = match scheme {
+            KmsEcdhScheme::KmsPrivateKeyToStaticPublicKey {
+                sender_kms_key_id,
+                sender_public_key_der,
+                recipient_public_key_der,
+            } => {
+                check_key_id(sender_kms_key_id)?;
+                let sender_public = match sender_public_key_der {
+                    Some(der) => ecdh.public_key_from_der(curve, der)?,
+                    None => {
+                        let der = kms_public_key(&client, sender_kms_key_id, curve, &grant_tokens)
+                            .await?;
+                        ecdh.public_key_from_der(curve, &der)?
+                    }
+                };
+                Scheme::Static {
+                    key_id: sender_kms_key_id.to_owned(),
+                    sender_public,
+                    recipient_public: ecdh.public_key_from_der(curve, recipient_public_key_der)?,
+                    recipient_der: recipient_public_key_der.to_vec(),
+                }
+            }
+            KmsEcdhScheme::KmsPublicKeyDiscovery {
+                recipient_kms_key_id,
+            } => {
+                check_key_id(recipient_kms_key_id)?;
+                let der =
+                    kms_public_key(&client, recipient_kms_key_id, curve, &grant_tokens).await?;
+                Scheme::Discovery {
+                    key_id: recipient_kms_key_id.to_owned(),
+                    recipient_public: ecdh.public_key_from_der(curve, &der)?,
+                }
+            }
+        };
+        Ok(Self {
+            curve,
+            scheme,
+            client,
+            grant_tokens,
+            provider: *provider,
+        })
+    }
+
+    /// The curve.
+    pub fn curve(&self) -> EcdhCurve {
+        self.curve
+    }
+
+    fn key_id(&self) -> &str {
+        match &self.scheme {
+            Scheme::Static { key_id, .. } | Scheme::Discovery { key_id, .. } => key_id,
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("aws-kms-ecdh({}, {})", self.key_id(), self.curve.kdf_name())
+    }
+
+    /// `DeriveSharedSecret` with the configured KMS key and a peer's DER public key.
+    async fn derive_shared_secret(&self, peer_der: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        const OP: &str = "DeriveSharedSecret";
+        let key_id = self.key_id();
+        let mut out = self
+            .client
+            .sdk()
+            .derive_shared_secret()
+            .key_id(key_id)
+            .key_agreement_algorithm(aws_sdk_kms::types::KeyAgreementAlgorithmSpec::Ecdh)
+            .public_key(aws_sdk_kms::primitives::Blob::new(peer_der.to_vec()))
+            .set_grant_tokens(tokens(&self.grant_tokens))
+            .send()
+            .await
+            .map_err(|e| service_error(OP, key_id, e))?;
+        let secret = Zeroizing::new(
+            out.shared_secret
+                .take()
+                .map(|b| b.into_inner())
+                .unwrap_or_default(),
+        );
+        // The x-coordinate: as long as the curve's field elements.
+        let want = self.curve.compressed_len() - 1;
+        if secret.len() != want {
+            return Err(bad_response(
+                OP,
+                key_id,
+                format!("shared secret of {} bytes, expected {want}", secret.len()),
+            ));
+        }
+        Ok(secret)
+    }
+}
+
+fn check_key_id(id: &str) -> Result<()> {
+    if id.is_empty() {
+        return Err(
+            KeyringError::InvalidConfiguration("empty AWS KMS key identifier".into()).into(),
+        );
+    }
+    Ok(())
+}
+
+/// `GetPublicKey`, checking the key is a key agreement key on `curve`; the DER public key.
+async fn kms_public_key(
+    client: &KmsClient,
+    key_id: &str,
+    curve: EcdhCurve,
+    grant_tokens: &[String],
+) -> Result<Vec<u8>> {
+    const OP: &str = "GetPublicKey";
+    let out = client
+        .sdk()
+        .get_public_key()
+        .key_id(key_id)
+        .set_grant_tokens(tokens(grant_tokens))
+        .send()
+        .await
+        .map_err(|e| service_error(OP, key_id, e))?;
+    if out.key_usage != Some(aws_sdk_kms::types::KeyUsageType::KeyAgreement) {
+        return Err(KeyringError::InvalidConfiguration(format!(
+            "KMS key {key_id} is not a KEY_AGREEMENT key (usage {:?})",
+            out.key_usage
+        ))
+        .into());
+    }
+    if out.key_spec != Some(key_spec(curve)) {
+        return Err(KeyringError::InvalidConfiguration(format!(
+            "KMS key {key_id} is {:?}, not on {curve:?}",
+            out.key_spec
+        ))
+        .into());
+    }
+    out.public_key
+        .map(|b| b.into_inner())
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| bad_response(OP, key_id, "no PublicKey".into()))
+}
+
+impl Keyring for AwsKmsEcdhKeyring {
+    fn on_encrypt<'a>(
+        &'a self,
+        mut materials: EncryptionMaterials,
+    ) -> BoxFuture<'a, Result<EncryptionMaterials>> {
+        Box::pin(async move {
+            let Scheme::Static {
+                sender_public,
+                recipient_public,
+                recipient_der,
+                ..
+            } = &self.scheme
+            else {
+                return Err(KeyringError::Unsupported(format!(
+                    "{} is configured for public key discovery, which cannot encrypt",
+                    self.describe()
+                ))
+                .into());
+            };
+            let context = materials.encryption_context().serialize()?;
+            let shared = self.derive_shared_secret(recipient_der).await?;
+            wrap_with_secret(
+                &self.provider,
+                self.curve,
+                &shared,
+                sender_public,
+                recipient_public,
+                &context,
+                &mut materials,
+                KMS_ECDH_PROVIDER_ID,
+            )?;
+            Ok(materials)
+        })
+    }
+
+    fn on_decrypt<'a>(
+        &'a self,
+        mut materials: DecryptionMaterials,
+        encrypted_data_keys: &'a [EncryptedDataKey],
+    ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
+        Box::pin(async move {
+            crate::keyring::ensure_no_data_key(&materials)?;
+            let context = materials.encryption_context().serialize()?;
+            let key_len = materials.algorithm_suite().key_len();
+            let mut attempts = Vec::new();
+            let mut attempt = |reason: String| {
+                attempts.push(KeyringAttempt {
+                    keyring: self.describe(),
+                    reason,
+                })
+            };
+            for edk in encrypted_data_keys {
+                if edk.provider_id() != RAW_ECDH_PROVIDER_ID
+                    && edk.provider_id() != KMS_ECDH_PROVIDER_ID
+                {
+                    continue;
+                }
+                let Some(info) = parse_info(self.curve, edk.provider_info()) else {
+                    attempt("malformed provider info, or another curve".into());
+                    continue;
+                };
+                // The peer public key (DER) to agree with, when the EDK is for this keyring.
+                let peer = match &self.scheme {
+                    Scheme::Static {
+                        sender_public,
+                        recipient_public,
+                        recipient_der,
+                        ..
+                    } => {
+                        let ours = info.sender == sender_public.as_slice()
+                            && info.recipient == recipient_public.as_slice();
+                        let swapped = info.sender == recipient_public.as_slice()
+                            && info.recipient == sender_public.as_slice();
+                        if !(ours || swapped) {
+                            continue;
+                        }
+                        recipient_der.clone()
+                    }
+                    Scheme::Discovery {
+                        recipient_public, ..
+                    } => {
+                        if info.recipient != recipient_public.as_slice() {
+                            continue;
+                        }
+                        match self
+                            .provider
+                            .ecdh
+                            .public_key_to_der(self.curve, info.sender)
+                        {
+                            Ok(der) => der,
+                            Err(_) => {
+                                attempt("the sender public key is not a valid point".into());
+                                continue;
+                            }
+                        }
+                    }
+                };
+                if let Err(reason) = check_ciphertext_len(edk, key_len) {
+                    attempt(reason);
+                    continue;
+                }
+                let shared = match self.derive_shared_secret(&peer).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        attempt(e.to_string());
+                        continue;
+                    }
+                };
+                match unwrap_with_secret(
+                    &self.provider,
+                    self.curve,
+                    &shared,
+                    &info,
+                    edk,
+                    &context,
+                    key_len,
+                ) {
+                    Ok(key) => {
+                        materials.set_data_key(key)?;
+                        return Ok(materials);
+                    }
+                    Err(reason) => attempt(reason),
+                }
+            }
+            Err(crate::keyring::no_decryptable_key(
+                attempts,
+                self.describe(),
+                "no encrypted data key is for these public keys",
+            ))
+        })
+    }
+}

@@ -1,0 +1,354 @@
+//! The AWS KMS RSA keyring (`framework/aws-kms/aws-kms-rsa-keyring.md`): data keys encrypted
+//! locally with the public key of an asymmetric KMS RSA key, decrypted by KMS.
+//!
+//! ```text
+//! digest     = SHA-384(canonical(encryption context))              (48 bytes)
+//! EDK        = provider id   "aws-kms-rsa"
+//!              provider info the configured KMS key identifier (a key ARN)
+//!              ciphertext    RSA-OAEP(public key, digest ‖ data key)
+//! decrypt    = KMS Decrypt{KeyId = configured, EncryptionAlgorithm, no encryption context}
+//!              → digest' ‖ data key; digest' must equal SHA-384(canonical(decryption context))
+//! ```
+//!
+//! KMS never sees the encryption context (RSA decryption takes none), so the digest inside the
+//! ciphertext is what binds it. Signing suites are refused on both sides, as the Material
+//! Providers Library does: an asymmetric key already lets any holder of the public key encrypt,
+//! so a signature would add no sender authentication.
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use subtle::ConstantTimeEq;
+
+use super::arn::validate_identifier;
+use super::{KmsArn, KmsClient, ResourceType, bad_response, mrk_match, service_error, tokens};
+use crate::crypto::{CryptoProvider, HashAlgorithm, RsaPadding, RsaPublicKey, default_provider};
+use crate::error::{Error, KeyringAttempt, KeyringError, Result};
+use crate::keyring::Keyring;
+use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
+use crate::suite::AlgorithmSuite;
+
+/// The provider ID of AWS KMS RSA encrypted data keys.
+pub const KMS_RSA_PROVIDER_ID: &str = "aws-kms-rsa";
+
+const DIGEST_LEN: usize = 48;
+
+/// The KMS RSA encryption algorithms the keyring supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KmsRsaAlgorithm {
+    /// `RSAES_OAEP_SHA_1`: OAEP with SHA-1 and MGF1-SHA-1.
+    RsaesOaepSha1,
+    /// `RSAES_OAEP_SHA_256`: OAEP with SHA-256 and MGF1-SHA-256.
+    RsaesOaepSha256,
+}
+
+impl KmsRsaAlgorithm {
+    fn padding(self) -> RsaPadding {
+        match self {
+            Self::RsaesOaepSha1 => RsaPadding::OaepSha1,
+            Self::RsaesOaepSha256 => RsaPadding::OaepSha256,
+        }
+    }
+
+    fn kms(self) -> aws_sdk_kms::types::EncryptionAlgorithmSpec {
+        match self {
+            Self::RsaesOaepSha1 => aws_sdk_kms::types::EncryptionAlgorithmSpec::RsaesOaepSha1,
+            Self::RsaesOaepSha256 => aws_sdk_kms::types::EncryptionAlgorithmSpec::RsaesOaepSha256,
+        }
+    }
+
+    /// The KMS name (`RSAES_OAEP_SHA_1`, `RSAES_OAEP_SHA_256`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RsaesOaepSha1 => "RSAES_OAEP_SHA_1",
+            Self::RsaesOaepSha256 => "RSAES_OAEP_SHA_256",
+        }
+    }
+}
+
+/// The AWS KMS RSA keyring. See the [module documentation](self).
+///
+/// Encrypting needs the key's public key ([`with_public_key_pem`](Self::with_public_key_pem),
+/// from KMS `GetPublicKey` or wherever it is published) and no KMS call; decrypting needs a KMS
+/// client ([`with_client`](Self::with_client)).
+#[derive(Clone)]
+pub struct AwsKmsRsaKeyring {
+    key_id: String,
+    algorithm: KmsRsaAlgorithm,
+    public_key: Option<Arc<dyn RsaPublicKey>>,
+    client: Option<KmsClient>,
+    grant_tokens: Vec<String>,
+    provider: CryptoProvider,
+}
+
+impl fmt::Debug for AwsKmsRsaKeyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwsKmsRsaKeyring")
+            .field("key_id", &self.key_id)
+            .field("algorithm", &self.algorithm)
+            .field("public_key", &self.public_key.as_ref().map(|k| k.bits()))
+            .field("client", &self.client)
+            .field("grant_tokens", &self.grant_tokens.len())
+            .finish()
+    }
+}
+
+impl AwsKmsRsaKeyring {
+    /// A keyring for the KMS RSA key `key_id` (a key ARN or key id, not an alias) with
+    /// `algorithm`, with neither public key nor client yet.
+    ///
+    /// # Errors
+    /// [`KeyringError::InvalidConfiguration`] for an empty, invalid or alias identifier.
+    pub fn new(key_id: impl Into<String>, algorithm: KmsRsaAlgorithm) -> Result<Self> {
+        let key_id = key_id.into();
+        let arn = validate_identifier(&key_id)?;
+        let alias = key_id.starts_with("alias/")
+            || arn.is_some_and(|a| a.resource_type() != ResourceType::Key);
+        if alias {
+            return Err(KeyringError::InvalidConfiguration(format!(
+                "the AWS KMS RSA keyring needs a key, not the alias {key_id:?}"
+            ))
+            .into());
+        }
+        Ok(Self {
+            key_id,
+            algorithm,
+            public_key: None,
+            client: None,
+            grant_tokens: Vec::new(),
+            provider: *default_provider(),
+        })
+    }
+
+    /// The key's public key (PEM: `BEGIN PUBLIC KEY` or `BEGIN RSA PUBLIC KEY`), needed to
+    /// encrypt.
+    ///
+    /// # Errors
+    /// [`KeyringError::InvalidKey`] when it does not parse or is under 2048 bits.
+    pub fn with_public_key_pem(mut self, pem: &str) -> Result<Self> {
+        let key = self
+            .provider
+            .rsa
+            .public_key_from_pem(pem)
+            .map_err(|e| KeyringError::InvalidKey(format!("RSA public key: {e}")))?;
+        if key.bits() < 2048 {
+            return Err(KeyringError::InvalidKey(format!(
+                "the AWS KMS RSA keyring needs a key of at least 2048 bits, not {}",
+                key.bits()
+            ))
+            .into());
+        }
+        self.public_key = Some(Arc::from(key));
+        Ok(self)
+    }
+
+    /// The KMS client, needed to decrypt (in the key's Region).
+    pub fn with_client(mut self, client: KmsClient) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Grant tokens to send with every KMS call.
+    pub fn with_grant_tokens<S: Into<String>>(
+        mut self,
+        tokens: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.grant_tokens = tokens.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The crypto provider for the local RSA encryption and the digest.
+    pub fn with_provider(mut self, provider: &CryptoProvider) -> Self {
+        self.provider = *provider;
+        self
+    }
+
+    /// The configured key identifier.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The configured encryption algorithm.
+    pub fn algorithm(&self) -> KmsRsaAlgorithm {
+        self.algorithm
+    }
+
+    fn describe(&self) -> String {
+        format!("aws-kms-rsa({}, {})", self.key_id, self.algorithm.as_str())
+    }
+
+    fn refuse_signing(&self, suite: AlgorithmSuite) -> Result<()> {
+        if suite.is_signing() {
+            return Err(KeyringError::Unsupported(format!(
+                "{} does not support signing algorithm suites ({suite:?})",
+                self.describe()
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    fn digest(&self, context: &crate::context::EncryptionContext) -> Result<Vec<u8>> {
+        Ok(self
+            .provider
+            .hash
+            .digest(HashAlgorithm::Sha384, &[&context.serialize()?]))
+    }
+
+    /// KMS Decrypt of one EDK, then the digest check.
+    async fn decrypt_one(
+        &self,
+        client: &KmsClient,
+        edk: &EncryptedDataKey,
+        digest: &[u8],
+        key_len: usize,
+    ) -> Result<DataKey> {
+        const OP: &str = "Decrypt";
+        let mut out = client
+            .sdk()
+            .decrypt()
+            .key_id(&self.key_id)
+            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(
+                edk.ciphertext().to_vec(),
+            ))
+            .encryption_algorithm(self.algorithm.kms())
+            .set_grant_tokens(tokens(&self.grant_tokens))
+            .send()
+            .await
+            .map_err(|e| service_error(OP, &self.key_id, e))?;
+        let plaintext = zeroize::Zeroizing::new(
+            out.plaintext
+                .take()
+                .map(|b| b.into_inner())
+                .unwrap_or_default(),
+        );
+        if out.key_id.as_deref() != Some(self.key_id.as_str()) {
+            return Err(bad_response(
+                OP,
+                &self.key_id,
+                format!("KeyId {:?} is not the configured key", out.key_id),
+            ));
+        }
+        if plaintext.len() != DIGEST_LEN + key_len {
+            return Err(bad_response(
+                OP,
+                &self.key_id,
+                format!(
+                    "plaintext of {} bytes, expected {}",
+                    plaintext.len(),
+                    DIGEST_LEN + key_len
+                ),
+            ));
+        }
+        let (got, key) = plaintext.split_at(DIGEST_LEN);
+        if !bool::from(got.ct_eq(digest)) {
+            return Err(KeyringError::InvalidMaterials(
+                "the encryption context digest in the data key does not match the encryption context",
+            )
+            .into());
+        }
+        Ok(DataKey::from_slice(key))
+    }
+}
+
+impl Keyring for AwsKmsRsaKeyring {
+    fn on_encrypt<'a>(
+        &'a self,
+        mut materials: EncryptionMaterials,
+    ) -> BoxFuture<'a, Result<EncryptionMaterials>> {
+        Box::pin(async move {
+            let Some(public_key) = &self.public_key else {
+                return Err(KeyringError::Unsupported(format!(
+                    "{} has no public key, so it cannot encrypt",
+                    self.describe()
+                ))
+                .into());
+            };
+            self.refuse_signing(materials.algorithm_suite())?;
+            let digest = self.digest(materials.encryption_context())?;
+            if materials.data_key().is_none() {
+                let mut key = vec![0u8; materials.algorithm_suite().key_len()];
+                self.provider.random.fill(&mut key)?;
+                materials.set_data_key(DataKey::new(key))?;
+            }
+            let data_key = materials.data_key().expect("set above");
+            let mut plaintext = zeroize::Zeroizing::new(digest);
+            plaintext.extend_from_slice(data_key.expose());
+            let ciphertext = public_key.encrypt(self.algorithm.padding(), &plaintext)?;
+            materials.add_encrypted_data_key(EncryptedDataKey::new(
+                KMS_RSA_PROVIDER_ID,
+                self.key_id.as_bytes().to_vec(),
+                ciphertext,
+            ));
+            Ok(materials)
+        })
+    }
+
+    fn on_decrypt<'a>(
+        &'a self,
+        mut materials: DecryptionMaterials,
+        encrypted_data_keys: &'a [EncryptedDataKey],
+    ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
+        Box::pin(async move {
+            let Some(client) = &self.client else {
+                return Err(KeyringError::Unsupported(format!(
+                    "{} has no KMS client, so it cannot decrypt",
+                    self.describe()
+                ))
+                .into());
+            };
+            crate::keyring::ensure_no_data_key(&materials)?;
+            self.refuse_signing(materials.algorithm_suite())?;
+            let mut candidates = Vec::new();
+            for edk in encrypted_data_keys
+                .iter()
+                .filter(|e| e.provider_id() == KMS_RSA_PROVIDER_ID)
+            {
+                let info = std::str::from_utf8(edk.provider_info()).ok();
+                match info.map(|i| (i, KmsArn::parse(i))) {
+                    Some((i, Ok(a))) if a.resource_type() == ResourceType::Key => {
+                        if mrk_match(&self.key_id, i) {
+                            candidates.push(edk);
+                        }
+                    }
+                    _ => {
+                        return Err(KeyringError::InvalidKey(format!(
+                            "aws-kms-rsa encrypted data key with provider info {:?}, not a KMS key ARN",
+                            String::from_utf8_lossy(edk.provider_info())
+                        ))
+                        .into());
+                    }
+                }
+            }
+            let digest = self.digest(materials.encryption_context())?;
+            let key_len = materials.algorithm_suite().key_len();
+            let mut errors: Vec<Error> = Vec::new();
+            for edk in candidates {
+                match self.decrypt_one(client, edk, &digest, key_len).await {
+                    Ok(key) => {
+                        materials.set_data_key(key)?;
+                        return Ok(materials);
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+            if errors.len() == 1 {
+                return Err(errors.pop().expect("one error"));
+            }
+            let attempts = errors
+                .into_iter()
+                .map(|e| KeyringAttempt {
+                    keyring: self.describe(),
+                    reason: e.to_string(),
+                })
+                .collect();
+            Err(crate::keyring::no_decryptable_key(
+                attempts,
+                self.describe(),
+                "no encrypted data key matches this KMS RSA key",
+            ))
+        })
+    }
+}
