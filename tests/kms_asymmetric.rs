@@ -496,3 +496,156 @@ async fn kms_ecdh_failures_are_typed() {
     }
     assert!(!format!("{a_to_b:?}").contains("BEGIN"));
 }
+
+/// The Python reference ESDK + MPL (`ESDK_PEERS_PYTHON`, default /tmp/esdk-peers-venv), or
+/// `None` with a loud skip (a failure under `CI=true`, where .ci/test.sh provides it).
+fn peers_python() -> Option<String> {
+    let python = std::env::var("ESDK_PEERS_PYTHON")
+        .unwrap_or_else(|_| "/tmp/esdk-peers-venv/bin/python".into());
+    if std::path::Path::new(&python).exists() {
+        return Some(python);
+    }
+    let msg = format!(
+        "no Python reference SDK + MPL at {python} (run ../shared/peers/setup.sh, or set \
+         ESDK_PEERS_PYTHON): KMS RSA / KMS ECDH interop with the Python MPL NOT CHECKED"
+    );
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("CI=true and {msg}");
+    }
+    loud_skip(&msg);
+    None
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn python_mpl_kms_rsa_and_ecdh_interop() {
+    let Some(ep) = fixed() else { return };
+    let Some(python) = peers_python() else { return };
+    let (rsa, rsa_der) = create(&ep, KeySpec::Rsa2048, KeyUsageType::EncryptDecrypt).await;
+    let (sender, _) = create(&ep, KeySpec::EccNistP256, KeyUsageType::KeyAgreement).await;
+    let (recipient, recipient_der) =
+        create(&ep, KeySpec::EccNistP256, KeyUsageType::KeyAgreement).await;
+    let ecdh_sender = AwsKmsEcdhKeyring::new(
+        EcdhCurve::P256,
+        KmsEcdhScheme::KmsPrivateKeyToStaticPublicKey {
+            sender_kms_key_id: &sender,
+            sender_public_key_der: None,
+            recipient_public_key_der: &recipient_der,
+        },
+        kms(&ep),
+    )
+    .await
+    .unwrap();
+    let ecdh_recipient = AwsKmsEcdhKeyring::new(
+        EcdhCurve::P256,
+        KmsEcdhScheme::KmsPublicKeyDiscovery {
+            recipient_kms_key_id: &recipient,
+        },
+        kms(&ep),
+    )
+    .await
+    .unwrap();
+    let rsa_keyring = |alg| {
+        AwsKmsRsaKeyring::new(&rsa, alg)
+            .unwrap()
+            .with_public_key_pem(&pem(&rsa_der))
+            .unwrap()
+            .with_client(kms(&ep))
+    };
+    let mut cases = Vec::new();
+    for (name, kind, alg, source) in [
+        (
+            "esdk-rsa-sha1",
+            "rsa",
+            "RSAES_OAEP_SHA_1",
+            MaterialsSource::from(rsa_keyring(KmsRsaAlgorithm::RsaesOaepSha1)),
+        ),
+        (
+            "esdk-rsa-sha256",
+            "rsa",
+            "RSAES_OAEP_SHA_256",
+            MaterialsSource::from(rsa_keyring(KmsRsaAlgorithm::RsaesOaepSha256)),
+        ),
+        (
+            "esdk-ecdh",
+            "ecdh",
+            "",
+            MaterialsSource::from(ecdh_sender.clone()),
+        ),
+    ] {
+        let pt = format!("esdk to python: {name}").into_bytes();
+        let msg = encrypt(source, &pt).await.unwrap();
+        cases.push(serde_json::json!({
+            "name": name, "kind": kind, "alg": alg,
+            "ciphertext": hex(&msg.ciphertext), "plaintext": hex(&pt),
+        }));
+    }
+    let job = serde_json::json!({
+        "endpoint": ep, "region": REGION,
+        "rsa": {"arn": rsa, "pem": pem(&rsa_der)},
+        "ecdh": {
+            "sender_arn": sender, "recipient_arn": recipient,
+            "recipient_der": base64::engine::general_purpose::STANDARD.encode(&recipient_der),
+        },
+        "messages": cases,
+    });
+    let dir = std::env::temp_dir().join(format!(
+        "esdk-kms-asym-python-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (job_file, out_file) = (dir.join("job.json"), dir.join("out.json"));
+    std::fs::write(&job_file, serde_json::to_vec(&job).unwrap()).unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/.ci/kms_asymmetric_with_python.py"
+    );
+    let mut cmd = std::process::Command::new(&python);
+    cmd.arg(script).arg(&job_file).arg(&out_file);
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "python failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.matches("OK python decrypts").count(), 3, "{stdout}");
+    let theirs: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(theirs.len(), 3);
+    for m in &theirs {
+        let source = match (m["kind"].as_str(), m["alg"].as_str()) {
+            (Some("rsa"), Some("RSAES_OAEP_SHA_1")) => {
+                MaterialsSource::from(rsa_keyring(KmsRsaAlgorithm::RsaesOaepSha1))
+            }
+            (Some("rsa"), _) => {
+                MaterialsSource::from(rsa_keyring(KmsRsaAlgorithm::RsaesOaepSha256))
+            }
+            _ => MaterialsSource::from(ecdh_recipient.clone()),
+        };
+        let out = Client::new()
+            .decrypt(source, &unhex(m["ciphertext"].as_str().unwrap()))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", m["name"]));
+        assert_eq!(out.plaintext, unhex(m["plaintext"].as_str().unwrap()));
+        assert_eq!(out.encryption_context.get("writer"), Some("python"));
+    }
+}
