@@ -813,3 +813,21 @@ async fn python_mpl_reads_our_store_and_we_read_its() {
         active.version()
     );
 }
+
+#[allow(dead_code)]
+#[path = "../examples/hierarchical.rs"]
+mod hierarchical_example;
+
+#[tokio::test]
+async fn hierarchical_example_runs_against_local_moto() {
+    let Some(ep) = endpoint() else { return };
+    let summary = hierarchical_example::demo(hierarchical_example::Settings {
+        endpoint: Some(ep),
+        kms_key_arn: None,
+        table: unique("example"),
+    })
+    .await
+    .expect("example demo");
+    eprintln!("{summary}");
+    assert!(summary.contains("still decrypts"), "{summary}");
+}
