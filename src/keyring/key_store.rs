@@ -533,8 +533,8 @@ impl DynamoDbKeyStore {
     /// active item that does not authenticate) and DynamoDB failures (a concurrent rotation).
     pub async fn version_key(&self, branch_key_id: &str) -> Result<()> {
         self.writable_arn("VersionKey")?;
-        let (item, _) = self
-            .read_item(branch_key_id, BRANCH_KEY_ACTIVE_TYPE, ItemKind::Active)
+        let item = self
+            .get_item(branch_key_id, BRANCH_KEY_ACTIVE_TYPE, ItemKind::Active)
             .await?;
         // Authenticate the active item: KMS re-encrypts it only under its exact context.
         let key_id = self.kms_configuration.key_id_for(&item.kms_arn);
@@ -738,14 +738,14 @@ impl DynamoDbKeyStore {
         Ok(())
     }
 
-    /// GetItem, the checks of `branch-key-store.md` ("Record Format", "AWS KMS Branch Key
-    /// Decryption"), then KMS Decrypt. Returns the item and the 32-byte key.
-    async fn read_item(
+    /// GetItem (consistent read) and the checks of `branch-key-store.md` ("Record Format",
+    /// "AWS KMS Branch Key Decryption"); no KMS call.
+    async fn get_item(
         &self,
         branch_key_id: &str,
         item_type: &str,
         kind: ItemKind,
-    ) -> Result<(CheckedItem, Zeroizing<Vec<u8>>)> {
+    ) -> Result<CheckedItem> {
         if branch_key_id.is_empty() {
             return Err(KeyringError::InvalidConfiguration(
                 "a branch key ID must not be empty".into(),
@@ -769,7 +769,18 @@ impl DynamoDbKeyStore {
                     branch_key_id: branch_key_id.to_owned(),
                     item_type: item_type.to_owned(),
                 })?;
-        let checked = self.check_item(item, branch_key_id, item_type, kind)?;
+        self.check_item(item, branch_key_id, item_type, kind)
+    }
+
+    /// [`get_item`](Self::get_item), then KMS Decrypt of its `enc` under its encryption context.
+    /// Returns the item and the 32-byte key.
+    async fn read_item(
+        &self,
+        branch_key_id: &str,
+        item_type: &str,
+        kind: ItemKind,
+    ) -> Result<(CheckedItem, Zeroizing<Vec<u8>>)> {
+        let checked = self.get_item(branch_key_id, item_type, kind).await?;
         let key_id = self.kms_configuration.key_id_for(&checked.kms_arn);
         let mut out = self
             .kms
