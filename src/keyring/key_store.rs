@@ -1104,6 +1104,17 @@ mod tests {
     }
 
     #[test]
+    fn beacon_keys_never_print() {
+        let b = BeaconKeyMaterials {
+            branch_key_id: "bk".into(),
+            key: Zeroizing::new(vec![0xAB; 32]),
+            encryption_context: EncryptionContext::new(),
+        };
+        let printed = format!("{b:?}");
+        assert!(printed.contains("bk") && !printed.contains("171") && !printed.contains("AB"));
+    }
+
+    #[test]
     fn new_uuids_are_version_4() {
         let u = new_uuid().unwrap();
         let b = parse_uuid(&u).unwrap();
