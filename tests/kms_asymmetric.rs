@@ -236,7 +236,11 @@ async fn kms_rsa_failures_are_typed() {
         AwsKmsRsaKeyring::new("alias/rsa", KmsRsaAlgorithm::RsaesOaepSha1),
         Err(Error::Keyring(KeyringError::InvalidConfiguration(_)))
     ));
-    let (_, small) = default_provider().rsa.generate_pem(1024).unwrap();
+    // (RustCrypto makes the small key: aws-lc-rs refuses to generate one.)
+    let (_, small) = esdk::crypto::rustcrypto::PROVIDER
+        .rsa
+        .generate_pem(1024)
+        .unwrap();
     assert!(matches!(
         AwsKmsRsaKeyring::new(&arn, KmsRsaAlgorithm::RsaesOaepSha1)
             .unwrap()
