@@ -4,10 +4,12 @@
 //! multi-keyring holds `Arc<dyn Keyring>`s). Its futures are boxed: one allocation per call is
 //! nothing next to a network round trip, and it keeps the trait usable as `dyn`.
 
+use std::future::Future;
+
 use futures::future::BoxFuture;
 
 use crate::error::Result;
-use crate::materials::{DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
+use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 
 #[cfg(feature = "kms")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kms")))]
@@ -127,4 +129,27 @@ pub(crate) fn no_decryptable_key(
         });
     }
     crate::error::KeyringError::NoDecryptableKey { attempts }.into()
+}
+
+/// The decrypt loop every keyring shares: `unwrap` each candidate in order and return the first
+/// data key one gives. `unwrap` answers `None` for a candidate that is not for this keyring
+/// (skipped, not an attempt), else the data key or why not. When nothing unwraps: every
+/// failure, in order.
+#[cfg_attr(not(feature = "kms"), allow(dead_code))]
+pub(crate) async fn first_data_key<T, E, Fut>(
+    candidates: impl IntoIterator<Item = T>,
+    mut unwrap: impl FnMut(T) -> Fut,
+) -> std::result::Result<DataKey, Vec<E>>
+where
+    Fut: Future<Output = Option<std::result::Result<DataKey, E>>>,
+{
+    let mut failures = Vec::new();
+    for candidate in candidates {
+        match unwrap(candidate).await {
+            Some(Ok(key)) => return Ok(key),
+            Some(Err(e)) => failures.push(e),
+            None => {}
+        }
+    }
+    Err(failures)
 }

@@ -5,7 +5,7 @@ use std::fmt;
 
 use futures::future::BoxFuture;
 
-use super::{Candidate, KmsArn, KmsClient, check_no_data_key, decrypt_first, kms_edks};
+use super::{KmsArn, KmsClient, decrypt_kms_edks};
 use crate::error::{KeyringError, Result};
 use crate::keyring::Keyring;
 use crate::materials::{DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
@@ -210,21 +210,13 @@ impl Keyring for AwsKmsDiscoveryKeyring {
         encrypted_data_keys: &'a [EncryptedDataKey],
     ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
         Box::pin(async move {
-            check_no_data_key(&materials)?;
-            let candidates = kms_edks(encrypted_data_keys)?
-                .into_iter()
-                .filter(|(_, _, arn)| allowed(&self.filter, arn))
-                .map(|(edk, info, _)| Candidate {
-                    edk,
-                    key_id: info.to_owned(),
-                })
-                .collect();
-            decrypt_first(
+            decrypt_kms_edks(
                 &self.describe(),
                 &self.client,
                 &self.grant_tokens,
                 materials,
-                candidates,
+                encrypted_data_keys,
+                |info, arn| allowed(&self.filter, arn).then(|| info.to_owned()),
             )
             .await
         })
@@ -245,26 +237,23 @@ impl Keyring for AwsKmsMrkDiscoveryKeyring {
         encrypted_data_keys: &'a [EncryptedDataKey],
     ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
         Box::pin(async move {
-            check_no_data_key(&materials)?;
-            let candidates = kms_edks(encrypted_data_keys)?
-                .into_iter()
-                .filter(|(_, _, arn)| allowed(&self.filter, arn))
-                .filter(|(_, _, arn)| arn.is_multi_region_key() || arn.region() == self.region)
-                .map(|(edk, info, arn)| Candidate {
-                    edk,
-                    key_id: if arn.is_multi_region_key() {
-                        arn.with_region(&self.region).to_string()
-                    } else {
-                        info.to_owned()
-                    },
-                })
-                .collect();
-            decrypt_first(
+            // Multi-Region keys are called as their replica in this Region; single-Region keys
+            // only when they are in it.
+            decrypt_kms_edks(
                 &self.describe(),
                 &self.client,
                 &self.grant_tokens,
                 materials,
-                candidates,
+                encrypted_data_keys,
+                |info, arn| {
+                    if !allowed(&self.filter, arn) {
+                        None
+                    } else if arn.is_multi_region_key() {
+                        Some(arn.with_region(&self.region).to_string())
+                    } else {
+                        (arn.region() == self.region).then(|| info.to_owned())
+                    }
+                },
             )
             .await
         })

@@ -19,7 +19,7 @@ use std::fmt;
 use futures::future::BoxFuture;
 use zeroize::Zeroizing;
 
-use super::{KmsClient, bad_response, service_error, tokens};
+use super::{KmsClient, bad_response, check_secret_len, service_error, take_secret, tokens};
 use crate::crypto::{CryptoProvider, EcdhCurve, default_provider};
 use crate::error::{KeyringAttempt, KeyringError, Result};
 use crate::keyring::Keyring;
@@ -223,21 +223,10 @@ impl AwsKmsEcdhKeyring {
             .send()
             .await
             .map_err(|e| service_error(OP, key_id, e))?;
-        let secret = Zeroizing::new(
-            out.shared_secret
-                .take()
-                .map(|b| b.into_inner())
-                .unwrap_or_default(),
-        );
+        let secret = take_secret(out.shared_secret.take());
         // The x-coordinate: as long as the curve's field elements.
         let want = self.curve.compressed_len() - 1;
-        if secret.len() != want {
-            return Err(bad_response(
-                OP,
-                key_id,
-                format!("shared secret of {} bytes, expected {want}", secret.len()),
-            ));
-        }
+        check_secret_len(OP, key_id, "shared secret", &secret, want)?;
         Ok(secret)
     }
 }

@@ -5,10 +5,7 @@ use std::fmt;
 use futures::future::BoxFuture;
 
 use super::arn::{mrk_match, validate_identifier};
-use super::{
-    Candidate, KmsClient, check_no_data_key, decrypt_first, encrypt_data_key, generate_data_key,
-    kms_edks,
-};
+use super::{KmsClient, KmsKey, decrypt_kms_edks};
 use crate::error::Result;
 use crate::keyring::Keyring;
 use crate::materials::{DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
@@ -31,22 +28,26 @@ impl KeyCore {
         })
     }
 
+    fn kms(&self) -> KmsKey<'_> {
+        KmsKey {
+            client: &self.client,
+            key_id: &self.key_id,
+            grant_tokens: &self.grant_tokens,
+        }
+    }
+
     /// GenerateDataKey when the materials hold no data key, Encrypt otherwise; appends the EDK.
     async fn on_encrypt(&self, mut materials: EncryptionMaterials) -> Result<EncryptionMaterials> {
         let ec = materials.encryption_context().clone();
         match materials.data_key() {
             None => {
                 let len = materials.algorithm_suite().key_len();
-                let (key, edk) =
-                    generate_data_key(&self.client, &self.key_id, len, &ec, &self.grant_tokens)
-                        .await?;
+                let (key, edk) = self.kms().generate_data_key(len, &ec).await?;
                 materials.set_data_key(key)?;
                 materials.add_encrypted_data_key(edk);
             }
             Some(key) => {
-                let edk =
-                    encrypt_data_key(&self.client, &self.key_id, key, &ec, &self.grant_tokens)
-                        .await?;
+                let edk = self.kms().encrypt_data_key(key, &ec).await?;
                 materials.add_encrypted_data_key(edk);
             }
         }
@@ -62,21 +63,13 @@ impl KeyCore {
         edks: &[EncryptedDataKey],
         matches: fn(&str, &str) -> bool,
     ) -> Result<DecryptionMaterials> {
-        check_no_data_key(&materials)?;
-        let candidates = kms_edks(edks)?
-            .into_iter()
-            .filter(|(_, info, _)| matches(&self.key_id, info))
-            .map(|(edk, _, _)| Candidate {
-                edk,
-                key_id: self.key_id.clone(),
-            })
-            .collect();
-        decrypt_first(
+        decrypt_kms_edks(
             describe,
             &self.client,
             &self.grant_tokens,
             materials,
-            candidates,
+            edks,
+            |info, _| matches(&self.key_id, info).then(|| self.key_id.clone()),
         )
         .await
     }

@@ -45,9 +45,14 @@
 //! ```
 
 use std::collections::HashMap;
+use std::future::Future;
+
+use futures::FutureExt;
+use zeroize::Zeroizing;
 
 use crate::context::EncryptionContext;
 use crate::error::{Error, KeyringAttempt, KeyringError, Result};
+use crate::keyring::{ensure_no_data_key, first_data_key};
 use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey};
 
 mod arn;
@@ -105,157 +110,167 @@ fn bad_response(operation: &str, key_id: &str, why: String) -> Error {
     .into()
 }
 
-/// Checks that a response's key id is a valid AWS KMS key ARN and returns it.
-fn response_key_arn(operation: &str, requested: &str, key_id: Option<String>) -> Result<String> {
-    let key_id = key_id.ok_or_else(|| bad_response(operation, requested, "no KeyId".into()))?;
-    match arn::KmsArn::parse(&key_id) {
-        Ok(a) if a.resource_type() == ResourceType::Key => Ok(key_id),
-        _ => Err(bad_response(
-            operation,
-            requested,
-            format!("KeyId {key_id:?} is not a key ARN"),
-        )),
-    }
+/// A secret (plaintext data key, shared secret) taken out of a KMS response into a zeroizing
+/// buffer at once; empty when the response has none.
+fn take_secret(blob: Option<aws_sdk_kms::primitives::Blob>) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(blob.map(|b| b.into_inner()).unwrap_or_default())
 }
 
-/// `GenerateDataKey`: a new data key of `len` bytes and its encrypted data key.
-async fn generate_data_key(
-    client: &KmsClient,
+/// Checks that a secret `what` of a KMS response has the length `want`.
+fn check_secret_len(
+    operation: &str,
     key_id: &str,
-    len: usize,
-    ec: &EncryptionContext,
-    grant_tokens: &[String],
-) -> Result<(DataKey, EncryptedDataKey)> {
-    const OP: &str = "GenerateDataKey";
-    let number_of_bytes = i32::try_from(len)
-        .map_err(|_| bad_response(OP, key_id, "data key length out of range".into()))?;
-    let mut out = client
-        .sdk()
-        .generate_data_key()
-        .key_id(key_id)
-        .number_of_bytes(number_of_bytes)
-        .set_encryption_context(ec_map(ec))
-        .set_grant_tokens(tokens(grant_tokens))
-        .send()
-        .await
-        .map_err(|e| service_error(OP, key_id, e))?;
-    let plaintext = zeroize::Zeroizing::new(
-        out.plaintext
-            .take()
-            .map(|b| b.into_inner())
-            .unwrap_or_default(),
-    );
-    if plaintext.len() != len {
+    what: &str,
+    secret: &[u8],
+    want: usize,
+) -> Result<()> {
+    if secret.len() != want {
         return Err(bad_response(
-            OP,
+            operation,
             key_id,
-            format!("plaintext of {} bytes, expected {len}", plaintext.len()),
+            format!("{what} of {} bytes, expected {want}", secret.len()),
         ));
     }
-    let arn = response_key_arn(OP, key_id, out.key_id.take())?;
-    let blob = out
-        .ciphertext_blob
-        .take()
-        .map(|b| b.into_inner())
-        .filter(|b| !b.is_empty())
-        .ok_or_else(|| bad_response(OP, key_id, "no CiphertextBlob".into()))?;
-    Ok((
-        DataKey::from_slice(&plaintext),
-        EncryptedDataKey::new(PROVIDER_ID, arn.into_bytes(), blob),
-    ))
+    Ok(())
 }
 
-/// `Encrypt` of an existing data key.
-async fn encrypt_data_key(
-    client: &KmsClient,
-    key_id: &str,
-    data_key: &DataKey,
-    ec: &EncryptionContext,
-    grant_tokens: &[String],
-) -> Result<EncryptedDataKey> {
-    const OP: &str = "Encrypt";
-    let mut out = client
-        .sdk()
-        .encrypt()
-        .key_id(key_id)
-        .plaintext(aws_sdk_kms::primitives::Blob::new(
-            data_key.expose().to_vec(),
-        ))
-        .set_encryption_context(ec_map(ec))
-        .set_grant_tokens(tokens(grant_tokens))
-        .send()
-        .await
-        .map_err(|e| service_error(OP, key_id, e))?;
-    let arn = response_key_arn(OP, key_id, out.key_id.take())?;
-    let blob = out
-        .ciphertext_blob
-        .take()
-        .map(|b| b.into_inner())
-        .filter(|b| !b.is_empty())
-        .ok_or_else(|| bad_response(OP, key_id, "no CiphertextBlob".into()))?;
-    Ok(EncryptedDataKey::new(PROVIDER_ID, arn.into_bytes(), blob))
+/// One KMS key as a keyring calls it: the client, the `KeyId` sent and the grant tokens. The
+/// `GenerateDataKey`, `Encrypt` and `Decrypt` calls of every KMS keyring go through it, with
+/// one error mapping ([`service_error`]) and one set of response checks ([`bad_response`]).
+#[derive(Clone, Copy)]
+struct KmsKey<'a> {
+    client: &'a KmsClient,
+    key_id: &'a str,
+    grant_tokens: &'a [String],
 }
 
-/// `Decrypt` of one encrypted data key with `KeyId = request_key_id`; the response's key id
-/// must equal it and the plaintext must have the suite's length.
-async fn decrypt_data_key(
-    client: &KmsClient,
-    request_key_id: &str,
-    edk: &EncryptedDataKey,
-    materials: &DecryptionMaterials,
-    grant_tokens: &[String],
-) -> Result<DataKey> {
-    const OP: &str = "Decrypt";
-    let mut out = client
-        .sdk()
-        .decrypt()
-        .key_id(request_key_id)
-        .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(
-            edk.ciphertext().to_vec(),
-        ))
-        .set_encryption_context(ec_map(materials.encryption_context()))
-        .set_grant_tokens(tokens(grant_tokens))
-        .send()
-        .await
-        .map_err(|e| service_error(OP, request_key_id, e))?;
-    let plaintext = zeroize::Zeroizing::new(
-        out.plaintext
-            .take()
+impl KmsKey<'_> {
+    /// `GenerateDataKey`: a new data key of `len` bytes and its encrypted data key.
+    async fn generate_data_key(
+        &self,
+        len: usize,
+        ec: &EncryptionContext,
+    ) -> Result<(DataKey, EncryptedDataKey)> {
+        const OP: &str = "GenerateDataKey";
+        let number_of_bytes = i32::try_from(len)
+            .map_err(|_| bad_response(OP, self.key_id, "data key length out of range".into()))?;
+        let mut out = self
+            .client
+            .sdk()
+            .generate_data_key()
+            .key_id(self.key_id)
+            .number_of_bytes(number_of_bytes)
+            .set_encryption_context(ec_map(ec))
+            .set_grant_tokens(tokens(self.grant_tokens))
+            .send()
+            .await
+            .map_err(|e| service_error(OP, self.key_id, e))?;
+        let plaintext = take_secret(out.plaintext.take());
+        check_secret_len(OP, self.key_id, "plaintext", &plaintext, len)?;
+        let edk = self.response_edk(OP, out.key_id.take(), out.ciphertext_blob.take())?;
+        Ok((DataKey::from_slice(&plaintext), edk))
+    }
+
+    /// `Encrypt` of an existing data key.
+    async fn encrypt_data_key(
+        &self,
+        data_key: &DataKey,
+        ec: &EncryptionContext,
+    ) -> Result<EncryptedDataKey> {
+        const OP: &str = "Encrypt";
+        let mut out = self
+            .client
+            .sdk()
+            .encrypt()
+            .key_id(self.key_id)
+            .plaintext(aws_sdk_kms::primitives::Blob::new(
+                data_key.expose().to_vec(),
+            ))
+            .set_encryption_context(ec_map(ec))
+            .set_grant_tokens(tokens(self.grant_tokens))
+            .send()
+            .await
+            .map_err(|e| service_error(OP, self.key_id, e))?;
+        self.response_edk(OP, out.key_id.take(), out.ciphertext_blob.take())
+    }
+
+    /// The EDK of a `GenerateDataKey` or `Encrypt` response: the response's key id must be a
+    /// key ARN (it becomes the provider info) and the ciphertext must not be empty.
+    fn response_edk(
+        &self,
+        operation: &str,
+        key_id: Option<String>,
+        blob: Option<aws_sdk_kms::primitives::Blob>,
+    ) -> Result<EncryptedDataKey> {
+        let rejected = |why: String| bad_response(operation, self.key_id, why);
+        let key_id = key_id.ok_or_else(|| rejected("no KeyId".into()))?;
+        match arn::KmsArn::parse(&key_id) {
+            Ok(a) if a.resource_type() == ResourceType::Key => {}
+            _ => return Err(rejected(format!("KeyId {key_id:?} is not a key ARN"))),
+        }
+        let blob = blob
             .map(|b| b.into_inner())
-            .unwrap_or_default(),
-    );
-    match out.key_id.as_deref() {
-        Some(k) if k == request_key_id => {}
-        other => {
+            .filter(|b| !b.is_empty())
+            .ok_or_else(|| rejected("no CiphertextBlob".into()))?;
+        Ok(EncryptedDataKey::new(
+            PROVIDER_ID,
+            key_id.into_bytes(),
+            blob,
+        ))
+    }
+
+    /// `Decrypt` of `ciphertext` (with the encryption context and algorithm, when given). The
+    /// response must name this key id (`key_named` says which key that is in the error) and
+    /// return a plaintext of `len` bytes.
+    async fn decrypt(
+        &self,
+        ciphertext: &[u8],
+        ec: Option<&EncryptionContext>,
+        algorithm: Option<aws_sdk_kms::types::EncryptionAlgorithmSpec>,
+        len: usize,
+        key_named: &str,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        const OP: &str = "Decrypt";
+        let mut out = self
+            .client
+            .sdk()
+            .decrypt()
+            .key_id(self.key_id)
+            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(ciphertext.to_vec()))
+            .set_encryption_context(ec.and_then(ec_map))
+            .set_encryption_algorithm(algorithm)
+            .set_grant_tokens(tokens(self.grant_tokens))
+            .send()
+            .await
+            .map_err(|e| service_error(OP, self.key_id, e))?;
+        let plaintext = take_secret(out.plaintext.take());
+        if out.key_id.as_deref() != Some(self.key_id) {
             return Err(bad_response(
                 OP,
-                request_key_id,
-                format!("KeyId {other:?} is not the key requested"),
+                self.key_id,
+                format!("KeyId {:?} is not {key_named}", out.key_id),
             ));
         }
+        check_secret_len(OP, self.key_id, "plaintext", &plaintext, len)?;
+        Ok(plaintext)
     }
-    let len = materials.algorithm_suite().key_len();
-    if plaintext.len() != len {
-        return Err(bad_response(
-            OP,
-            request_key_id,
-            format!("plaintext of {} bytes, expected {len}", plaintext.len()),
-        ));
-    }
-    Ok(DataKey::from_slice(&plaintext))
 }
 
-/// The `aws-kms` encrypted data keys, each with its provider info parsed as a key ARN.
+/// The encrypted data keys with provider ID `provider_id` (`aws-kms`, `aws-kms-rsa`), each with
+/// its provider info parsed as a key ARN.
 ///
 /// # Errors
-/// When an `aws-kms` data key's provider info is not UTF-8 or not a key ARN: the spec makes
-/// the whole decryption fail then.
-fn kms_edks(edks: &[EncryptedDataKey]) -> Result<Vec<(&EncryptedDataKey, &str, KmsArn)>> {
+/// When such a data key's provider info is not UTF-8 or not a key ARN: the spec makes the whole
+/// decryption fail then.
+fn kms_edks<'e>(
+    edks: &'e [EncryptedDataKey],
+    provider_id: &str,
+) -> Result<Vec<(&'e EncryptedDataKey, &'e str, KmsArn)>> {
     let mut out = Vec::new();
-    for edk in edks.iter().filter(|e| e.provider_id() == PROVIDER_ID) {
+    for edk in edks.iter().filter(|e| e.provider_id() == provider_id) {
         let bad = || -> Error {
             KeyringError::InvalidKey(format!(
-                "aws-kms encrypted data key with provider info {:?}, not a KMS key ARN",
+                "{provider_id} encrypted data key with provider info {:?}, not a KMS key ARN",
                 String::from_utf8_lossy(edk.provider_info())
             ))
             .into()
@@ -270,33 +285,24 @@ fn kms_edks(edks: &[EncryptedDataKey]) -> Result<Vec<(&EncryptedDataKey, &str, K
     Ok(out)
 }
 
-/// One data key to try: the EDK and the `KeyId` to call Decrypt with.
-struct Candidate<'a> {
-    edk: &'a EncryptedDataKey,
-    key_id: String,
-}
-
-/// Tries the candidates in order with `client`; the first that decrypts sets the data key.
+/// Decrypts the candidates in order with `decrypt` until one gives the data key.
 ///
 /// When nothing decrypts: a single failure is returned as is (keeping a service error's
-/// source); several become [`KeyringError::NoDecryptableKey`] listing each.
-async fn decrypt_first(
+/// source); several become [`KeyringError::NoDecryptableKey`] listing each; none at all, one
+/// entry saying `none_matched`.
+async fn decrypt_first<T, Fut>(
     describe: &str,
-    client: &KmsClient,
-    grant_tokens: &[String],
-    mut materials: DecryptionMaterials,
-    candidates: Vec<Candidate<'_>>,
-) -> Result<DecryptionMaterials> {
-    let mut errors = Vec::new();
-    for c in candidates {
-        match decrypt_data_key(client, &c.key_id, c.edk, &materials, grant_tokens).await {
-            Ok(key) => {
-                materials.set_data_key(key)?;
-                return Ok(materials);
-            }
-            Err(e) => errors.push(e),
-        }
-    }
+    none_matched: &str,
+    candidates: impl IntoIterator<Item = T>,
+    mut decrypt: impl FnMut(T) -> Fut,
+) -> Result<DataKey>
+where
+    Fut: Future<Output = Result<DataKey>>,
+{
+    let mut errors = match first_data_key(candidates, |c| decrypt(c).map(Some)).await {
+        Ok(key) => return Ok(key),
+        Err(errors) => errors,
+    };
     if errors.len() == 1 {
         return Err(errors.pop().expect("one error"));
     }
@@ -310,15 +316,46 @@ async fn decrypt_first(
     Err(crate::keyring::no_decryptable_key(
         attempts,
         describe.to_owned(),
-        "no encrypted data key matches this keyring",
+        none_matched,
     ))
 }
 
-fn check_no_data_key(materials: &DecryptionMaterials) -> Result<()> {
-    if materials.data_key().is_some() {
-        return Err(
-            KeyringError::InvalidMaterials("a plaintext data key is already present").into(),
-        );
-    }
-    Ok(())
+/// The `on_decrypt` of the `aws-kms` keyrings (single-key and discovery): fails when the
+/// materials hold a data key; otherwise tries, in order, the `aws-kms` EDKs for which
+/// `key_id_for(provider info, key ARN)` gives a `KeyId`, calling `Decrypt` with it; the
+/// response must name that key id and return a data key of the suite's length.
+async fn decrypt_kms_edks(
+    describe: &str,
+    client: &KmsClient,
+    grant_tokens: &[String],
+    mut materials: DecryptionMaterials,
+    edks: &[EncryptedDataKey],
+    key_id_for: impl Fn(&str, &KmsArn) -> Option<String>,
+) -> Result<DecryptionMaterials> {
+    ensure_no_data_key(&materials)?;
+    let candidates: Vec<(&EncryptedDataKey, String)> = kms_edks(edks, PROVIDER_ID)?
+        .into_iter()
+        .filter_map(|(edk, info, arn)| Some((edk, key_id_for(info, &arn)?)))
+        .collect();
+    let ec = materials.encryption_context();
+    let len = materials.algorithm_suite().key_len();
+    let key = decrypt_first(
+        describe,
+        "no encrypted data key matches this keyring",
+        candidates,
+        |(edk, key_id)| async move {
+            let kms = KmsKey {
+                client,
+                key_id: &key_id,
+                grant_tokens,
+            };
+            let plaintext = kms
+                .decrypt(edk.ciphertext(), Some(ec), None, len, "the key requested")
+                .await?;
+            Ok(DataKey::from_slice(&plaintext))
+        },
+    )
+    .await?;
+    materials.set_data_key(key)?;
+    Ok(materials)
 }

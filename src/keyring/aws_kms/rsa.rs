@@ -22,9 +22,9 @@ use futures::future::BoxFuture;
 use subtle::ConstantTimeEq;
 
 use super::arn::validate_identifier;
-use super::{KmsArn, KmsClient, ResourceType, bad_response, mrk_match, service_error, tokens};
+use super::{KmsClient, KmsKey, ResourceType, decrypt_first, kms_edks, mrk_match};
 use crate::crypto::{CryptoProvider, HashAlgorithm, RsaPadding, RsaPublicKey, default_provider};
-use crate::error::{Error, KeyringAttempt, KeyringError, Result};
+use crate::error::{KeyringError, Result};
 use crate::keyring::Keyring;
 use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 use crate::suite::AlgorithmSuite;
@@ -205,43 +205,20 @@ impl AwsKmsRsaKeyring {
         digest: &[u8],
         key_len: usize,
     ) -> Result<DataKey> {
-        const OP: &str = "Decrypt";
-        let mut out = client
-            .sdk()
-            .decrypt()
-            .key_id(&self.key_id)
-            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(
-                edk.ciphertext().to_vec(),
-            ))
-            .encryption_algorithm(self.algorithm.kms())
-            .set_grant_tokens(tokens(&self.grant_tokens))
-            .send()
-            .await
-            .map_err(|e| service_error(OP, &self.key_id, e))?;
-        let plaintext = zeroize::Zeroizing::new(
-            out.plaintext
-                .take()
-                .map(|b| b.into_inner())
-                .unwrap_or_default(),
-        );
-        if out.key_id.as_deref() != Some(self.key_id.as_str()) {
-            return Err(bad_response(
-                OP,
-                &self.key_id,
-                format!("KeyId {:?} is not the configured key", out.key_id),
-            ));
-        }
-        if plaintext.len() != DIGEST_LEN + key_len {
-            return Err(bad_response(
-                OP,
-                &self.key_id,
-                format!(
-                    "plaintext of {} bytes, expected {}",
-                    plaintext.len(),
-                    DIGEST_LEN + key_len
-                ),
-            ));
-        }
+        let kms = KmsKey {
+            client,
+            key_id: &self.key_id,
+            grant_tokens: &self.grant_tokens,
+        };
+        let plaintext = kms
+            .decrypt(
+                edk.ciphertext(),
+                None,
+                Some(self.algorithm.kms()),
+                DIGEST_LEN + key_len,
+                "the configured key",
+            )
+            .await?;
         let (got, key) = plaintext.split_at(DIGEST_LEN);
         if !bool::from(got.ct_eq(digest)) {
             return Err(KeyringError::InvalidMaterials(
@@ -301,54 +278,23 @@ impl Keyring for AwsKmsRsaKeyring {
             };
             crate::keyring::ensure_no_data_key(&materials)?;
             self.refuse_signing(materials.algorithm_suite())?;
-            let mut candidates = Vec::new();
-            for edk in encrypted_data_keys
-                .iter()
-                .filter(|e| e.provider_id() == KMS_RSA_PROVIDER_ID)
-            {
-                let info = std::str::from_utf8(edk.provider_info()).ok();
-                match info.map(|i| (i, KmsArn::parse(i))) {
-                    Some((i, Ok(a))) if a.resource_type() == ResourceType::Key => {
-                        if mrk_match(&self.key_id, i) {
-                            candidates.push(edk);
-                        }
-                    }
-                    _ => {
-                        return Err(KeyringError::InvalidKey(format!(
-                            "aws-kms-rsa encrypted data key with provider info {:?}, not a KMS key ARN",
-                            String::from_utf8_lossy(edk.provider_info())
-                        ))
-                        .into());
-                    }
-                }
-            }
+            let candidates: Vec<&EncryptedDataKey> =
+                kms_edks(encrypted_data_keys, KMS_RSA_PROVIDER_ID)?
+                    .into_iter()
+                    .filter(|(_, info, _)| mrk_match(&self.key_id, info))
+                    .map(|(edk, _, _)| edk)
+                    .collect();
             let digest = self.digest(materials.encryption_context())?;
             let key_len = materials.algorithm_suite().key_len();
-            let mut errors: Vec<Error> = Vec::new();
-            for edk in candidates {
-                match self.decrypt_one(client, edk, &digest, key_len).await {
-                    Ok(key) => {
-                        materials.set_data_key(key)?;
-                        return Ok(materials);
-                    }
-                    Err(e) => errors.push(e),
-                }
-            }
-            if errors.len() == 1 {
-                return Err(errors.pop().expect("one error"));
-            }
-            let attempts = errors
-                .into_iter()
-                .map(|e| KeyringAttempt {
-                    keyring: self.describe(),
-                    reason: e.to_string(),
-                })
-                .collect();
-            Err(crate::keyring::no_decryptable_key(
-                attempts,
-                self.describe(),
+            let key = decrypt_first(
+                &self.describe(),
                 "no encrypted data key matches this KMS RSA key",
-            ))
+                candidates,
+                |edk| self.decrypt_one(client, edk, &digest, key_len),
+            )
+            .await?;
+            materials.set_data_key(key)?;
+            Ok(materials)
         })
     }
 }
