@@ -131,14 +131,7 @@ impl AwsKmsDiscoveryKeyring {
         self
     }
 
-    /// Grant tokens to send with every KMS call.
-    pub fn with_grant_tokens<S: Into<String>>(
-        mut self,
-        tokens: impl IntoIterator<Item = S>,
-    ) -> Self {
-        self.grant_tokens = tokens.into_iter().map(Into::into).collect();
-        self
-    }
+    with_grant_tokens!();
 
     fn describe(&self) -> String {
         format!(
@@ -177,14 +170,7 @@ impl AwsKmsMrkDiscoveryKeyring {
         self
     }
 
-    /// Grant tokens to send with every KMS call.
-    pub fn with_grant_tokens<S: Into<String>>(
-        mut self,
-        tokens: impl IntoIterator<Item = S>,
-    ) -> Self {
-        self.grant_tokens = tokens.into_iter().map(Into::into).collect();
-        self
-    }
+    with_grant_tokens!();
 
     /// The client's Region.
     pub fn region(&self) -> &str {

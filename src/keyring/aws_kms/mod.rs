@@ -55,6 +55,20 @@ use crate::error::{Error, KeyringAttempt, KeyringError, Result};
 use crate::keyring::{ensure_no_data_key, first_data_key};
 use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey};
 
+/// The `with_grant_tokens` option of the keyrings that keep `grant_tokens: Vec<String>`.
+macro_rules! with_grant_tokens {
+    () => {
+        /// Grant tokens to send with every KMS call.
+        pub fn with_grant_tokens<S: Into<String>>(
+            mut self,
+            tokens: impl IntoIterator<Item = S>,
+        ) -> Self {
+            self.grant_tokens = tokens.into_iter().map(Into::into).collect();
+            self
+        }
+    };
+}
+
 mod arn;
 pub mod client;
 mod discovery;

@@ -99,6 +99,26 @@ fn supplier_or_default(supplier: Option<Arc<dyn ClientSupplier>>) -> Arc<dyn Cli
     supplier.unwrap_or_else(|| Arc::new(DefaultClientSupplier::new()))
 }
 
+/// The options both multi-keyring builders take: a client supplier and grant tokens.
+macro_rules! builder_options {
+    () => {
+        /// Where clients come from (default: a new [`DefaultClientSupplier`]).
+        pub fn client_supplier(mut self, supplier: Arc<dyn ClientSupplier>) -> Self {
+            self.supplier = Some(supplier);
+            self
+        }
+
+        /// Grant tokens for every KMS call.
+        pub fn grant_tokens<S: Into<String>>(
+            mut self,
+            tokens: impl IntoIterator<Item = S>,
+        ) -> Self {
+            self.grant_tokens = tokens.into_iter().map(Into::into).collect();
+            self
+        }
+    };
+}
+
 /// Builds a strict or MRK multi-keyring; see [`AwsKmsMultiKeyring::strict`].
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until built"]
@@ -133,17 +153,7 @@ impl StrictMultiKeyringBuilder {
         self
     }
 
-    /// Where clients come from (default: a new [`DefaultClientSupplier`]).
-    pub fn client_supplier(mut self, supplier: Arc<dyn ClientSupplier>) -> Self {
-        self.supplier = Some(supplier);
-        self
-    }
-
-    /// Grant tokens for every KMS call.
-    pub fn grant_tokens<S: Into<String>>(mut self, tokens: impl IntoIterator<Item = S>) -> Self {
-        self.grant_tokens = tokens.into_iter().map(Into::into).collect();
-        self
-    }
+    builder_options!();
 
     /// Validates the identifiers, gets one client per Region and builds the keyring.
     ///
@@ -226,17 +236,7 @@ impl DiscoveryMultiKeyringBuilder {
         self
     }
 
-    /// Where clients come from (default: a new [`DefaultClientSupplier`]).
-    pub fn client_supplier(mut self, supplier: Arc<dyn ClientSupplier>) -> Self {
-        self.supplier = Some(supplier);
-        self
-    }
-
-    /// Grant tokens for every KMS call.
-    pub fn grant_tokens<S: Into<String>>(mut self, tokens: impl IntoIterator<Item = S>) -> Self {
-        self.grant_tokens = tokens.into_iter().map(Into::into).collect();
-        self
-    }
+    builder_options!();
 
     /// Gets one client per Region and builds the keyring.
     ///

@@ -150,14 +150,7 @@ impl AwsKmsRsaKeyring {
         self
     }
 
-    /// Grant tokens to send with every KMS call.
-    pub fn with_grant_tokens<S: Into<String>>(
-        mut self,
-        tokens: impl IntoIterator<Item = S>,
-    ) -> Self {
-        self.grant_tokens = tokens.into_iter().map(Into::into).collect();
-        self
-    }
+    with_grant_tokens!();
 
     /// The crypto provider for the local RSA encryption and the digest.
     pub fn with_provider(mut self, provider: &CryptoProvider) -> Self {
