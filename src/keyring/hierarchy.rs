@@ -29,9 +29,9 @@ use zeroize::Zeroizing;
 use crate::cache::{Clock, CryptographicMaterialsCache};
 use crate::context::EncryptionContext;
 use crate::crypto::{CryptoProvider, HashAlgorithm, default_provider};
-use crate::error::{KeyringAttempt, KeyringError, Result};
+use crate::error::{KeyringError, Result};
 use crate::keyring::branch_cache::CachingBranchKeySource;
-use crate::keyring::{Keyring, kdf_ctr};
+use crate::keyring::{Keyring, kdf_ctr, unwrap_first};
 use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 use crate::suite::{IV_LEN, TAG_LEN};
 
@@ -394,6 +394,30 @@ impl HierarchicalKeyring {
             })?;
         Ok(DataKey::from_slice(&key))
     }
+
+    /// `None` when the EDK is not for `branch_key_id`, else its data key or why it does not
+    /// unwrap.
+    async fn try_edk(
+        &self,
+        branch_key_id: &str,
+        edk: &EncryptedDataKey,
+        context: &[u8],
+        key_len: usize,
+    ) -> Option<Result<DataKey, String>> {
+        if edk.provider_id() != HIERARCHY_PROVIDER_ID {
+            return None;
+        }
+        match std::str::from_utf8(edk.provider_info()) {
+            Ok(id) if id == branch_key_id => {}
+            Ok(_) => return None,
+            Err(_) => return Some(Err("provider info is not UTF-8".into())),
+        }
+        Some(
+            self.unwrap_one(branch_key_id, edk, context, key_len)
+                .await
+                .map_err(|e| e.to_string()),
+        )
+    }
 }
 
 impl Keyring for HierarchicalKeyring {
@@ -447,42 +471,15 @@ impl Keyring for HierarchicalKeyring {
             let context = materials.encryption_context().serialize()?;
             let key_len = materials.algorithm_suite().key_len();
             let branch_key_id = self.resolve_id(materials.encryption_context()).await?;
-            let describe = Self::describe(&branch_key_id);
-            let mut attempts = Vec::new();
-            for edk in encrypted_data_keys {
-                if edk.provider_id() != HIERARCHY_PROVIDER_ID {
-                    continue;
-                }
-                match std::str::from_utf8(edk.provider_info()) {
-                    Ok(id) if id == branch_key_id => {}
-                    Ok(_) => continue,
-                    Err(_) => {
-                        attempts.push(KeyringAttempt {
-                            keyring: describe.clone(),
-                            reason: "provider info is not UTF-8".into(),
-                        });
-                        continue;
-                    }
-                }
-                match self
-                    .unwrap_one(&branch_key_id, edk, &context, key_len)
-                    .await
-                {
-                    Ok(key) => {
-                        materials.set_data_key(key)?;
-                        return Ok(materials);
-                    }
-                    Err(e) => attempts.push(KeyringAttempt {
-                        keyring: describe.clone(),
-                        reason: e.to_string(),
-                    }),
-                }
-            }
-            Err(crate::keyring::no_decryptable_key(
-                attempts,
-                describe,
+            let key = unwrap_first(
+                &Self::describe(&branch_key_id),
                 "no encrypted data key names this branch key",
-            ))
+                encrypted_data_keys,
+                |edk| self.try_edk(&branch_key_id, edk, &context, key_len),
+            )
+            .await?;
+            materials.set_data_key(key)?;
+            Ok(materials)
         })
     }
 }
@@ -641,7 +638,7 @@ mod tests {
     use futures::executor::block_on;
 
     use super::*;
-    use crate::error::Error;
+    use crate::error::{Error, KeyringAttempt};
     use crate::suite::AlgorithmSuite;
 
     const VERSION: &str = "e9ce18a3-edb5-4272-9f86-1cacb7997ff6";

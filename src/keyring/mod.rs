@@ -135,7 +135,6 @@ pub(crate) fn no_decryptable_key(
 /// data key one gives. `unwrap` answers `None` for a candidate that is not for this keyring
 /// (skipped, not an attempt), else the data key or why not. When nothing unwraps: every
 /// failure, in order.
-#[cfg_attr(not(feature = "kms"), allow(dead_code))]
 pub(crate) async fn first_data_key<T, E, Fut>(
     candidates: impl IntoIterator<Item = T>,
     mut unwrap: impl FnMut(T) -> Fut,
@@ -152,4 +151,30 @@ where
         }
     }
     Err(failures)
+}
+
+/// [`first_data_key`] over the encrypted data keys, for keyrings that report every failed
+/// attempt: the data key, or [`KeyringError::NoDecryptableKey`](crate::error::KeyringError::NoDecryptableKey)
+/// listing each reason under `keyring` (or `none_matched` when no EDK was for this keyring).
+pub(crate) async fn unwrap_first<'e, Fut>(
+    keyring: &str,
+    none_matched: &str,
+    encrypted_data_keys: &'e [EncryptedDataKey],
+    unwrap: impl FnMut(&'e EncryptedDataKey) -> Fut,
+) -> Result<DataKey>
+where
+    Fut: Future<Output = Option<std::result::Result<DataKey, String>>>,
+{
+    let reasons = match first_data_key(encrypted_data_keys, unwrap).await {
+        Ok(key) => return Ok(key),
+        Err(reasons) => reasons,
+    };
+    let attempts = reasons
+        .into_iter()
+        .map(|reason| crate::error::KeyringAttempt {
+            keyring: keyring.to_owned(),
+            reason,
+        })
+        .collect();
+    Err(no_decryptable_key(attempts, keyring, none_matched))
 }

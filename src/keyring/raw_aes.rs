@@ -14,8 +14,8 @@ use std::fmt;
 use futures::future::BoxFuture;
 
 use crate::crypto::{AeadKey, CryptoProvider, default_provider};
-use crate::error::{KeyringAttempt, KeyringError, Result};
-use crate::keyring::{Keyring, check_raw_provider_id};
+use crate::error::{KeyringError, Result};
+use crate::keyring::{Keyring, check_raw_provider_id, unwrap_first};
 use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 use crate::suite::{IV_LEN, TAG_LEN};
 
@@ -119,6 +119,23 @@ impl RawAesKeyring {
         }
         Ok(rest[8..].try_into().expect("length checked"))
     }
+
+    /// `None` when the EDK is not ours, else its data key or why it does not unwrap.
+    fn try_edk(
+        &self,
+        edk: &EncryptedDataKey,
+        aad: &[u8],
+        key_len: usize,
+    ) -> Option<Result<DataKey, String>> {
+        let iv = self.match_edk(edk, key_len).ok()?;
+        let (wrapped, tag) = edk.ciphertext().split_at(key_len);
+        let mut key = zeroize::Zeroizing::new(wrapped.to_vec());
+        let tag: [u8; TAG_LEN] = tag.try_into().expect("length checked");
+        Some(match self.key.open_in_place(&iv, aad, &mut key, &tag) {
+            Ok(()) => Ok(DataKey::from_slice(&key)),
+            Err(_) => Err("unwrapping failed (wrong key or encryption context)".into()),
+        })
+    }
 }
 
 impl Keyring for RawAesKeyring {
@@ -162,32 +179,15 @@ impl Keyring for RawAesKeyring {
             crate::keyring::ensure_no_data_key(&materials)?;
             let aad = materials.encryption_context().serialize()?;
             let key_len = materials.algorithm_suite().key_len();
-            let mut attempts = Vec::new();
-            for edk in encrypted_data_keys {
-                let iv = match self.match_edk(edk, key_len) {
-                    Ok(iv) => iv,
-                    Err(_) => continue,
-                };
-                let ct = edk.ciphertext();
-                let (wrapped, tag) = ct.split_at(key_len);
-                let mut key = zeroize::Zeroizing::new(wrapped.to_vec());
-                let tag: [u8; TAG_LEN] = tag.try_into().expect("length checked");
-                match self.key.open_in_place(&iv, &aad, &mut key, &tag) {
-                    Ok(()) => {
-                        materials.set_data_key(DataKey::from_slice(&key))?;
-                        return Ok(materials);
-                    }
-                    Err(_) => attempts.push(KeyringAttempt {
-                        keyring: self.describe(),
-                        reason: "unwrapping failed (wrong key or encryption context)".into(),
-                    }),
-                }
-            }
-            Err(crate::keyring::no_decryptable_key(
-                attempts,
-                self.describe(),
+            let key = unwrap_first(
+                &self.describe(),
                 "no encrypted data key names this key",
-            ))
+                encrypted_data_keys,
+                |edk| std::future::ready(self.try_edk(edk, &aad, key_len)),
+            )
+            .await?;
+            materials.set_data_key(key)?;
+            Ok(materials)
         })
     }
 }

@@ -25,8 +25,8 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::crypto::{CryptoProvider, EcdhCurve, EcdhPrivateKey, HashAlgorithm, default_provider};
-use crate::error::{KeyringAttempt, KeyringError, Result};
-use crate::keyring::{Keyring, kdf_ctr};
+use crate::error::{KeyringError, Result};
+use crate::keyring::{Keyring, kdf_ctr, unwrap_first};
 use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 use crate::suite::{IV_LEN, TAG_LEN};
 
@@ -126,6 +126,14 @@ pub(crate) struct Info<'a> {
     pub(crate) sender: &'a [u8],
 }
 
+impl Info<'_> {
+    /// True when the EDK is between the keys `a` and `b` (compressed), in either direction:
+    /// what a static-key keyring decrypts.
+    pub(crate) fn is_between(&self, a: &[u8], b: &[u8]) -> bool {
+        (self.sender == a && self.recipient == b) || (self.sender == b && self.recipient == a)
+    }
+}
+
 impl RawEcdhKeyring {
     /// A raw ECDH keyring on `curve` with the default crypto provider.
     ///
@@ -189,10 +197,6 @@ impl RawEcdhKeyring {
         format!("raw-ecdh({})", self.curve.kdf_name())
     }
 
-    fn parse_info<'e>(&self, info: &'e [u8]) -> Option<Info<'e>> {
-        parse_info(self.curve, info)
-    }
-
     /// The private key and the peer public key to agree with, when the EDK is for this keyring.
     fn match_edk(&self, info: &Info<'_>) -> Option<(&dyn EcdhPrivateKey, Vec<u8>)> {
         match &self.scheme {
@@ -206,16 +210,29 @@ impl RawEcdhKeyring {
                 sender_public,
                 recipient_public,
             } => {
-                let ours = info.sender == sender_public.as_slice()
-                    && info.recipient == recipient_public.as_slice();
-                let swapped = info.sender == recipient_public.as_slice()
-                    && info.recipient == sender_public.as_slice();
                 // Either way the agreement is between our private key and the other party's
                 // public key, which is the configured "recipient" key.
-                (ours || swapped).then(|| (sender.as_ref(), recipient_public.clone()))
+                info.is_between(sender_public, recipient_public)
+                    .then(|| (sender.as_ref(), recipient_public.clone()))
             }
             Scheme::Ephemeral { .. } => None,
         }
+    }
+
+    /// `None` when the EDK is not for this keyring, else its data key or why it does not
+    /// unwrap.
+    fn try_edk(
+        &self,
+        edk: &EncryptedDataKey,
+        context: &[u8],
+        key_len: usize,
+    ) -> Option<Result<DataKey, String>> {
+        let info = match edk_info(self.curve, edk)? {
+            Ok(info) => info,
+            Err(reason) => return Some(Err(reason)),
+        };
+        let (private, peer) = self.match_edk(&info)?;
+        Some(self.unwrap_one(edk, &info, private, &peer, context, key_len))
     }
 
     fn unwrap_one(
@@ -301,39 +318,15 @@ impl Keyring for RawEcdhKeyring {
             crate::keyring::ensure_no_data_key(&materials)?;
             let context = materials.encryption_context().serialize()?;
             let key_len = materials.algorithm_suite().key_len();
-            let mut attempts = Vec::new();
-            for edk in encrypted_data_keys {
-                if edk.provider_id() != RAW_ECDH_PROVIDER_ID
-                    && edk.provider_id() != KMS_ECDH_PROVIDER_ID
-                {
-                    continue;
-                }
-                let Some(info) = self.parse_info(edk.provider_info()) else {
-                    attempts.push(KeyringAttempt {
-                        keyring: self.describe(),
-                        reason: "malformed provider info, or another curve".into(),
-                    });
-                    continue;
-                };
-                let Some((private, peer)) = self.match_edk(&info) else {
-                    continue;
-                };
-                match self.unwrap_one(edk, &info, private, &peer, &context, key_len) {
-                    Ok(key) => {
-                        materials.set_data_key(key)?;
-                        return Ok(materials);
-                    }
-                    Err(reason) => attempts.push(KeyringAttempt {
-                        keyring: self.describe(),
-                        reason,
-                    }),
-                }
-            }
-            Err(crate::keyring::no_decryptable_key(
-                attempts,
-                self.describe(),
+            let key = unwrap_first(
+                &self.describe(),
                 "no encrypted data key is for these public keys",
-            ))
+                encrypted_data_keys,
+                |edk| std::future::ready(self.try_edk(edk, &context, key_len)),
+            )
+            .await?;
+            materials.set_data_key(key)?;
+            Ok(materials)
         })
     }
 }
@@ -386,7 +379,7 @@ fn derive(
 
 /// The recipient and sender public keys of an ECDH EDK's provider info on `curve`, or `None`
 /// when it is malformed or for another curve.
-pub(crate) fn parse_info(curve: EcdhCurve, info: &[u8]) -> Option<Info<'_>> {
+fn parse_info(curve: EcdhCurve, info: &[u8]) -> Option<Info<'_>> {
     let n = curve.compressed_len();
     if info.len() != 1 + 4 + n + 4 + n || info[0] != VERSION {
         return None;
@@ -400,6 +393,22 @@ pub(crate) fn parse_info(curve: EcdhCurve, info: &[u8]) -> Option<Info<'_>> {
         recipient: &info[5..5 + n],
         sender: &info[5 + n + 4..],
     })
+}
+
+/// The provider info of an ECDH EDK (`raw-ecdh` or `aws-kms-ecdh`, which either ECDH keyring
+/// reads) on `curve`: `None` for another provider ID, an error (for the attempt list) when it is
+/// malformed or for another curve.
+pub(crate) fn edk_info(
+    curve: EcdhCurve,
+    edk: &EncryptedDataKey,
+) -> Option<Result<Info<'_>, String>> {
+    if edk.provider_id() != RAW_ECDH_PROVIDER_ID && edk.provider_id() != KMS_ECDH_PROVIDER_ID {
+        return None;
+    }
+    Some(
+        parse_info(curve, edk.provider_info())
+            .ok_or_else(|| "malformed provider info, or another curve".to_owned()),
+    )
 }
 
 /// Checks an ECDH EDK ciphertext's length before any key agreement is paid for.
@@ -493,7 +502,7 @@ mod tests {
 
     use super::*;
     use crate::context::EncryptionContext;
-    use crate::error::Error;
+    use crate::error::{Error, KeyringAttempt};
     use crate::suite::AlgorithmSuite;
 
     const SUITE: AlgorithmSuite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;

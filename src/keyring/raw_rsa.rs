@@ -20,8 +20,8 @@ use std::fmt;
 use futures::future::BoxFuture;
 
 use crate::crypto::{CryptoProvider, RsaPadding, RsaPrivateKey, RsaPublicKey, default_provider};
-use crate::error::{KeyringAttempt, KeyringError, Result};
-use crate::keyring::{Keyring, check_raw_provider_id};
+use crate::error::{KeyringError, Result};
+use crate::keyring::{Keyring, check_raw_provider_id, unwrap_first};
 use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 
 /// A keyring holding a local RSA public key (to encrypt), private key (to decrypt), or both.
@@ -184,33 +184,28 @@ impl Keyring for RawRsaKeyring {
                 .into());
             };
             let key_len = materials.algorithm_suite().key_len();
-            let mut attempts = Vec::new();
-            for edk in encrypted_data_keys {
-                if edk.provider_id() != self.namespace
-                    || edk.provider_info() != self.name.as_bytes()
-                {
-                    continue;
-                }
-                // PKCS#1 v1.5 decryption uses implicit rejection: a wrong key yields a
-                // pseudo-random message instead of an error. A result of the wrong length is a
-                // failure; one of the right length is caught by the message's key commitment or
-                // header tag.
-                match private_key.decrypt(self.padding, edk.ciphertext()) {
-                    Ok(key) if key.len() == key_len => {
-                        materials.set_data_key(DataKey::from_slice(&key))?;
-                        return Ok(materials);
-                    }
-                    Ok(_) | Err(_) => attempts.push(KeyringAttempt {
-                        keyring: self.describe(),
-                        reason: "unwrapping failed (wrong key or padding, or a corrupt encrypted data key)".into(),
-                    }),
-                }
-            }
-            Err(crate::keyring::no_decryptable_key(
-                attempts,
-                self.describe(),
+            let key = unwrap_first(
+                &self.describe(),
                 "no encrypted data key names this key",
-            ))
+                encrypted_data_keys,
+                |edk| {
+                    let ours = edk.provider_id() == self.namespace
+                        && edk.provider_info() == self.name.as_bytes();
+                    // PKCS#1 v1.5 decryption uses implicit rejection: a wrong key yields a
+                    // pseudo-random message instead of an error. A result of the wrong length
+                    // is a failure; one of the right length is caught by the message's key
+                    // commitment or header tag.
+                    std::future::ready(ours.then(|| {
+                        match private_key.decrypt(self.padding, edk.ciphertext()) {
+                            Ok(key) if key.len() == key_len => Ok(DataKey::from_slice(&key)),
+                            Ok(_) | Err(_) => Err("unwrapping failed (wrong key or padding, or a corrupt encrypted data key)".into()),
+                        }
+                    }))
+                },
+            )
+            .await?;
+            materials.set_data_key(key)?;
+            Ok(materials)
         })
     }
 }
@@ -221,7 +216,7 @@ mod tests {
 
     use super::*;
     use crate::context::EncryptionContext;
-    use crate::error::Error;
+    use crate::error::{Error, KeyringAttempt};
     use crate::suite::AlgorithmSuite;
 
     // Test-only keys made with `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048`.

@@ -21,13 +21,13 @@ use zeroize::Zeroizing;
 
 use super::{KmsClient, bad_response, check_secret_len, service_error, take_secret, tokens};
 use crate::crypto::{CryptoProvider, EcdhCurve, default_provider};
-use crate::error::{KeyringAttempt, KeyringError, Result};
+use crate::error::{KeyringError, Result};
 use crate::keyring::Keyring;
 use crate::keyring::raw_ecdh::{
-    KMS_ECDH_PROVIDER_ID, RAW_ECDH_PROVIDER_ID, check_ciphertext_len, parse_info,
-    unwrap_with_secret, wrap_with_secret,
+    KMS_ECDH_PROVIDER_ID, check_ciphertext_len, edk_info, unwrap_with_secret, wrap_with_secret,
 };
-use crate::materials::{DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
+use crate::keyring::unwrap_first;
+use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 
 /// How an AWS KMS ECDH keyring gets its keys (the specification's KMS key agreement schemas).
 #[derive(Clone, Copy)]
@@ -229,6 +229,67 @@ impl AwsKmsEcdhKeyring {
         check_secret_len(OP, key_id, "shared secret", &secret, want)?;
         Ok(secret)
     }
+
+    /// `None` when the EDK is not for this keyring, else its data key or why it does not
+    /// unwrap.
+    async fn try_edk(
+        &self,
+        edk: &EncryptedDataKey,
+        context: &[u8],
+        key_len: usize,
+    ) -> Option<Result<DataKey, String>> {
+        let info = match edk_info(self.curve, edk)? {
+            Ok(info) => info,
+            Err(reason) => return Some(Err(reason)),
+        };
+        // The peer public key (DER) to agree with, when the EDK is for this keyring.
+        let peer = match &self.scheme {
+            Scheme::Static {
+                sender_public,
+                recipient_public,
+                recipient_der,
+                ..
+            } => {
+                if !info.is_between(sender_public, recipient_public) {
+                    return None;
+                }
+                recipient_der.clone()
+            }
+            Scheme::Discovery {
+                recipient_public, ..
+            } => {
+                if info.recipient != recipient_public.as_slice() {
+                    return None;
+                }
+                match self
+                    .provider
+                    .ecdh
+                    .public_key_to_der(self.curve, info.sender)
+                {
+                    Ok(der) => der,
+                    Err(_) => {
+                        return Some(Err("the sender public key is not a valid point".into()));
+                    }
+                }
+            }
+        };
+        if let Err(reason) = check_ciphertext_len(edk, key_len) {
+            return Some(Err(reason));
+        }
+        let shared = match self.derive_shared_secret(&peer).await {
+            Ok(s) => s,
+            Err(e) => return Some(Err(e.to_string())),
+        };
+        Some(unwrap_with_secret(
+            &self.provider,
+            self.curve,
+            &shared,
+            &info,
+            edk,
+            context,
+            key_len,
+        ))
+    }
 }
 
 fn check_key_id(id: &str) -> Result<()> {
@@ -320,91 +381,15 @@ impl Keyring for AwsKmsEcdhKeyring {
             crate::keyring::ensure_no_data_key(&materials)?;
             let context = materials.encryption_context().serialize()?;
             let key_len = materials.algorithm_suite().key_len();
-            let mut attempts = Vec::new();
-            let mut attempt = |reason: String| {
-                attempts.push(KeyringAttempt {
-                    keyring: self.describe(),
-                    reason,
-                })
-            };
-            for edk in encrypted_data_keys {
-                if edk.provider_id() != RAW_ECDH_PROVIDER_ID
-                    && edk.provider_id() != KMS_ECDH_PROVIDER_ID
-                {
-                    continue;
-                }
-                let Some(info) = parse_info(self.curve, edk.provider_info()) else {
-                    attempt("malformed provider info, or another curve".into());
-                    continue;
-                };
-                // The peer public key (DER) to agree with, when the EDK is for this keyring.
-                let peer = match &self.scheme {
-                    Scheme::Static {
-                        sender_public,
-                        recipient_public,
-                        recipient_der,
-                        ..
-                    } => {
-                        let ours = info.sender == sender_public.as_slice()
-                            && info.recipient == recipient_public.as_slice();
-                        let swapped = info.sender == recipient_public.as_slice()
-                            && info.recipient == sender_public.as_slice();
-                        if !(ours || swapped) {
-                            continue;
-                        }
-                        recipient_der.clone()
-                    }
-                    Scheme::Discovery {
-                        recipient_public, ..
-                    } => {
-                        if info.recipient != recipient_public.as_slice() {
-                            continue;
-                        }
-                        match self
-                            .provider
-                            .ecdh
-                            .public_key_to_der(self.curve, info.sender)
-                        {
-                            Ok(der) => der,
-                            Err(_) => {
-                                attempt("the sender public key is not a valid point".into());
-                                continue;
-                            }
-                        }
-                    }
-                };
-                if let Err(reason) = check_ciphertext_len(edk, key_len) {
-                    attempt(reason);
-                    continue;
-                }
-                let shared = match self.derive_shared_secret(&peer).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        attempt(e.to_string());
-                        continue;
-                    }
-                };
-                match unwrap_with_secret(
-                    &self.provider,
-                    self.curve,
-                    &shared,
-                    &info,
-                    edk,
-                    &context,
-                    key_len,
-                ) {
-                    Ok(key) => {
-                        materials.set_data_key(key)?;
-                        return Ok(materials);
-                    }
-                    Err(reason) => attempt(reason),
-                }
-            }
-            Err(crate::keyring::no_decryptable_key(
-                attempts,
-                self.describe(),
+            let key = unwrap_first(
+                &self.describe(),
                 "no encrypted data key is for these public keys",
-            ))
+                encrypted_data_keys,
+                |edk| self.try_edk(edk, &context, key_len),
+            )
+            .await?;
+            materials.set_data_key(key)?;
+            Ok(materials)
         })
     }
 }
