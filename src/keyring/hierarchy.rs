@@ -31,7 +31,7 @@ use crate::context::EncryptionContext;
 use crate::crypto::{CryptoProvider, HashAlgorithm, default_provider};
 use crate::error::{KeyringError, Result};
 use crate::keyring::branch_cache::CachingBranchKeySource;
-use crate::keyring::{Keyring, kdf_ctr, unwrap_first};
+use crate::keyring::{Keyring, data_key_or_generate, kdf_ctr, unwrap_first};
 use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 use crate::suite::{IV_LEN, TAG_LEN};
 
@@ -430,17 +430,12 @@ impl Keyring for HierarchicalKeyring {
             let branch_key_id = self.resolve_id(materials.encryption_context()).await?;
             let branch = self.source.active_branch_key(&branch_key_id).await?;
             Self::check_materials(&branch, &branch_key_id, None)?;
-            if materials.data_key().is_none() {
-                let mut key = vec![0u8; materials.algorithm_suite().key_len()];
-                self.provider.random.fill(&mut key)?;
-                materials.set_data_key(DataKey::new(key))?;
-            }
+            let data_key = data_key_or_generate(&mut materials, &self.provider)?;
             let mut salt_iv = [0u8; SALT_LEN + IV_LEN];
             self.provider.random.fill(&mut salt_iv)?;
             let (salt, iv) = salt_iv.split_at(SALT_LEN);
             let iv: [u8; IV_LEN] = iv.try_into().expect("12 bytes");
             let derived = self.derive(&branch, salt)?;
-            let data_key = materials.data_key().expect("set above");
             let mut wrapped = data_key.expose().to_vec();
             let tag = self.provider.aead.key(&derived)?.seal_in_place(
                 &iv,

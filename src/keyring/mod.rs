@@ -178,3 +178,17 @@ where
         .collect();
     Err(no_decryptable_key(attempts, keyring, none_matched))
 }
+
+/// The materials' data key, after generating one of the suite's length with `provider` when
+/// they hold none (what every wrapping keyring does first on encrypt).
+pub(crate) fn data_key_or_generate<'m>(
+    materials: &'m mut EncryptionMaterials,
+    provider: &crate::crypto::CryptoProvider,
+) -> Result<&'m DataKey> {
+    if materials.data_key().is_none() {
+        let mut key = vec![0u8; materials.algorithm_suite().key_len()];
+        provider.random.fill(&mut key)?;
+        materials.set_data_key(DataKey::new(key))?;
+    }
+    Ok(materials.data_key().expect("set above"))
+}

@@ -15,7 +15,7 @@ use futures::future::BoxFuture;
 
 use crate::crypto::{AeadKey, CryptoProvider, default_provider};
 use crate::error::{KeyringError, Result};
-use crate::keyring::{Keyring, check_raw_provider_id, unwrap_first};
+use crate::keyring::{Keyring, check_raw_provider_id, data_key_or_generate, unwrap_first};
 use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 use crate::suite::{IV_LEN, TAG_LEN};
 
@@ -145,12 +145,7 @@ impl Keyring for RawAesKeyring {
     ) -> BoxFuture<'a, Result<EncryptionMaterials>> {
         Box::pin(async move {
             let aad = materials.encryption_context().serialize()?;
-            if materials.data_key().is_none() {
-                let mut key = vec![0u8; materials.algorithm_suite().key_len()];
-                self.provider.random.fill(&mut key)?;
-                materials.set_data_key(DataKey::new(key))?;
-            }
-            let data_key = materials.data_key().expect("set above");
+            let data_key = data_key_or_generate(&mut materials, &self.provider)?;
             let mut iv = [0u8; IV_LEN];
             self.provider.random.fill(&mut iv)?;
             let mut ciphertext = data_key.expose().to_vec();

@@ -26,7 +26,7 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{CryptoProvider, EcdhCurve, EcdhPrivateKey, HashAlgorithm, default_provider};
 use crate::error::{KeyringError, Result};
-use crate::keyring::{Keyring, kdf_ctr, unwrap_first};
+use crate::keyring::{Keyring, data_key_or_generate, kdf_ctr, unwrap_first};
 use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 use crate::suite::{IV_LEN, TAG_LEN};
 
@@ -438,12 +438,7 @@ pub(crate) fn wrap_with_secret(
     provider.random.fill(&mut salt)?;
     let okm = derive(provider, shared, &fixed_info, &salt)?;
     let (commit_key, wrap_key) = okm.split_at(COMMIT_LEN);
-    if materials.data_key().is_none() {
-        let mut key = vec![0u8; materials.algorithm_suite().key_len()];
-        provider.random.fill(&mut key)?;
-        materials.set_data_key(DataKey::new(key))?;
-    }
-    let data_key = materials.data_key().expect("set above");
+    let data_key = data_key_or_generate(materials, provider)?;
     let mut wrapped = Zeroizing::new(data_key.expose().to_vec());
     let tag =
         provider

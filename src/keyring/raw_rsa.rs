@@ -21,7 +21,7 @@ use futures::future::BoxFuture;
 
 use crate::crypto::{CryptoProvider, RsaPadding, RsaPrivateKey, RsaPublicKey, default_provider};
 use crate::error::{KeyringError, Result};
-use crate::keyring::{Keyring, check_raw_provider_id, unwrap_first};
+use crate::keyring::{Keyring, check_raw_provider_id, data_key_or_generate, unwrap_first};
 use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 
 /// A keyring holding a local RSA public key (to encrypt), private key (to decrypt), or both.
@@ -153,12 +153,7 @@ impl Keyring for RawRsaKeyring {
                 ))
                 .into());
             };
-            if materials.data_key().is_none() {
-                let mut key = vec![0u8; materials.algorithm_suite().key_len()];
-                self.provider.random.fill(&mut key)?;
-                materials.set_data_key(DataKey::new(key))?;
-            }
-            let data_key = materials.data_key().expect("set above");
+            let data_key = data_key_or_generate(&mut materials, &self.provider)?;
             let ciphertext = public_key.encrypt(self.padding, data_key.expose())?;
             materials.add_encrypted_data_key(EncryptedDataKey::new(
                 self.namespace.clone(),

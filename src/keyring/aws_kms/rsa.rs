@@ -25,7 +25,7 @@ use super::arn::validate_identifier;
 use super::{KmsClient, KmsKey, ResourceType, decrypt_first, kms_edks, mrk_match};
 use crate::crypto::{CryptoProvider, HashAlgorithm, RsaPadding, RsaPublicKey, default_provider};
 use crate::error::{KeyringError, Result};
-use crate::keyring::Keyring;
+use crate::keyring::{Keyring, data_key_or_generate};
 use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 use crate::suite::AlgorithmSuite;
 
@@ -238,12 +238,7 @@ impl Keyring for AwsKmsRsaKeyring {
             };
             self.refuse_signing(materials.algorithm_suite())?;
             let digest = self.digest(materials.encryption_context())?;
-            if materials.data_key().is_none() {
-                let mut key = vec![0u8; materials.algorithm_suite().key_len()];
-                self.provider.random.fill(&mut key)?;
-                materials.set_data_key(DataKey::new(key))?;
-            }
-            let data_key = materials.data_key().expect("set above");
+            let data_key = data_key_or_generate(&mut materials, &self.provider)?;
             let mut plaintext = zeroize::Zeroizing::new(digest);
             plaintext.extend_from_slice(data_key.expose());
             let ciphertext = public_key.encrypt(self.algorithm.padding(), &plaintext)?;
