@@ -1,0 +1,326 @@
+//! Shared by the fuzz targets (`fuzz_targets/`) and the seed-corpus generator
+//! (`tests/fuzz/corpus.rs`, a test of the main crate that includes this file as a module): the
+//! fixed test key, the clients, the byte layouts of the targets' inputs, and the drivers that
+//! run a message through the sans-IO decryptor, the one-shot call and the streaming decoder.
+//!
+//! Nothing here uses libFuzzer, so the main crate's tests can build it as an ordinary module.
+
+use bytes::{Bytes, BytesMut};
+use esdk::io::{DecryptOptions, Release, decrypt_stream, encrypt_stream};
+use esdk::proto::DecryptEvent;
+use esdk::{
+    AlgorithmSuite, Client, CommitmentPolicy, EncryptOptions, EncryptionContext, FrameLength,
+    MaterialsSource, MessageHeader, RawAesKeyring,
+};
+use futures::StreamExt;
+use futures::executor::block_on;
+
+/// The fixed AES-256 wrapping key of every fuzz input (a test key, public on purpose).
+pub const KEY: [u8; 32] = [0x11; 32];
+/// The raw AES keyring's namespace (provider id).
+pub const NAMESPACE: &str = "esdk-fuzz";
+/// The raw AES keyring's key name.
+pub const KEY_NAME: &str = "fixed-key";
+
+/// The fixed-key raw AES keyring, as a materials source.
+pub fn source() -> MaterialsSource {
+    MaterialsSource::from(RawAesKeyring::new(NAMESPACE, KEY_NAME, &KEY).expect("a 256-bit key"))
+}
+
+/// A client that decrypts messages of every suite (committing or not).
+pub fn decrypt_client() -> Client {
+    Client::builder()
+        .commitment_policy(CommitmentPolicy::FORBID_ENCRYPT_ALLOW_DECRYPT)
+        .build()
+}
+
+/// A client whose policy allows encrypting with `suite`.
+pub fn encrypt_client(suite: AlgorithmSuite) -> Client {
+    let policy = if suite.is_committing() {
+        CommitmentPolicy::REQUIRE_ENCRYPT_REQUIRE_DECRYPT
+    } else {
+        CommitmentPolicy::FORBID_ENCRYPT_ALLOW_DECRYPT
+    };
+    Client::builder().commitment_policy(policy).build()
+}
+
+/// A cursor that reads bytes off the front of a fuzz input; past the end it reads zeros.
+pub struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    /// A cursor at the start of `data`.
+    pub fn new(data: &'a [u8]) -> Self {
+        Self(data)
+    }
+
+    /// The next byte, or 0 past the end.
+    pub fn u8(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((&b, rest)) => {
+                self.0 = rest;
+                b
+            }
+            None => 0,
+        }
+    }
+
+    /// The next `n` bytes, or fewer at the end.
+    pub fn take(&mut self, n: usize) -> &'a [u8] {
+        let (head, rest) = self.0.split_at(n.min(self.0.len()));
+        self.0 = rest;
+        head
+    }
+
+    /// Everything left.
+    pub fn rest(self) -> &'a [u8] {
+        self.0
+    }
+}
+
+/// Chunk sizes from spec bytes: 0 is 1 byte, 1..=0xEF that many bytes, 0xF0..=0xFF 512 to
+/// 8192 bytes. No spec means one chunk of everything.
+pub fn chunk_sizes(spec: &[u8]) -> Vec<usize> {
+    if spec.is_empty() {
+        return vec![usize::MAX];
+    }
+    spec.iter()
+        .map(|&b| match b {
+            0 => 1,
+            0xF0..=0xFF => 512 * (usize::from(b) - 0xEF),
+            b => usize::from(b),
+        })
+        .collect()
+}
+
+/// Cuts `data` into chunks, cycling through `sizes`.
+pub fn split(data: &[u8], sizes: &[usize]) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let mut rest = Bytes::copy_from_slice(data);
+    let mut i = 0;
+    while !rest.is_empty() {
+        let n = sizes[i % sizes.len()].clamp(1, rest.len());
+        out.push(rest.split_to(n));
+        i += 1;
+    }
+    out
+}
+
+/// The `stream_splits` target's input: `n ‖ n chunk-spec bytes ‖ message` (n taken mod 17).
+pub fn encode_split_input(spec: &[u8], message: &[u8]) -> Vec<u8> {
+    assert!(spec.len() <= 16);
+    let mut out = vec![spec.len() as u8];
+    out.extend_from_slice(spec);
+    out.extend_from_slice(message);
+    out
+}
+
+/// Splits a `stream_splits` input into (chunk sizes, message).
+pub fn decode_split_input(data: &[u8]) -> (Vec<usize>, &[u8]) {
+    let mut c = Cursor::new(data);
+    let n = usize::from(c.u8() % 17);
+    let spec = c.take(n);
+    (chunk_sizes(spec), c.rest())
+}
+
+/// What the sans-IO decryptor released, and how it ended.
+#[derive(Debug)]
+pub struct CoreRun {
+    /// The parsed header, if it got that far.
+    pub header: Option<MessageHeader>,
+    /// Each `Plaintext` event, in order.
+    pub frames: Vec<Bytes>,
+    /// The end: `Ok` only if the whole message verified and nothing followed it.
+    pub result: esdk::Result<()>,
+}
+
+impl CoreRun {
+    /// All released plaintext.
+    pub fn plaintext(&self) -> Vec<u8> {
+        self.frames.concat()
+    }
+}
+
+/// Runs the sans-IO [`esdk::proto::Decryptor`] over `chunks`, asking the fixed-key source for
+/// materials at the header.
+pub fn core_decrypt(client: &Client, chunks: &[Bytes], unsigned_only: bool) -> CoreRun {
+    let source = source();
+    let mut d = client.decryptor(unsigned_only);
+    let mut buf = BytesMut::new();
+    let mut header = None;
+    let mut frames = Vec::new();
+    let mut run = || -> esdk::Result<()> {
+        for chunk in chunks {
+            buf.extend_from_slice(chunk);
+            while let Some(event) = d.decode(&mut buf)? {
+                match event {
+                    DecryptEvent::Header(h) => {
+                        let m = block_on(client.decrypt_materials(&source, &h, None))?;
+                        header = Some(h);
+                        d.supply_materials(&m)?;
+                    }
+                    DecryptEvent::Plaintext(p) => frames.push(p),
+                    DecryptEvent::Done => {}
+                    _ => {}
+                }
+            }
+        }
+        d.finish(&buf)
+    };
+    let result = run();
+    CoreRun {
+        header,
+        frames,
+        result,
+    }
+}
+
+/// The one-shot decryption of `message` with the fixed key.
+pub fn one_shot_decrypt(client: &Client, message: &[u8]) -> esdk::Result<Vec<u8>> {
+    block_on(client.decrypt(source(), message).into_future()).map(|o| o.plaintext)
+}
+
+/// What [`esdk::io::decrypt_stream`] yielded, and how it ended.
+#[derive(Debug)]
+pub struct StreamRun {
+    /// Each item's plaintext, in order.
+    pub items: Vec<Bytes>,
+    /// The end.
+    pub result: esdk::Result<()>,
+}
+
+/// Runs `decrypt_stream` over `chunks` with the fixed key.
+pub fn stream_decrypt(client: &Client, chunks: &[Bytes], release: Release) -> StreamRun {
+    let input = futures::stream::iter(chunks.iter().cloned().map(Ok::<_, std::io::Error>));
+    let options = DecryptOptions::new().release(release);
+    let mut items = Vec::new();
+    let result = block_on(async {
+        let mut stream = decrypt_stream(client, source(), input, &options).await?;
+        while let Some(item) = stream.next().await {
+            items.push(item?);
+        }
+        Ok(())
+    });
+    StreamRun { items, result }
+}
+
+/// The `round_trip` target's parameters.
+#[derive(Debug, Clone)]
+pub struct RoundTrip {
+    /// The algorithm suite.
+    pub suite: AlgorithmSuite,
+    /// The frame length.
+    pub frame_length: FrameLength,
+    /// The encryption context pairs (keys and values from lossy UTF-8).
+    pub context: Vec<(String, String)>,
+    /// Chunk sizes of the plaintext fed to `encrypt_stream`.
+    pub encrypt_chunks: Vec<usize>,
+    /// Chunk sizes of the ciphertext fed to `decrypt_stream` and the sans-IO decryptor.
+    pub decrypt_chunks: Vec<usize>,
+    /// The plaintext.
+    pub plaintext: Vec<u8>,
+}
+
+impl RoundTrip {
+    /// Reads parameters off a fuzz input:
+    /// `suite ‖ u16 frame ‖ pairs ‖ (klen ‖ key ‖ vlen ‖ value)* ‖ elen ‖ espec ‖ dlen ‖ dspec ‖ plaintext`.
+    pub fn decode(data: &[u8]) -> Self {
+        let mut c = Cursor::new(data);
+        let suite = AlgorithmSuite::ALL[usize::from(c.u8()) % AlgorithmSuite::ALL.len()];
+        let frame = u16::from_be_bytes([c.u8(), c.u8()]);
+        let frame_length = FrameLength::new(u32::from(frame).max(1)).expect("non-zero");
+        let pairs = c.u8() % 4;
+        let mut context = Vec::new();
+        for _ in 0..pairs {
+            let n = usize::from(c.u8() % 16);
+            let k = String::from_utf8_lossy(c.take(n)).into_owned();
+            let n = usize::from(c.u8() % 16);
+            let v = String::from_utf8_lossy(c.take(n)).into_owned();
+            context.push((k, v));
+        }
+        let n = usize::from(c.u8() % 8);
+        let encrypt_chunks = chunk_sizes(c.take(n));
+        let n = usize::from(c.u8() % 8);
+        let decrypt_chunks = chunk_sizes(c.take(n));
+        Self {
+            suite,
+            frame_length,
+            context,
+            encrypt_chunks,
+            decrypt_chunks,
+            plaintext: c.rest().to_vec(),
+        }
+    }
+
+    /// Writes parameters in the layout [`RoundTrip::decode`] reads (for seeds). Keys, values
+    /// and specs must be short enough to survive the reduction modulo 16 and 8.
+    pub fn encode(
+        suite_index: u8,
+        frame: u16,
+        context: &[(&str, &str)],
+        encrypt_spec: &[u8],
+        decrypt_spec: &[u8],
+        plaintext: &[u8],
+    ) -> Vec<u8> {
+        let mut out = vec![suite_index];
+        out.extend_from_slice(&frame.to_be_bytes());
+        out.push(context.len() as u8);
+        for (k, v) in context {
+            out.push(k.len() as u8);
+            out.extend_from_slice(k.as_bytes());
+            out.push(v.len() as u8);
+            out.extend_from_slice(v.as_bytes());
+        }
+        out.push(encrypt_spec.len() as u8);
+        out.extend_from_slice(encrypt_spec);
+        out.push(decrypt_spec.len() as u8);
+        out.extend_from_slice(decrypt_spec);
+        out.extend_from_slice(plaintext);
+        out
+    }
+
+    /// The encryption options.
+    pub fn options(&self) -> EncryptOptions {
+        EncryptOptions {
+            encryption_context: self.context.iter().cloned().collect::<EncryptionContext>(),
+            algorithm_suite: Some(self.suite),
+            frame_length: self.frame_length,
+            plaintext_length: None,
+        }
+    }
+
+    /// Encrypts through `encrypt_stream`, the plaintext cut by `encrypt_chunks`.
+    pub fn encrypt(&self) -> esdk::Result<Vec<u8>> {
+        let client = encrypt_client(self.suite);
+        let chunks = split(&self.plaintext, &self.encrypt_chunks);
+        let input = futures::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
+        block_on(async {
+            let mut stream = encrypt_stream(&client, source(), input, &self.options()).await?;
+            let mut out = Vec::new();
+            while let Some(item) = stream.next().await {
+                out.extend_from_slice(&item?);
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// A message of `suite` with the fixed key: `len` bytes of plaintext, frames of `frame` bytes,
+/// the given context. Encrypted one-shot.
+pub fn message(
+    suite: AlgorithmSuite,
+    frame: u32,
+    context: &[(&str, &str)],
+    plaintext: &[u8],
+) -> Vec<u8> {
+    let client = encrypt_client(suite);
+    block_on(
+        client
+            .encrypt(source(), plaintext)
+            .algorithm_suite(suite)
+            .frame_length(FrameLength::new(frame).expect("non-zero"))
+            .encryption_context(context.iter().copied())
+            .into_future(),
+    )
+    .expect("encrypts")
+    .ciphertext
+}
