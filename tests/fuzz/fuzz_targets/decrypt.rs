@@ -32,7 +32,11 @@ fuzz_target!(|data: &[u8]| {
             Some(h) => {
                 let n = core.frames.len().saturating_sub(usize::from(trailing));
                 for f in &core.frames[..n] {
-                    assert_eq!(f.len() as u64, u64::from(h.frame_length()), "a short frame before an error");
+                    assert_eq!(
+                        f.len() as u64,
+                        u64::from(h.frame_length()),
+                        "a short frame before an error"
+                    );
                 }
             }
             None => assert!(core.frames.is_empty(), "plaintext before a header"),

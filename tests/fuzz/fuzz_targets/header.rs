@@ -13,7 +13,11 @@ use esdk_fuzz::{decrypt_client, split};
 use libfuzzer_sys::fuzz_target;
 
 /// Feeds `chunks` until the header comes out, an error, or the end. `Ok(None)`: incomplete.
-fn parse(client: &Client, data: &[u8], chunk: usize) -> Result<Option<(MessageHeader, usize)>, String> {
+fn parse(
+    client: &Client,
+    data: &[u8],
+    chunk: usize,
+) -> Result<Option<(MessageHeader, usize)>, String> {
     let mut d = client.decryptor(false);
     let mut buf = BytesMut::new();
     for c in split(data, &[chunk]) {
@@ -31,7 +35,10 @@ fn parse(client: &Client, data: &[u8], chunk: usize) -> Result<Option<(MessageHe
 fuzz_target!(|data: &[u8]| {
     if let Ok(ec) = EncryptionContext::deserialize(data) {
         let bytes = ec.serialize().expect("a parsed context serializes");
-        assert_eq!(EncryptionContext::deserialize(&bytes).expect("round trip"), ec);
+        assert_eq!(
+            EncryptionContext::deserialize(&bytes).expect("round trip"),
+            ec
+        );
         if !ec.is_empty() {
             assert_eq!(bytes.len(), data.len(), "canonical form has another length");
         }
@@ -46,7 +53,12 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(Some((h, len))) = &whole {
         assert!(*len <= data.len());
         assert!(!h.encrypted_data_keys().is_empty());
-        assert_eq!(h.message_id().len(), h.algorithm_suite().message_format_version().message_id_len());
+        assert_eq!(
+            h.message_id().len(),
+            h.algorithm_suite()
+                .message_format_version()
+                .message_id_len()
+        );
         match h.content_type() {
             ContentType::NonFramed => assert_eq!(h.frame_length(), 0),
             _ => assert_ne!(h.frame_length(), 0),
@@ -65,7 +77,14 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(Some((h, len))) = parse(&tight, data, usize::MAX) {
         assert!(h.encrypted_data_keys().len() <= 2);
         assert!(h.frame_length() <= 1024);
-        assert!(len <= 300 + 32, "header of {len} bytes under a 300-byte limit");
-        assert_eq!(whole, Ok(Some((h, len))), "tight limits accepted what the defaults did not");
+        assert!(
+            len <= 300 + 32,
+            "header of {len} bytes under a 300-byte limit"
+        );
+        assert_eq!(
+            whole,
+            Ok(Some((h, len))),
+            "tight limits accepted what the defaults did not"
+        );
     }
 });

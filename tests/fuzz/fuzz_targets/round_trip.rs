@@ -45,6 +45,10 @@ fuzz_target!(|data: &[u8]| {
     for release in [Release::Streaming, Release::verified(usize::MAX)] {
         let s = stream_decrypt(&client, &chunks, release);
         assert!(s.result.is_ok(), "{release:?}: {:?}", s.result);
-        assert_eq!(s.items.concat(), p.plaintext, "{release:?}: plaintext differs");
+        assert_eq!(
+            s.items.concat(),
+            p.plaintext,
+            "{release:?}: plaintext differs"
+        );
     }
 });

@@ -12,7 +12,9 @@
 use bytes::Bytes;
 use esdk::error::FormatError;
 use esdk::io::Release;
-use esdk_fuzz::{core_decrypt, decode_split_input, decrypt_client, one_shot_decrypt, split, stream_decrypt};
+use esdk_fuzz::{
+    core_decrypt, decode_split_input, decrypt_client, one_shot_decrypt, split, stream_decrypt,
+};
 use libfuzzer_sys::fuzz_target;
 
 /// True when `items` are the first `items.len()` of `frames`, except that the last item may
@@ -38,12 +40,18 @@ fuzz_target!(|data: &[u8]| {
 
     match &one_shot {
         Ok(pt) => {
-            assert!(whole.result.is_ok() && cut.result.is_ok(), "core failed where one-shot did not");
+            assert!(
+                whole.result.is_ok() && cut.result.is_ok(),
+                "core failed where one-shot did not"
+            );
             assert_eq!(&whole.plaintext(), pt);
             assert_eq!(&cut.plaintext(), pt);
         }
         Err(_) => {
-            assert!(whole.result.is_err() && cut.result.is_err(), "core accepted what one-shot refused");
+            assert!(
+                whole.result.is_err() && cut.result.is_err(),
+                "core accepted what one-shot refused"
+            );
             assert!(
                 cut.frames.len() >= whole.frames.len()
                     && frame_prefix(&cut.frames, &whole.frames, trailing),
@@ -57,11 +65,18 @@ fuzz_target!(|data: &[u8]| {
         let released: Vec<u8> = s.items.concat();
         match &one_shot {
             Ok(pt) => {
-                assert!(s.result.is_ok(), "{release:?}: stream failed: {:?}", s.result);
+                assert!(
+                    s.result.is_ok(),
+                    "{release:?}: stream failed: {:?}",
+                    s.result
+                );
                 assert_eq!(&released, pt, "{release:?}: stream plaintext differs");
             }
             Err(_) => {
-                assert!(s.result.is_err(), "{release:?}: stream accepted what one-shot refused");
+                assert!(
+                    s.result.is_err(),
+                    "{release:?}: stream accepted what one-shot refused"
+                );
                 if release == Release::Streaming {
                     // Released: whole frames that the core released from the same chunks.
                     let mut expect = Vec::new();
@@ -70,9 +85,17 @@ fuzz_target!(|data: &[u8]| {
                         expect.extend_from_slice(f);
                         ok |= expect == released;
                     }
-                    assert!(ok, "streaming released {} bytes that are not whole verified frames", released.len());
+                    assert!(
+                        ok,
+                        "streaming released {} bytes that are not whole verified frames",
+                        released.len()
+                    );
                 } else {
-                    assert!(released.is_empty(), "verified mode released {} bytes on failure", released.len());
+                    assert!(
+                        released.is_empty(),
+                        "verified mode released {} bytes on failure",
+                        released.len()
+                    );
                 }
             }
         }
