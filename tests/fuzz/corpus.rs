@@ -27,6 +27,15 @@ fn plaintext(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 13 + 5) as u8).collect()
 }
 
+/// A `round_trip` seed: frame length, context, encrypt and decrypt chunk specs, plaintext length.
+type RoundTripSeed = (
+    u16,
+    &'static [(&'static str, &'static str)],
+    &'static [u8],
+    &'static [u8],
+    usize,
+);
+
 /// (name, frame length, context, plaintext length) of the messages made for every suite.
 const SHAPES: &[(&str, u32, bool, usize)] = &[
     ("empty", 16, true, 0),
@@ -82,7 +91,7 @@ fn write_seed_corpus() {
                 &fuzz::encode_split_input(spec, &msg),
             );
         }
-        let seeds: [(u16, &[(&str, &str)], &[u8], &[u8], usize); 3] = [
+        let seeds: [RoundTripSeed; 3] = [
             (16, CONTEXT, &[1], &[], 50),
             (1, &[], &[], &[3, 1], 5),
             (4096, &[("k", "v")], &[0xF1], &[0xF0, 9], 5000),
