@@ -100,7 +100,7 @@ async fn task(i: usize, s: Arc<Shared>) -> (usize, usize) {
     .collect();
     let (enc_source, dec_source) = match (i / 11) % 3 {
         0 => (&s.aes, &s.aes),
-        1 if i % 2 == 0 => (&s.multi, &s.multi),
+        1 if i.is_multiple_of(2) => (&s.multi, &s.multi),
         1 => (&s.multi, &s.child),
         _ => (&s.caching, &s.caching),
     };
@@ -300,13 +300,13 @@ fn memory_loop() {
             if i == WARM_UP {
                 baseline = rss_kb();
                 eprintln!("after {i} messages (warm-up): RSS {baseline} kB");
-            } else if i > WARM_UP && i % 30_000 == 0 {
+            } else if i > WARM_UP && i.is_multiple_of(30_000) {
                 eprintln!("after {i} messages: RSS {} kB", rss_kb());
             }
             let which = i % 2;
             let suite = suites[which];
             let client = &clients[which];
-            let source = if i % 3 == 0 { &raw } else { &caching };
+            let source = if i.is_multiple_of(3) { &raw } else { &caching };
             let pt = plaintext(i % 2000, i);
             let context = [("n", (i % 500).to_string())];
             let ct = client
@@ -317,7 +317,7 @@ fn memory_loop() {
                 .await
                 .expect("encrypts")
                 .ciphertext;
-            let back = if i % 10 == 0 {
+            let back = if i.is_multiple_of(10) {
                 let options = DecryptOptions::new().encryption_context(context);
                 let input = futures::stream::iter(
                     ct.chunks(300)
