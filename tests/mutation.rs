@@ -11,8 +11,8 @@
 //! verified, and never the final frame of a signed message, which waits for the signature.
 //!
 //! Messages: frame length 16, plaintext 37 bytes (two regular frames and a final frame of 5),
-//! an encryption context of one pair, a raw AES-256 keyring: 297 to 541 bytes by suite (header
-//! 156 to 295, body 141, footer 74 to 105 bytes for the signed suites). The
+//! an encryption context of one pair, a raw AES-256 keyring: about 297 to 541 bytes by suite (header
+//! 156 to 295, body 141, footer 73 to 105 bytes for the signed suites, as DER signatures vary). The
 //! mock I/O moves 1 to 61 bytes per call (cycling) and returns `Pending` between calls. Every
 //! count is printed and asserted against what the message sizes imply.
 
