@@ -3,12 +3,14 @@
 //!
 //! Encrypts through `encrypt_stream`; a reserved context key must be refused with a policy
 //! error and nothing else may fail. The message must decrypt to the plaintext one-shot, through
-//! `decrypt_stream` (streaming and verified) and through the sans-IO decryptor under the
+//! each streaming adapter (streaming and verified) and through the sans-IO decryptor under the
 //! decrypt-side chunking, with the suite, frame length and context of the parameters.
 #![no_main]
 
 use esdk::io::Release;
-use esdk_fuzz::{RoundTrip, core_decrypt, decrypt_client, one_shot_decrypt, split, stream_decrypt};
+use esdk_fuzz::{
+    Adapter, RoundTrip, adapter_decrypt, core_decrypt, decrypt_client, one_shot_decrypt, split,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -42,13 +44,15 @@ fuzz_target!(|data: &[u8]| {
         assert!(f.len() <= frame, "frame {i} longer than the frame length");
     }
 
-    for release in [Release::Streaming, Release::verified(usize::MAX)] {
-        let s = stream_decrypt(&client, &chunks, release);
-        assert!(s.result.is_ok(), "{release:?}: {:?}", s.result);
-        assert_eq!(
-            s.items.concat(),
-            p.plaintext,
-            "{release:?}: plaintext differs"
-        );
+    for how in Adapter::ALL {
+        for release in [Release::Streaming, Release::verified(usize::MAX)] {
+            let s = adapter_decrypt(&client, &chunks, release, how);
+            assert!(s.result.is_ok(), "{how:?} {release:?}: {:?}", s.result);
+            assert_eq!(
+                s.items.concat(),
+                p.plaintext,
+                "{how:?} {release:?}: plaintext differs"
+            );
+        }
     }
 });

@@ -1,8 +1,9 @@
 //! The streaming decoder fed the same message under arbitrary chunk splits (the sizes come from
 //! the input's first bytes; see `esdk_fuzz::decode_split_input`).
 //!
-//! Checks that `decrypt_stream` agrees with the one-shot call (same plaintext, or both fail);
-//! that on failure it releases nothing under `Release::Verified`, and under
+//! Checks that each streaming adapter (`decrypt_stream`, `DecryptingReader`, `DecryptingWriter`,
+//! the `MessageDecoder` codec) agrees with the one-shot call (same plaintext, or both fail);
+//! that on failure each releases nothing under `Release::Verified`, and under
 //! `Release::Streaming` only whole frames the sans-IO decryptor released from the same chunks;
 //! and that the sans-IO decryptor releases the same frames however its input is cut (except
 //! that a message followed by trailing bytes may have its verified final frame released when
@@ -13,7 +14,8 @@ use bytes::Bytes;
 use esdk::error::FormatError;
 use esdk::io::Release;
 use esdk_fuzz::{
-    core_decrypt, decode_split_input, decrypt_client, one_shot_decrypt, split, stream_decrypt,
+    Adapter, adapter_decrypt, core_decrypt, decode_split_input, decrypt_client, one_shot_decrypt,
+    split,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -24,6 +26,12 @@ fn frame_prefix(items: &[Bytes], frames: &[Bytes], extra_ok: bool) -> bool {
         return items == &frames[..items.len()];
     }
     extra_ok && items.len() == frames.len() + 1 && items[..frames.len()] == *frames
+}
+
+/// An error that says what went wrong with the message (in-memory input cannot fail with I/O,
+/// and a misuse error would hide the real cause).
+fn typed(e: &esdk::Error) -> bool {
+    !matches!(e, esdk::Error::Io(_) | esdk::Error::ApiMisuse(_))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -52,6 +60,14 @@ fuzz_target!(|data: &[u8]| {
                 whole.result.is_err() && cut.result.is_err(),
                 "core accepted what one-shot refused"
             );
+            let errors = [
+                &one_shot.as_ref().err(),
+                &whole.result.as_ref().err(),
+                &cut.result.as_ref().err(),
+            ];
+            for e in errors.into_iter().flatten() {
+                assert!(typed(e), "untyped error {e:?}");
+            }
             assert!(
                 cut.frames.len() >= whole.frames.len()
                     && frame_prefix(&cut.frames, &whole.frames, trailing),
@@ -60,23 +76,29 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
-    for release in [Release::Streaming, Release::verified(usize::MAX)] {
-        let s = stream_decrypt(&client, &chunks, release);
+    for (how, release) in Adapter::ALL
+        .into_iter()
+        .flat_map(|a| [(a, Release::Streaming), (a, Release::verified(usize::MAX))])
+    {
+        let s = adapter_decrypt(&client, &chunks, release, how);
         let released: Vec<u8> = s.items.concat();
         match &one_shot {
             Ok(pt) => {
                 assert!(
                     s.result.is_ok(),
-                    "{release:?}: stream failed: {:?}",
+                    "{how:?} {release:?}: stream failed: {:?}",
                     s.result
                 );
-                assert_eq!(&released, pt, "{release:?}: stream plaintext differs");
+                assert_eq!(
+                    &released, pt,
+                    "{how:?} {release:?}: stream plaintext differs"
+                );
             }
             Err(_) => {
-                assert!(
-                    s.result.is_err(),
-                    "{release:?}: stream accepted what one-shot refused"
-                );
+                let Err(err) = &s.result else {
+                    panic!("{how:?} {release:?}: accepted what one-shot refused");
+                };
+                assert!(typed(err), "{how:?} {release:?}: untyped error {err:?}");
                 if release == Release::Streaming {
                     // Released: whole frames that the core released from the same chunks.
                     let mut expect = Vec::new();

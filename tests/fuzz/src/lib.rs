@@ -6,7 +6,10 @@
 //! Nothing here uses libFuzzer, so the main crate's tests can build it as an ordinary module.
 
 use bytes::{Bytes, BytesMut};
-use esdk::io::{DecryptOptions, Release, decrypt_stream, encrypt_stream};
+use esdk::io::{
+    DecryptOptions, DecryptingReader, DecryptingWriter, MessageDecoder, Release, decrypt_stream,
+    encrypt_stream,
+};
 use esdk::proto::DecryptEvent;
 use esdk::{
     AlgorithmSuite, Client, CommitmentPolicy, EncryptOptions, EncryptionContext, FrameLength,
@@ -14,6 +17,9 @@ use esdk::{
 };
 use futures::StreamExt;
 use futures::executor::block_on;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::codec::FramedRead;
+use tokio_util::io::StreamReader;
 
 /// The fixed AES-256 wrapping key of every fuzz input (a test key, public on purpose).
 pub const KEY: [u8; 32] = [0x11; 32];
@@ -179,28 +185,106 @@ pub fn one_shot_decrypt(client: &Client, message: &[u8]) -> esdk::Result<Vec<u8>
     block_on(client.decrypt(source(), message).into_future()).map(|o| o.plaintext)
 }
 
-/// What [`esdk::io::decrypt_stream`] yielded, and how it ended.
+/// A streaming decrypting adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adapter {
+    /// [`esdk::io::decrypt_stream`] over a stream of the chunks.
+    Stream,
+    /// [`esdk::io::DecryptingReader`] over a `StreamReader` of the chunks.
+    Reader,
+    /// [`esdk::io::DecryptingWriter`] given the chunks one `write_all` each.
+    Writer,
+    /// [`esdk::io::MessageDecoder`] in a `FramedRead` over a `StreamReader` of the chunks.
+    Codec,
+}
+
+impl Adapter {
+    /// All four.
+    pub const ALL: [Adapter; 4] = [Self::Stream, Self::Reader, Self::Writer, Self::Codec];
+}
+
+/// What a streaming adapter released, and how it ended.
 #[derive(Debug)]
 pub struct StreamRun {
-    /// Each item's plaintext, in order.
+    /// The plaintext pieces it released, in order.
     pub items: Vec<Bytes>,
     /// The end.
     pub result: esdk::Result<()>,
 }
 
-/// Runs `decrypt_stream` over `chunks` with the fixed key.
-pub fn stream_decrypt(client: &Client, chunks: &[Bytes], release: Release) -> StreamRun {
-    let input = futures::stream::iter(chunks.iter().cloned().map(Ok::<_, std::io::Error>));
+/// The typed error inside an adapter's `io::Error`, or an I/O error.
+fn typed(e: std::io::Error) -> esdk::Error {
+    match e.into_inner() {
+        Some(inner) => match inner.downcast::<esdk::Error>() {
+            Ok(typed) => *typed,
+            Err(other) => esdk::Error::Io(std::io::Error::other(other)),
+        },
+        None => esdk::Error::Io(std::io::Error::other("an io::Error without a typed error")),
+    }
+}
+
+/// Runs a decrypting adapter over `chunks` with the fixed key.
+pub fn adapter_decrypt(
+    client: &Client,
+    chunks: &[Bytes],
+    release: Release,
+    how: Adapter,
+) -> StreamRun {
     let options = DecryptOptions::new().release(release);
+    let stream = || futures::stream::iter(chunks.iter().cloned().map(Ok::<_, std::io::Error>));
     let mut items = Vec::new();
     let result = block_on(async {
-        let mut stream = decrypt_stream(client, source(), input, &options).await?;
-        while let Some(item) = stream.next().await {
-            items.push(item?);
+        match how {
+            Adapter::Stream => {
+                let mut s = decrypt_stream(client, source(), stream(), &options).await?;
+                while let Some(item) = s.next().await {
+                    items.push(item?);
+                }
+                Ok(())
+            }
+            Adapter::Reader => {
+                let input = StreamReader::new(stream());
+                let mut r = DecryptingReader::new(client, source(), input, &options).await?;
+                let mut buf = vec![0u8; 4096];
+                loop {
+                    let n = r.read(&mut buf).await.map_err(typed)?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    items.push(Bytes::copy_from_slice(&buf[..n]));
+                }
+            }
+            Adapter::Writer => {
+                let mut w = DecryptingWriter::new(client, source(), Vec::new(), &options);
+                let r = async {
+                    for c in chunks {
+                        w.write_all(c).await.map_err(typed)?;
+                    }
+                    w.shutdown().await.map_err(typed)
+                }
+                .await;
+                items.push(Bytes::from(w.get_ref().clone()));
+                r
+            }
+            Adapter::Codec => {
+                let mut framed = FramedRead::new(
+                    StreamReader::new(stream()),
+                    MessageDecoder::new(client, &options),
+                );
+                esdk::io::codec::decrypt_header(&mut framed, source()).await?;
+                while let Some(item) = framed.next().await {
+                    items.push(item?.into_plaintext()?);
+                }
+                Ok(())
+            }
         }
-        Ok(())
     });
     StreamRun { items, result }
+}
+
+/// Runs `decrypt_stream` over `chunks` with the fixed key.
+pub fn stream_decrypt(client: &Client, chunks: &[Bytes], release: Release) -> StreamRun {
+    adapter_decrypt(client, chunks, release, Adapter::Stream)
 }
 
 /// The `round_trip` target's parameters.
@@ -221,13 +305,13 @@ pub struct RoundTrip {
 }
 
 impl RoundTrip {
-    /// Reads parameters off a fuzz input:
+    /// Reads parameters off a fuzz input (the frame length is raised to a 256th of the
+    /// plaintext length when below it):
     /// `suite ‖ u16 frame ‖ pairs ‖ (klen ‖ key ‖ vlen ‖ value)* ‖ elen ‖ espec ‖ dlen ‖ dspec ‖ plaintext`.
     pub fn decode(data: &[u8]) -> Self {
         let mut c = Cursor::new(data);
         let suite = AlgorithmSuite::ALL[usize::from(c.u8()) % AlgorithmSuite::ALL.len()];
         let frame = u16::from_be_bytes([c.u8(), c.u8()]);
-        let frame_length = FrameLength::new(u32::from(frame).max(1)).expect("non-zero");
         let pairs = c.u8() % 4;
         let mut context = Vec::new();
         for _ in 0..pairs {
@@ -241,13 +325,18 @@ impl RoundTrip {
         let encrypt_chunks = chunk_sizes(c.take(n));
         let n = usize::from(c.u8() % 8);
         let decrypt_chunks = chunk_sizes(c.take(n));
+        let plaintext = c.rest().to_vec();
+        // At most 256 frames, so that one input costs milliseconds, not seconds: a frame
+        // length below len / 256 is raised to it.
+        let least = u32::try_from(plaintext.len().div_ceil(256)).unwrap_or(u32::MAX);
+        let frame_length = FrameLength::new(u32::from(frame).max(least).max(1)).expect("non-zero");
         Self {
             suite,
             frame_length,
             context,
             encrypt_chunks,
             decrypt_chunks,
-            plaintext: c.rest().to_vec(),
+            plaintext,
         }
     }
 
