@@ -12,9 +12,13 @@
 //!
 //! Messages: frame length 16, plaintext 37 bytes (two regular frames and a final frame of 5),
 //! an encryption context of one pair, a raw AES-256 keyring: about 297 to 541 bytes by suite (header
-//! 156 to 295, body 141, footer 73 to 105 bytes for the signed suites, as DER signatures vary). The
-//! mock I/O moves 1 to 61 bytes per call (cycling) and returns `Pending` between calls. Every
+//! 156 to 295, body 141, footer about 73 to 106 bytes for the signed suites: DER signatures vary). The
+//! mock I/O moves 1 to 200 bytes per call (cycling) and returns `Pending` between calls. Every
 //! count is printed and asserted against what the message sizes imply.
+//!
+//! Also three non-framed messages (suites 0x0014, 0x0178, 0x0478; `esdk` writes none, so they
+//! are built by hand by the fuzz helpers, `tests/fuzz/src/lib.rs`) with the same 37-byte
+//! plaintext: nothing of a non-framed body may come out before its tag has verified.
 
 #[allow(dead_code)]
 #[path = "io/mock.rs"]
@@ -23,6 +27,13 @@ mod mock;
 #[allow(dead_code)]
 #[path = "io/drive.rs"]
 mod drive;
+
+#[allow(dead_code)]
+#[path = "fuzz/src/lib.rs"]
+mod fuzz;
+
+/// Suites of the extra non-framed messages: no KDF (v1), HKDF (v1), key commitment (v2).
+const NON_FRAMED: [u16; 3] = [0x0014, 0x0178, 0x0478];
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -120,6 +131,9 @@ enum Kind {
 
 struct Message {
     suite: AlgorithmSuite,
+    /// False for the hand-built non-framed messages.
+    framed: bool,
+    body_len: usize,
     client: Client,
     source: MaterialsSource,
     plaintext: Vec<u8>,
@@ -166,6 +180,8 @@ impl Message {
         let header_len = d.header_len();
         let m = Self {
             suite,
+            framed: true,
+            body_len: BODY_LEN,
             client,
             source,
             plaintext,
@@ -176,8 +192,8 @@ impl Message {
         let footer = m.footer_len();
         if suite.is_signing() {
             let declared = u16::from_be_bytes([
-                m.ciphertext[header_len + BODY_LEN],
-                m.ciphertext[header_len + BODY_LEN + 1],
+                m.ciphertext[header_len + m.body_len],
+                m.ciphertext[header_len + m.body_len + 1],
             ]);
             assert_eq!(
                 usize::from(declared) + 2,
@@ -190,14 +206,50 @@ impl Message {
         m
     }
 
+    /// A non-framed message of an unsigned suite (`esdk` writes none; built by the fuzz
+    /// helpers), with the fuzz crate's fixed key.
+    fn non_framed(suite: AlgorithmSuite) -> Self {
+        let plaintext: Vec<u8> = (0..PLAINTEXT_LEN).map(|i| (i * 29 + 7) as u8).collect();
+        let ciphertext = fuzz::non_framed_message(suite, &[("purpose", "mutation")], &plaintext);
+        let client = fuzz::encrypt_client(suite);
+        let mut d = client.decryptor(false);
+        let mut buf = BytesMut::from(&ciphertext[..]);
+        let Ok(Some(DecryptEvent::Header(h))) = d.decode(&mut buf) else {
+            panic!("{suite:?}: no header")
+        };
+        assert_eq!(h.content_type(), esdk::ContentType::NonFramed);
+        let header_len = d.header_len();
+        Self {
+            suite,
+            framed: false,
+            // IV ‖ u64 length ‖ ciphertext ‖ tag
+            body_len: 12 + 8 + PLAINTEXT_LEN + 16,
+            client,
+            source: fuzz::source(),
+            plaintext,
+            header_len,
+            ciphertext,
+        }
+    }
+
+    /// The suite, and whether the message is non-framed.
+    fn label(&self) -> String {
+        let id = self.suite.id();
+        if self.framed {
+            format!("0x{id:04x}")
+        } else {
+            format!("0x{id:04x} non-framed")
+        }
+    }
+
     fn footer_len(&self) -> usize {
-        self.ciphertext.len() - self.header_len - BODY_LEN
+        self.ciphertext.len() - self.header_len - self.body_len
     }
 
     fn region(&self, at: usize) -> Region {
         if at < self.header_len {
             Region::Header
-        } else if at < self.header_len + BODY_LEN {
+        } else if at < self.header_len + self.body_len {
             Region::Body
         } else {
             Region::Footer
@@ -206,12 +258,17 @@ impl Message {
 
     /// Regular frames lying wholly inside the first `n` bytes: what streaming mode may release
     /// when the message goes wrong at byte `n`.
+    /// A non-framed body is one block: nothing of it comes out before it has all verified.
     fn frames_before(&self, n: usize) -> usize {
+        if !self.framed {
+            return 0;
+        }
         (n.saturating_sub(self.header_len) / REGULAR_FRAME_LEN).min(REGULAR_FRAMES)
     }
 }
 
-type Counts = BTreeMap<(u16, Mode, Kind, Region), usize>;
+/// Counts by (message label, mode, kind, region).
+type Counts = BTreeMap<(String, Mode, Kind, Region), usize>;
 
 fn typed(e: &esdk::Error) -> bool {
     !matches!(e, esdk::Error::Io(_) | esdk::Error::ApiMisuse(_))
@@ -272,7 +329,7 @@ fn campaign(m: &Message, mode: Mode, counts: &mut Counts) {
                 out.released.len()
             );
             *counts
-                .entry((m.suite.id(), mode, Kind::BitFlip, region))
+                .entry((m.label(), mode, Kind::BitFlip, region))
                 .or_default() += 1;
         }
         let cut = at;
@@ -297,7 +354,7 @@ fn campaign(m: &Message, mode: Mode, counts: &mut Counts) {
             out.released.len()
         );
         *counts
-            .entry((m.suite.id(), mode, Kind::Truncation, region))
+            .entry((m.label(), mode, Kind::Truncation, region))
             .or_default() += 1;
     }
 }
@@ -305,7 +362,12 @@ fn campaign(m: &Message, mode: Mode, counts: &mut Counts) {
 #[test]
 fn every_bit_flip_and_truncation_fails_typed_in_every_adapter() {
     let suites = AlgorithmSuite::ALL;
-    let messages: Vec<Message> = suites.iter().map(|&s| Message::new(s)).collect();
+    let mut messages: Vec<Message> = suites.iter().map(|&s| Message::new(s)).collect();
+    for id in NON_FRAMED {
+        messages.push(Message::non_framed(
+            AlgorithmSuite::from_id(id).expect("suite"),
+        ));
+    }
     let jobs: Vec<(usize, Mode)> = (0..messages.len())
         .flat_map(|i| modes().into_iter().map(move |mode| (i, mode)))
         .collect();
@@ -338,28 +400,33 @@ fn every_bit_flip_and_truncation_fails_typed_in_every_adapter() {
     // The counts the sizes imply: 8 flips and 1 truncation per byte, per region, per mode.
     let modes = modes();
     let mut total = 0;
-    eprintln!("suite   header  body  footer  mutations/adapter  (bit flips + truncations)");
+    eprintln!(
+        "message            header  body  footer  mutations/adapter  (bit flips + truncations)"
+    );
     for m in &messages {
-        let id = m.suite.id();
+        let label = m.label();
         let sizes = [
             (Region::Header, m.header_len),
-            (Region::Body, BODY_LEN),
+            (Region::Body, m.body_len),
             (Region::Footer, m.footer_len()),
         ];
         let per_mode: usize = sizes.iter().map(|(_, n)| 9 * n).sum();
         for &mode in &modes {
             for (region, n) in sizes {
                 for (kind, per_byte) in [(Kind::BitFlip, 8), (Kind::Truncation, 1)] {
-                    let got = counts.get(&(id, mode, kind, region)).copied().unwrap_or(0);
-                    assert_eq!(got, per_byte * n, "{id:04x} {mode:?} {kind:?} {region:?}");
+                    let got = counts
+                        .get(&(label.clone(), mode, kind, region))
+                        .copied()
+                        .unwrap_or(0);
+                    assert_eq!(got, per_byte * n, "{label} {mode:?} {kind:?} {region:?}");
                 }
             }
         }
         eprintln!(
-            "0x{id:04x}  {:>6}  {:>4}  {:>6}  {per_mode:>17}",
+            "{label:<18} {:>6}  {:>4}  {:>6}  {per_mode:>17}",
             m.header_len,
-            BODY_LEN,
-            m.footer_len()
+            m.body_len,
+            m.footer_len(),
         );
         total += per_mode * modes.len();
     }
@@ -390,14 +457,16 @@ fn every_bit_flip_and_truncation_fails_typed_in_every_adapter() {
         .map(|(_, v)| v)
         .sum();
     eprintln!(
-        "total: {total} mutated decryptions ({flips} bit flips, {} truncations) over {} suites and {} adapter modes, every one a typed error",
+        "total: {total} mutated decryptions ({flips} bit flips, {} truncations) of {} messages \
+         (11 suites framed, {} non-framed) in {} adapter modes, every one a typed error",
         total - flips,
         messages.len(),
+        NON_FRAMED.len(),
         modes.len()
     );
-    assert_eq!(messages.len(), 11);
+    assert_eq!(messages.len(), 11 + NON_FRAMED.len());
     assert!(
-        total >= messages.len() * modes.len() * 9 * 290,
-        "fewer mutations than messages of at least 290 bytes imply"
+        total >= messages.len() * modes.len() * 9 * 200,
+        "fewer mutations than messages of at least 200 bytes imply"
     );
 }

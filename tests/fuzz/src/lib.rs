@@ -413,3 +413,117 @@ pub fn message(
     .expect("encrypts")
     .ciphertext
 }
+
+/// A non-framed message with the fixed key, built by hand (`esdk` writes only framed messages)
+/// from the format description in `src/format/mod.rs` and the key derivation in
+/// `src/proto/keys.rs`: materials (the data key and its encrypted copy) from the default CMM
+/// over the fixed-key keyring, then header body, header tag, and one AES-GCM block. Unsigned
+/// suites only. `tests/fuzz/corpus.rs` checks that `esdk` decrypts what this builds.
+pub fn non_framed_message(
+    suite: AlgorithmSuite,
+    context: &[(&str, &str)],
+    plaintext: &[u8],
+) -> Vec<u8> {
+    use esdk::cmm::EncryptionMaterialsRequest;
+    use esdk::crypto::{HashAlgorithm, default_provider};
+    use esdk::suite::{Kdf, MessageFormatVersion};
+    use esdk::{CryptographicMaterialsManager, DefaultCmm, EncryptionContext, RawAesKeyring};
+
+    assert!(!suite.is_signing());
+    let provider = default_provider();
+    let keyring = RawAesKeyring::new(NAMESPACE, KEY_NAME, &KEY).unwrap();
+    let cmm = DefaultCmm::new(std::sync::Arc::new(keyring));
+    let context: EncryptionContext = context.iter().copied().collect();
+    let policy = encrypt_client(suite).commitment_policy();
+    let mut request = EncryptionMaterialsRequest::new(context, policy);
+    request.algorithm_suite = Some(suite);
+    let materials = futures::executor::block_on(cmm.get_encryption_materials(request)).unwrap();
+    let data_key = materials.data_key().unwrap().expose();
+    let v2 = suite.message_format_version() == MessageFormatVersion::V2;
+    let message_id: Vec<u8> = (0..if v2 { 32 } else { 16 })
+        .map(|i| i as u8 ^ 0xa5)
+        .collect();
+
+    let id = suite.id().to_be_bytes();
+    let mut key = vec![0u8; suite.key_len()];
+    let mut commit = [0u8; 32];
+    match suite.kdf() {
+        Kdf::Identity => key.copy_from_slice(data_key),
+        Kdf::HkdfSha256 => {
+            let info = [&id[..], &message_id].concat();
+            provider
+                .hash
+                .hkdf(
+                    HashAlgorithm::Sha256,
+                    None,
+                    data_key,
+                    &mut [(&info, &mut key[..])],
+                )
+                .unwrap();
+        }
+        Kdf::HkdfSha512Commit => {
+            let info = [&id[..], b"DERIVEKEY"].concat();
+            provider
+                .hash
+                .hkdf(
+                    HashAlgorithm::Sha512,
+                    Some(&message_id),
+                    data_key,
+                    &mut [(&info, &mut key[..]), (b"COMMITKEY", &mut commit[..])],
+                )
+                .unwrap();
+        }
+        other => panic!("no seed for {other:?}"),
+    }
+    let put16 = |out: &mut Vec<u8>, bytes: &[u8]| {
+        out.extend_from_slice(&u16::try_from(bytes.len()).unwrap().to_be_bytes());
+        out.extend_from_slice(bytes);
+    };
+    let mut header = if v2 { vec![2] } else { vec![1, 0x80] };
+    header.extend_from_slice(&id);
+    header.extend_from_slice(&message_id);
+    put16(
+        &mut header,
+        &materials.encryption_context().serialize().unwrap(),
+    );
+    let edks = materials.encrypted_data_keys();
+    header.extend_from_slice(&u16::try_from(edks.len()).unwrap().to_be_bytes());
+    for edk in edks {
+        put16(&mut header, edk.provider_id().as_bytes());
+        put16(&mut header, edk.provider_info());
+        put16(&mut header, edk.ciphertext());
+    }
+    header.push(1); // non-framed
+    if !v2 {
+        header.extend_from_slice(&[0, 0, 0, 0, 12]); // reserved, IV length
+    }
+    header.extend_from_slice(&0u32.to_be_bytes()); // frame length
+    if v2 {
+        header.extend_from_slice(&commit);
+    }
+    let aead = provider.aead.key(&key).unwrap();
+    let header_iv = [0u8; 12];
+    let header_tag = aead.seal_in_place(&header_iv, &header, &mut []).unwrap();
+    let mut out = header;
+    if !v2 {
+        out.extend_from_slice(&header_iv);
+    }
+    out.extend_from_slice(&header_tag);
+    let mut iv = [0u8; 12];
+    iv[11] = 1;
+    let len = plaintext.len() as u64;
+    let aad = [
+        &message_id[..],
+        b"AWSKMSEncryptionClient Single Block",
+        &1u32.to_be_bytes(),
+        &len.to_be_bytes(),
+    ]
+    .concat();
+    let mut body = plaintext.to_vec();
+    let tag = aead.seal_in_place(&iv, &aad, &mut body).unwrap();
+    out.extend_from_slice(&iv);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&tag);
+    out
+}
