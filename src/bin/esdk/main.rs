@@ -272,12 +272,17 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         tokio::select! {
-            r = work(cli.command) => r,
-            // Dropping `work` removes any temporary output: nothing is left under a final name.
+            // `ctrl_c` installs its handler when first polled: poll it before `work` creates
+            // any temporary output, or a Ctrl-C in between would kill the process with the
+            // default action and leave that output behind (seen under load in
+            // tests/cli.rs `interrupted_work_leaves_nothing`).
+            biased;
             _ = tokio::signal::ctrl_c() => Err(Failure {
                 code: Failure::INTERRUPTED,
                 message: "interrupted; no partial output was kept".into(),
             }),
+            // Dropping `work` removes any temporary output: nothing is left under a final name.
+            r = work(cli.command) => r,
         }
     });
     // Do not wait for blocking reads still in flight (a standard input that never ends after
