@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting and lints, the Rust test suite (unit, integration,
-# test vectors), then the interoperability checks: what esdk encrypts must decrypt with the
-# Python reference SDK and the JavaScript ESDK.
+# test vectors, the mutation campaign and load tests), each cargo-fuzz target for a bounded time
+# (FUZZ_SECONDS, default 60), then the interoperability checks: what esdk encrypts must decrypt
+# with the Python reference SDK and the JavaScript ESDK.
 #
 # Needs ../shared (vectors, peers) beside the repository, Python 3 with venv, and Node.js + npm
 # for the JavaScript check (skipped with a loud message when node is absent, except under CI).
@@ -30,6 +31,9 @@ bash .ci/kms.sh run -- cargo test
 
 step "the aws-lc-rs crypto backend: lints, tests, vectors, Python interop"
 bash .ci/test-aws-lc.sh
+
+step "fuzzing: each cargo-fuzz target for ${FUZZ_SECONDS:-60} s on a copy of the committed seed corpus"
+bash .ci/fuzz.sh
 
 step "interop: esdk encrypts, the Python reference and the JavaScript ESDK decrypt"
 cargo build --release --bin esdk-vectors
