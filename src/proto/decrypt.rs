@@ -372,21 +372,15 @@ impl Decryptor {
         }
     }
 
-    /// Claims up to `max` whole regular frames at the front of `input` for opening elsewhere
-    /// (see [`crate::proto::frames`]); `None` outside the body or when `input` does not start
-    /// with a whole regular frame with the expected sequence number. Anything unusual (a short
-    /// frame, the final frame, a wrong sequence number) ends the run before it, and is left to
-    /// [`decode`](Self::decode), which reports it exactly as without runs. `input` is not
-    /// consumed: the caller drops the run's `wire_total()` bytes from its front once it has
-    /// them. The run must come back through [`end_run`](Self::end_run) before any other call.
-    pub(crate) fn claim_frames(&mut self, input: &[u8], max: usize) -> Option<OpenRun> {
+    /// How many whole regular frames [`claim_frames`](Self::claim_frames) would take from the
+    /// front of `input` (at most `max`), and the message's frame length; `None` outside the
+    /// body of a framed message.
+    pub(crate) fn claimable(&self, input: &[u8], max: usize) -> Option<(usize, usize)> {
         let State::Frames { next_seq } = self.state else {
             return None;
         };
-        let header = self.header.as_ref()?;
-        let key = self.content_key.clone()?;
-        let cipher = FrameCipher::new(key, &header.message_id, header.frame_length);
-        let w = cipher.wire_len();
+        let frame_length = self.header.as_ref()?.frame_length as usize;
+        let w = body::REGULAR_HEAD_LEN + frame_length + TAG_LEN;
         let mut count = 0usize;
         while count < max {
             let Some(frame) = input.get(count * w..(count + 1) * w) else {
@@ -400,9 +394,27 @@ impl Decryptor {
             }
             count += 1;
         }
+        Some((count, frame_length))
+    }
+
+    /// Claims up to `max` whole regular frames at the front of `input` for opening elsewhere
+    /// (see [`crate::proto::frames`]); `None` outside the body or when `input` does not start
+    /// with a whole regular frame with the expected sequence number. Anything unusual (a short
+    /// frame, the final frame, a wrong sequence number) ends the run before it, and is left to
+    /// [`decode`](Self::decode), which reports it exactly as without runs. `input` is not
+    /// consumed: the caller drops the run's `wire_total()` bytes from its front once it has
+    /// them. The run must come back through [`end_run`](Self::end_run) before any other call.
+    pub(crate) fn claim_frames(&mut self, input: &[u8], max: usize) -> Option<OpenRun> {
+        let (count, _) = self.claimable(input, max)?;
+        let State::Frames { next_seq } = self.state else {
+            return None;
+        };
         if count == 0 {
             return None;
         }
+        let header = self.header.as_ref()?;
+        let key = self.content_key.clone()?;
+        let cipher = FrameCipher::new(key, &header.message_id, header.frame_length);
         self.state = State::Run {
             next_seq: next_seq + count as u32,
         };

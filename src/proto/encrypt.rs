@@ -250,6 +250,28 @@ impl Encryptor {
         })
     }
 
+    /// Bytes of plaintext held back, not yet in a frame.
+    pub(crate) fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Seals the full frame held back by [`update`](Self::update), if there is one, so that
+    /// [`claim_frames`](Self::claim_frames) can take the frames after it. Call it only when
+    /// more plaintext is certain to follow (the caller holds some), as a held frame is the
+    /// final frame otherwise.
+    pub(crate) fn seal_held_frame(&mut self, out: &mut BytesMut) -> Result<()> {
+        self.check_no_run()?;
+        if self.finished || self.pending.len() != self.frame_length {
+            return Ok(());
+        }
+        self.write_header(out);
+        let frame = std::mem::take(&mut self.pending);
+        self.seal_regular(&frame, out)?;
+        self.pending = frame;
+        self.pending.clear();
+        Ok(())
+    }
+
     /// Takes back a run claimed with [`claim_frames`](Self::claim_frames) once its frames are
     /// sealed, emitted and hashed.
     pub(crate) fn end_run(&mut self, run: SealRun) {

@@ -40,11 +40,6 @@ impl FrameCipher {
         }
     }
 
-    /// The content key.
-    pub(crate) fn key(&self) -> &dyn AeadKey {
-        &*self.key
-    }
-
     /// Plaintext bytes in a regular frame.
     pub(crate) fn frame_length(&self) -> usize {
         self.frame_length
