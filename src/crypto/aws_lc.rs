@@ -33,6 +33,8 @@ use aws_lc_rs::aead::{AES_128_GCM, AES_192_GCM, AES_256_GCM, Aad, LessSafeKey, N
 use aws_lc_rs::encoding::{AsBigEndian, EcPrivateKeyBin, EcPublicKeyCompressedBin};
 use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, KeyPair, ParsedPublicKey};
 use aws_lc_rs::{digest, hkdf, hmac};
+use std::sync::Arc;
+
 use zeroize::Zeroizing;
 
 use super::{
@@ -239,7 +241,7 @@ fn key_pair(key: &SigningKey) -> Result<EcdsaKeyPair> {
 }
 
 struct EcSigner {
-    key: EcdsaKeyPair,
+    key: Arc<EcdsaKeyPair>,
     hash: digest::Context,
 }
 
@@ -285,19 +287,27 @@ impl Ecdsa for AwsLcEcdsa {
             .private_key()
             .as_be_bytes()
             .map_err(|_| Error::Crypto("ECDSA private key encoding failed".into()))?;
+        let public = compressed_public_key(&key)?;
         Ok((
-            SigningKey::new(algorithm, scalar.as_ref().to_vec()),
-            compressed_public_key(&key)?,
+            SigningKey::with_loaded(algorithm, scalar.as_ref().to_vec(), Arc::new(key)),
+            public,
         ))
     }
 
     fn public_key(&self, key: &SigningKey) -> Result<Vec<u8>> {
-        compressed_public_key(&key_pair(key)?)
+        match key.loaded::<EcdsaKeyPair>() {
+            Some(k) => compressed_public_key(&k),
+            None => compressed_public_key(&key_pair(key)?),
+        }
     }
 
     fn signer(&self, key: &SigningKey) -> Result<Box<dyn Signer>> {
+        let loaded = match key.loaded::<EcdsaKeyPair>() {
+            Some(k) => k,
+            None => Arc::new(key_pair(key)?),
+        };
         Ok(Box::new(EcSigner {
-            key: key_pair(key)?,
+            key: loaded,
             hash: digest::Context::new(ecdsa_params(key.algorithm()).digest),
         }))
     }

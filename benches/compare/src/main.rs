@@ -14,6 +14,7 @@ mod measure;
 use std::collections::BTreeMap;
 
 use esdk::crypto::{CryptoProvider, HashAlgorithm};
+use esdk::parallel::Parallelism;
 use esdk::{AlgorithmSuite, Client, CommitmentPolicy, FrameLength, MaterialsSource, RawAesKeyring};
 use measure::{
     Opts, filler, oneshot_record, peak_extra, peak_ratio, peak_record, rate, repeat, small_record,
@@ -35,6 +36,7 @@ fn main() {
     match args.next().as_deref() {
         Some("measure") => measure(),
         Some("report") => report(&args.collect::<Vec<_>>()),
+        Some("scaling") => scaling(),
         _ => {
             eprintln!("usage: esdk-compare measure [OPTIONS] | esdk-compare report FILE...");
             std::process::exit(2)
@@ -60,9 +62,12 @@ fn measure() {
             RawAesKeyring::with_provider("bench", "aes-256", &[7u8; 32], provider)
                 .expect("keyring"),
         );
+        // One core: comparable per CPU-second with the other implementations (both run on one
+        // thread). Frames on every core are measured after, per wall-second.
         let decrypt_client = Client::builder()
             .commitment_policy(CommitmentPolicy::REQUIRE_ENCRYPT_ALLOW_DECRYPT)
             .crypto_provider(provider)
+            .parallelism(Parallelism::off())
             .build();
         for &id in &o.suites {
             let suite = AlgorithmSuite::from_id(id).expect("known suite");
@@ -74,6 +79,7 @@ fn measure() {
             let client = Client::builder()
                 .commitment_policy(policy)
                 .crypto_provider(provider)
+                .parallelism(Parallelism::off())
                 .build();
             for &frame in &o.frames {
                 let fl = FrameLength::new(frame).expect("frame length");
@@ -127,6 +133,59 @@ fn measure() {
                     let ratio = peak_ratio(ct.len(), e, out.plaintext.len());
                     println!("{}", peak_record(name, id, frame, "decrypt", ratio));
                 }
+                drop(out);
+                if o.parallel {
+                    let par = format!("{name}{PAR}");
+                    let client = Client::builder()
+                        .commitment_policy(policy)
+                        .crypto_provider(provider)
+                        .build();
+                    let decrypt_client = Client::builder()
+                        .commitment_policy(CommitmentPolicy::REQUIRE_ENCRYPT_ALLOW_DECRYPT)
+                        .crypto_provider(provider)
+                        .build();
+                    let (t, out) = repeat(
+                        o.runs,
+                        || (),
+                        |()| {
+                            rt.block_on(
+                                client
+                                    .encrypt(&keys, &plaintext)
+                                    .algorithm_suite(suite)
+                                    .frame_length(fl)
+                                    .into_future(),
+                            )
+                            .expect("encrypt")
+                        },
+                    );
+                    println!("{}", oneshot_record(&par, id, frame, "encrypt", o.mib, t));
+                    drop(out);
+                    let (t, out) = repeat(
+                        o.runs,
+                        || (),
+                        |()| {
+                            rt.block_on(decrypt_client.decrypt(&keys, &ct).into_future())
+                                .expect("decrypt")
+                        },
+                    );
+                    assert!(out.plaintext == plaintext, "round trip");
+                    println!("{}", oneshot_record(&par, id, frame, "decrypt", o.mib, t));
+                    drop(out);
+                    let (extra, out) = peak_extra(|| {
+                        rt.block_on(
+                            client
+                                .encrypt(&keys, &plaintext)
+                                .algorithm_suite(suite)
+                                .frame_length(fl)
+                                .into_future(),
+                        )
+                        .expect("encrypt")
+                    });
+                    if let Some(e) = extra {
+                        let ratio = peak_ratio(plaintext.len(), e, out.ciphertext.len());
+                        println!("{}", peak_record(&par, id, frame, "encrypt", ratio));
+                    }
+                }
             }
         }
         let small = filler(1024);
@@ -172,6 +231,23 @@ fn machine(name: &str, provider: &CryptoProvider, data: &[u8], runs: usize) {
     println!(
         "{}",
         oneshot_record(name, 0, 65536, "aes-256-gcm-seal", mib, t)
+    );
+    // The same on every thread of rayon's pool: the machine's own parallel ceiling.
+    let (t, _) = repeat(
+        runs,
+        || (),
+        |()| {
+            use rayon::prelude::*;
+            buf.par_chunks_mut(65536).enumerate().for_each(|(i, chunk)| {
+                let mut iv = [0u8; 12];
+                iv[8..].copy_from_slice(&(i as u32).to_be_bytes());
+                std::hint::black_box(key.seal_in_place(&iv, b"", chunk).expect("seal"));
+            })
+        },
+    );
+    println!(
+        "{}",
+        oneshot_record(name, 0, 65536, "aes-256-gcm-seal all cores", mib, t)
     );
     let (t, _) = repeat(
         runs,
@@ -321,6 +397,63 @@ fn report(files: &[String]) {
         );
     }
 
+    println!(
+        "\nFrames on every core ({} threads): one-shot MiB per wall-second, one core vs all",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "{:<7} {:>6} {:<8} {:>16} {:>16} {:>8} {:>10} | {:>16} {:>16} {:>8}",
+        "suite", "frame", "op", "aws-lc 1 core", "aws-lc all", "speedup", "all/seal", "RustCrypto 1", "RustCrypto all", "speedup"
+    );
+    let wall = |imp: &str, suite: &str, frame: u64, op: &str| {
+        figures
+            .get(&(imp.into(), "oneshot".into(), suite.into(), frame, op.into()))
+            .map(|f| f.1)
+    };
+    let (lc_par, rc_par) = (format!("{lc}{PAR}"), format!("{rc}{PAR}"));
+    let lc_seal = get(lc, "oneshot", "0x0000", 65536, "aes-256-gcm-seal");
+    for (suite, frame, op) in &rows {
+        if wall(&lc_par, suite, *frame, op).is_none() && wall(&rc_par, suite, *frame, op).is_none() {
+            continue;
+        }
+        let (a1, an) = (wall(lc, suite, *frame, op), wall(&lc_par, suite, *frame, op));
+        let (r1, rn) = (wall(rc, suite, *frame, op), wall(&rc_par, suite, *frame, op));
+        println!(
+            "{:<7} {:>6} {:<8} {:>16} {:>16} {:>8} {:>10} | {:>16} {:>16} {:>8}",
+            suite,
+            frame,
+            op,
+            cell(a1),
+            cell(an),
+            ratio(an, a1),
+            ratio(an, lc_seal),
+            cell(r1),
+            cell(rn),
+            ratio(rn, r1),
+        );
+    }
+    for imp in [&lc_par, &rc_par] {
+        for (suite, frame, op) in &rows {
+            if let Some(v) = get(imp, "peak", suite, *frame, op) {
+                println!("peak memory {imp} {suite} {frame} {op}: {v:.2}");
+            }
+        }
+    }
+
+    for (_, name, _) in BACKENDS {
+        let one = get(name, "oneshot", "0x0000", 65536, "aes-256-gcm-seal");
+        let all = figures
+            .get(&(name.into(), "oneshot".into(), "0x0000".into(), 65536, "aes-256-gcm-seal all cores".into()))
+            .map(|f| f.1);
+        if all.is_some() {
+            println!(
+                "bare AES-256-GCM seal on all cores, {name}: {} MiB per wall-second ({} the one-core CPU rate)",
+                cell(all),
+                ratio(all, one)
+            );
+        }
+    }
+
     println!("\nThe machine through each backend, MiB per CPU-second, one core");
     println!(
         "{:<16} {:>22} {:>8} {:>8} | {:>22} {:>22} {:>22}",
@@ -354,6 +487,8 @@ fn report(files: &[String]) {
 }
 
 const AWS: &str = "aws-esdk 1.2.4";
+/// Suffix of the records of esdk with frames on every core.
+const PAR: &str = " all cores";
 const PY: &str = "python 4.0.7";
 
 fn suite_order(suite: &str) -> usize {
@@ -361,4 +496,35 @@ fn suite_order(suite: &str) -> usize {
         .iter()
         .position(|s| *s == suite)
         .unwrap_or(9)
+}
+
+/// Scratch: does rayon get both cores for bare AES-GCM (`esdk-compare scaling`)?
+fn scaling() {
+    use rayon::prelude::*;
+    let provider = &esdk::crypto::aws_lc::PROVIDER;
+    let key = provider.aead.key(&[7u8; 32]).expect("key");
+    let mut buf = filler(64 << 20);
+    eprintln!("rayon threads: {}", rayon::current_num_threads());
+    for round in 0..3 {
+        let (c, w) = (cpu_time::ProcessTime::now(), std::time::Instant::now());
+        for _ in 0..20 {
+            buf.par_chunks_mut(65536).enumerate().for_each(|(i, chunk)| {
+                let mut iv = [0u8; 12];
+                iv[8..].copy_from_slice(&(i as u32).to_be_bytes());
+                std::hint::black_box(key.seal_in_place(&iv, b"", chunk).expect("seal"));
+            })
+        }
+        let (c, w) = (c.elapsed().as_secs_f64(), w.elapsed().as_secs_f64());
+        eprintln!("round {round}: 1280 MiB, cpu {c:.3}s wall {w:.3}s -> {:.0} MiB/wall-s, {:.2} cores", 1280.0 / w, c / w);
+        let (c, w) = (cpu_time::ProcessTime::now(), std::time::Instant::now());
+        for _ in 0..20 {
+            buf.chunks_mut(65536).enumerate().for_each(|(i, chunk)| {
+                let mut iv = [0u8; 12];
+                iv[8..].copy_from_slice(&(i as u32).to_be_bytes());
+                std::hint::black_box(key.seal_in_place(&iv, b"", chunk).expect("seal"));
+            })
+        }
+        let (c, w) = (c.elapsed().as_secs_f64(), w.elapsed().as_secs_f64());
+        eprintln!("   sequential: cpu {c:.3}s wall {w:.3}s -> {:.0} MiB/wall-s", 1280.0 / w);
+    }
 }

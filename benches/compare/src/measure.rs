@@ -25,6 +25,8 @@ pub struct Opts {
     pub backends: Vec<String>,
     /// esdk only: whether to measure the machine's ceilings (bare AES-GCM, SHA-384, memcpy).
     pub machine: bool,
+    /// esdk only: whether to measure the one-shot workloads again with frames on every core.
+    pub parallel: bool,
 }
 
 impl Opts {
@@ -38,6 +40,7 @@ impl Opts {
             small_secs: 2.0,
             backends: vec!["aws-lc".into(), "rustcrypto".into()],
             machine: true,
+            parallel: true,
         };
         while let Some(a) = args.next() {
             let mut value = || {
@@ -69,6 +72,7 @@ impl Opts {
                 }
                 "--backends" => o.backends = value().split(',').map(String::from).collect(),
                 "--no-machine" => o.machine = false,
+                "--no-parallel" => o.parallel = false,
                 _ => usage(&format!("unknown argument {a}")),
             }
         }
@@ -82,7 +86,7 @@ impl Opts {
 fn usage(msg: &str) -> ! {
     eprintln!(
         "{msg}\nusage: [--mib 64] [--runs 3] [--suites 0478,0578,0178,0078] [--frames 4096,65536] \
-         [--small-secs 2] [--backends aws-lc,rustcrypto] [--no-machine]"
+         [--small-secs 2] [--backends aws-lc,rustcrypto] [--no-machine] [--no-parallel]"
     );
     std::process::exit(2)
 }
