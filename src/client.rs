@@ -17,6 +17,7 @@ use crate::cmm::{
 use crate::context::EncryptionContext;
 use crate::crypto::{CryptoProvider, default_provider};
 use crate::error::{Error, FormatError, KeyringError, PolicyError, Result};
+use crate::format::body;
 use crate::format::{FrameLength, MessageHeader};
 use crate::keyring::{
     HierarchicalKeyring, Keyring, MultiKeyring, RawAesKeyring, RawEcdhKeyring, RawRsaKeyring,
@@ -25,6 +26,7 @@ use crate::limits::Limits;
 use crate::materials::DecryptionMaterials;
 use crate::parallel::{self, Parallelism};
 use crate::proto::{DecryptEvent, Decryptor, DecryptorConfig, Encryptor};
+use crate::suite::TAG_LEN;
 use crate::suite::{AlgorithmSuite, CommitmentPolicy};
 
 /// Where materials come from: a keyring (wrapped in a [`DefaultCmm`]) or a CMM.
@@ -464,9 +466,10 @@ fn max_body_len(len: usize, frame_length: FrameLength) -> usize {
 
 /// One-shot encryption in batches of frames on every core (see [`crate::parallel`]).
 ///
-/// The output is allocated zeroed (fresh pages from the allocator, not yet touched), and each
-/// frame is written at its place by the thread that seals it, so the page faults of the new
-/// buffer are spread over the cores too.
+/// Large outputs are allocated zeroed (fresh pages from the OS, not yet touched) and each frame
+/// is written at its place by the thread that seals it, so the page faults of the new buffer
+/// are spread over the cores too; smaller ones are laid out by this thread and sealed in place
+/// (see [`parallel::FRESH_PAGES_BYTES`]).
 async fn encrypt_parallel(
     encryptor: &mut Encryptor,
     plaintext: &[u8],
@@ -476,25 +479,49 @@ async fn encrypt_parallel(
     encryptor.write_header(&mut head);
     let frame_length = FrameLength::new(encryptor.header().frame_length())
         .ok_or_else(|| Error::misuse("zero frame length"))?;
-    let mut out = vec![0u8; head.len() + max_body_len(plaintext.len(), frame_length)];
-    out[..head.len()].copy_from_slice(&head);
+    let f = frame_length.get() as usize;
+    let capacity = head.len() + max_body_len(plaintext.len(), frame_length);
+    let fresh = capacity >= parallel::FRESH_PAGES_BYTES;
+    let mut out = if fresh {
+        vec![0u8; capacity]
+    } else {
+        Vec::with_capacity(capacity)
+    };
     let mut len = head.len();
+    if fresh {
+        out[..len].copy_from_slice(&head);
+    } else {
+        out.extend_from_slice(&head);
+    }
     let mut rest = plaintext;
-    let batch = par.batch_frames(frame_length.get() as usize);
+    let batch = par.batch_frames(f);
     while let Some(mut run) = encryptor.claim_frames(rest.len(), batch) {
         let (src, more) = rest.split_at(run.jobs.plain_total());
-        let dst = &mut out[len..len + run.jobs.wire_total()];
-        parallel::seal(&mut run, Some(src), dst, par)?;
+        let wire = run.jobs.wire_total();
+        if fresh {
+            parallel::seal(&mut run, Some(src), &mut out[len..len + wire], par)?;
+        } else {
+            for frame in src.chunks(f) {
+                out.extend_from_slice(&[0u8; body::REGULAR_HEAD_LEN]);
+                out.extend_from_slice(frame);
+                out.extend_from_slice(&[0u8; TAG_LEN]);
+            }
+            parallel::seal(&mut run, None, &mut out[len..len + wire], par)?;
+        }
         encryptor.end_run(run);
-        len += dst.len();
+        len += wire;
         rest = more;
         parallel::yield_now().await;
     }
     let mut tail = BytesMut::new();
     encryptor.update(rest, &mut tail)?;
     encryptor.finish(&mut tail)?;
-    out[len..len + tail.len()].copy_from_slice(&tail);
-    out.truncate(len + tail.len());
+    if fresh {
+        out[len..len + tail.len()].copy_from_slice(&tail);
+        out.truncate(len + tail.len());
+    } else {
+        out.extend_from_slice(&tail);
+    }
     Ok(out)
 }
 
@@ -548,7 +575,8 @@ impl<'a> DecryptCall<'a> {
         // length at the end.
         let mut rest = self.ciphertext;
         let mut input = BytesMut::with_capacity(DECRYPT_PIECE.min(rest.len()));
-        let mut plaintext = vec![0u8; self.ciphertext.len()];
+        let mut plaintext = Vec::new();
+        // Bytes of `plaintext` written; `plaintext` is longer only when allocated zeroed.
         let mut filled = 0;
         let mut context = None;
         let mut batches = false;
@@ -558,10 +586,20 @@ impl<'a> DecryptCall<'a> {
                 if let Some(mut run) = decryptor.claim_frames(rest, par.batch_frames(frame_length))
                 {
                     let (src, more) = rest.split_at(run.jobs.wire_total());
-                    let dst = &mut plaintext[filled..filled + run.jobs.plain_total()];
-                    let outcome = parallel::open_to(&mut run, src, dst, &par);
+                    let n = run.jobs.plain_total();
+                    let copied = plaintext.len() == filled;
+                    if copied {
+                        // Laid out here (the one copy), opened in place by the workers.
+                        let w = run.jobs.cipher.wire_len();
+                        for frame in src.chunks(w) {
+                            plaintext
+                                .extend_from_slice(&frame[body::REGULAR_HEAD_LEN..w - TAG_LEN]);
+                        }
+                    }
+                    let dst = &mut plaintext[filled..filled + n];
+                    let outcome = parallel::open_to(&mut run, src, dst, copied, &par);
                     decryptor.end_run(run, outcome)?;
-                    filled += dst.len();
+                    filled += n;
                     rest = more;
                     parallel::yield_now().await;
                     continue;
@@ -591,9 +629,20 @@ impl<'a> DecryptCall<'a> {
                         input.clear();
                         batches = true;
                     }
+                    // Plaintext is never longer than the body (see `parallel::FRESH_PAGES_BYTES`
+                    // for the zeroed allocation).
+                    plaintext = if batches && body.len() >= parallel::FRESH_PAGES_BYTES {
+                        vec![0u8; body.len()]
+                    } else {
+                        Vec::with_capacity(body.len())
+                    };
                 }
                 Some(DecryptEvent::Plaintext(chunk)) => {
-                    plaintext[filled..filled + chunk.len()].copy_from_slice(&chunk);
+                    if plaintext.len() == filled {
+                        plaintext.extend_from_slice(&chunk);
+                    } else {
+                        plaintext[filled..filled + chunk.len()].copy_from_slice(&chunk);
+                    }
                     filled += chunk.len();
                 }
                 Some(DecryptEvent::Done) => break,

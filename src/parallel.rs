@@ -58,16 +58,18 @@ use crate::proto::frames::{FrameJobs, OpenRun, SealRun};
 /// in cache-sized pieces and to bound what the streaming adapters hold.
 const DEFAULT_BATCH_BYTES: usize = 4 << 20;
 /// Below this much plaintext a message (or a streaming batch) is processed on one thread: the
-/// hand-off to the pool costs more than it saves (measured with `benches/throughput.rs`,
-/// group `parallel`).
-const DEFAULT_MIN_BYTES: usize = 256 << 10;
+/// hand-off to the pool (waking workers, their spinning, laying a batch out) costs about what
+/// it saves. Measured with `benches/compare` (`esdk-compare threshold`, 0x0478 and 0x0578 in
+/// 4 KiB frames, aws-lc): from 1 MiB on, both suites' busiest thread needs 0.5–0.8× the
+/// one-thread time; below, unsigned messages gain nothing and burn up to twice the CPU.
+const DEFAULT_MIN_BYTES: usize = 1 << 20;
 /// Smallest piece of work handed to one thread.
 const MIN_TASK_BYTES: usize = 64 << 10;
 
 /// How large messages use several cores. See the [module docs](self).
 ///
 /// The default uses every thread of rayon's global pool for messages (and streaming batches)
-/// of at least 256 KiB, in batches of 4 MiB. [`Parallelism::off`] processes every frame on the
+/// of at least 1 MiB, in batches of 4 MiB. [`Parallelism::off`] processes every frame on the
 /// calling thread.
 ///
 /// ```
@@ -167,6 +169,16 @@ impl Parallelism {
     }
 }
 
+/// One-shot outputs at least this large are allocated zeroed and written by the worker
+/// threads. Allocations this large come straight from the OS as untouched zero pages (glibc
+/// maps anything above 32 MiB, its largest dynamic mmap threshold), so zeroing costs nothing and
+/// the page faults of the fresh buffer, the largest cost of a large message on one core, are
+/// spread over the threads. Smaller outputs may come from reused heap memory, where zeroing
+/// would be a full extra pass on the calling thread; they are laid out by the calling thread
+/// (the one copy the API needs, into uninitialized capacity) and sealed or opened in place by
+/// the workers.
+pub(crate) const FRESH_PAGES_BYTES: usize = 32 << 20;
+
 /// Sub-batches per batch for the hash pipeline.
 const HASH_STAGES: usize = 8;
 
@@ -208,7 +220,13 @@ fn open_range(jobs: &FrameJobs, buf: &mut [u8], per_task: usize) -> Result<()> {
     first_error(results)
 }
 
-fn open_range_to(jobs: &FrameJobs, src: &[u8], dst: &mut [u8], per_task: usize) -> Result<()> {
+fn open_range_to(
+    jobs: &FrameJobs,
+    src: &[u8],
+    dst: &mut [u8],
+    copied: bool,
+    per_task: usize,
+) -> Result<()> {
     let (w, f) = (jobs.cipher.wire_len(), jobs.cipher.frame_length());
     let results = dst
         .par_chunks_mut(f)
@@ -219,7 +237,7 @@ fn open_range_to(jobs: &FrameJobs, src: &[u8], dst: &mut [u8], per_task: usize) 
             (
                 seq,
                 jobs.cipher
-                    .open_frame_to(seq, &src[i * w..(i + 1) * w], out),
+                    .open_frame_to(seq, &src[i * w..(i + 1) * w], out, copied),
             )
         })
         .collect();
@@ -309,13 +327,15 @@ pub(crate) fn open_in_place(run: &mut OpenRun, buf: &mut [u8], par: &Parallelism
     Ok(())
 }
 
-/// Opens a run read from `src` (`wire_total()` bytes) into `dst` (`plain_total()` bytes),
-/// hashing `src` for the run's verifier at the same time (the input is not changed, so the
-/// hash needs no ordering against the opening).
+/// Opens a run read from `src` (`wire_total()` bytes) into `dst` (`plain_total()` bytes; the
+/// frames' content already copied there when `copied`), hashing `src` for the run's verifier
+/// at the same time (the input is not changed, so the hash needs no ordering against the
+/// opening).
 pub(crate) fn open_to(
     run: &mut OpenRun,
     src: &[u8],
     dst: &mut [u8],
+    copied: bool,
     par: &Parallelism,
 ) -> Result<()> {
     let jobs = &run.jobs;
@@ -324,11 +344,11 @@ pub(crate) fn open_to(
     }
     let per_task = par.frames_per_task(jobs);
     match run.verifier.as_deref_mut() {
-        None => open_range_to(jobs, src, dst, per_task),
+        None => open_range_to(jobs, src, dst, copied, per_task),
         Some(verifier) => {
             let ((), r) = rayon::join(
                 || verifier.update(src),
-                || open_range_to(jobs, src, dst, per_task),
+                || open_range_to(jobs, src, dst, copied, per_task),
             );
             r
         }

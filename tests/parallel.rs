@@ -194,7 +194,7 @@ fn parallel_output_is_byte_identical() {
 
 #[test]
 fn default_threshold_is_crossed_identically() {
-    // Around the default 256 KiB threshold, with the default batch size.
+    // Around the default threshold, with the default batch size.
     let base = &esdk::crypto::rustcrypto::PROVIDER;
     for id in [0x0478u16, 0x0578] {
         let suite = AlgorithmSuite::from_id(id).unwrap();

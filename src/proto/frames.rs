@@ -110,14 +110,23 @@ impl FrameCipher {
             .map_err(|_| Error::from(AuthError::FrameTag { seq }))
     }
 
-    /// Opens regular frame `seq` read from `frame` into `out` (`frame_length` bytes): one copy
-    /// of the content, then decryption in place there. On failure `out` is garbage.
-    pub(crate) fn open_frame_to(&self, seq: u32, frame: &[u8], out: &mut [u8]) -> Result<()> {
+    /// Opens regular frame `seq` read from `frame` into `out` (`frame_length` bytes): the
+    /// content is copied there first unless `copied` says it already is, then decrypted in
+    /// place. On failure `out` is garbage.
+    pub(crate) fn open_frame_to(
+        &self,
+        seq: u32,
+        frame: &[u8],
+        out: &mut [u8],
+        copied: bool,
+    ) -> Result<()> {
         let (iv, tag) = self.head_of(seq, frame)?;
         if out.len() != self.frame_length {
             return Err(Error::misuse("frame job of the wrong size"));
         }
-        out.copy_from_slice(&frame[REGULAR_HEAD_LEN..REGULAR_HEAD_LEN + self.frame_length]);
+        if !copied {
+            out.copy_from_slice(&frame[REGULAR_HEAD_LEN..REGULAR_HEAD_LEN + self.frame_length]);
+        }
         self.key
             .open_in_place(&iv, self.aad(seq).as_bytes(), out, &tag)
             .map_err(|_| Error::from(AuthError::FrameTag { seq }))

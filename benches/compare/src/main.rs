@@ -17,9 +17,23 @@ use esdk::crypto::{CryptoProvider, HashAlgorithm};
 use esdk::parallel::Parallelism;
 use esdk::{AlgorithmSuite, Client, CommitmentPolicy, FrameLength, MaterialsSource, RawAesKeyring};
 use measure::{
-    Opts, filler, oneshot_record, peak_extra, peak_ratio, peak_record, rate, repeat, small_record,
-    small_suites,
+    Opts, critical_path, filler, oneshot_record, parallel_record, peak_extra, peak_ratio,
+    peak_record, rate, repeat, small_record, small_suites,
 };
+
+/// Medians over `runs` of the busiest thread's and all threads' CPU seconds of `op`.
+fn critical_repeat<R>(runs: usize, mut op: impl FnMut() -> R) -> (f64, f64) {
+    let (mut crit, mut sum) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let (c, s, out) = critical_path(&mut op);
+        drop(out);
+        crit.push(c);
+        sum.push(s);
+    }
+    crit.sort_by(f64::total_cmp);
+    sum.sort_by(f64::total_cmp);
+    (crit[runs / 2], sum[runs / 2])
+}
 use serde_json::Value;
 
 const BACKENDS: [(&str, &str, &CryptoProvider); 2] = [
@@ -36,7 +50,7 @@ fn main() {
     match args.next().as_deref() {
         Some("measure") => measure(),
         Some("report") => report(&args.collect::<Vec<_>>()),
-        Some("scaling") => scaling(),
+        Some("threshold") => threshold(),
         _ => {
             eprintln!("usage: esdk-compare measure [OPTIONS] | esdk-compare report FILE...");
             std::process::exit(2)
@@ -171,6 +185,22 @@ fn measure() {
                     assert!(out.plaintext == plaintext, "round trip");
                     println!("{}", oneshot_record(&par, id, frame, "decrypt", o.mib, t));
                     drop(out);
+                    let (crit, sum) = critical_repeat(o.runs, || {
+                        rt.block_on(
+                            client
+                                .encrypt(&keys, &plaintext)
+                                .algorithm_suite(suite)
+                                .frame_length(fl)
+                                .into_future(),
+                        )
+                        .expect("encrypt")
+                    });
+                    println!("{}", parallel_record(&par, id, frame, "encrypt", o.mib, crit, sum));
+                    let (crit, sum) = critical_repeat(o.runs, || {
+                        rt.block_on(decrypt_client.decrypt(&keys, &ct).into_future())
+                            .expect("decrypt")
+                    });
+                    println!("{}", parallel_record(&par, id, frame, "decrypt", o.mib, crit, sum));
                     let (extra, out) = peak_extra(|| {
                         rt.block_on(
                             client
@@ -248,6 +278,18 @@ fn machine(name: &str, provider: &CryptoProvider, data: &[u8], runs: usize) {
     println!(
         "{}",
         oneshot_record(name, 0, 65536, "aes-256-gcm-seal all cores", mib, t)
+    );
+    let (crit, sum) = critical_repeat(runs, || {
+        use rayon::prelude::*;
+        buf.par_chunks_mut(65536).enumerate().for_each(|(i, chunk)| {
+            let mut iv = [0u8; 12];
+            iv[8..].copy_from_slice(&(i as u32).to_be_bytes());
+            std::hint::black_box(key.seal_in_place(&iv, b"", chunk).expect("seal"));
+        })
+    });
+    println!(
+        "{}",
+        parallel_record(name, 0, 65536, "aes-256-gcm-seal", mib, crit, sum)
     );
     let (t, _) = repeat(
         runs,
@@ -405,6 +447,12 @@ fn report(files: &[String]) {
         "{:<7} {:>6} {:<8} {:>16} {:>16} {:>8} {:>10} | {:>16} {:>16} {:>8}",
         "suite", "frame", "op", "aws-lc 1 core", "aws-lc all", "speedup", "all/seal", "RustCrypto 1", "RustCrypto all", "speedup"
     );
+    println!(
+        "(1 core: MiB per CPU-second of the sequential run; all: MiB per second of the busiest \
+         thread of the parallel run, i.e. its wall time on otherwise idle cores, read from \
+         /proc/self/task/*/schedstat; seal: bare AES-256-GCM, one core)"
+    );
+    let crit = |imp: &str, suite: &str, frame: u64, op: &str| get(imp, "critical", suite, frame, op);
     let wall = |imp: &str, suite: &str, frame: u64, op: &str| {
         figures
             .get(&(imp.into(), "oneshot".into(), suite.into(), frame, op.into()))
@@ -416,8 +464,8 @@ fn report(files: &[String]) {
         if wall(&lc_par, suite, *frame, op).is_none() && wall(&rc_par, suite, *frame, op).is_none() {
             continue;
         }
-        let (a1, an) = (wall(lc, suite, *frame, op), wall(&lc_par, suite, *frame, op));
-        let (r1, rn) = (wall(rc, suite, *frame, op), wall(&rc_par, suite, *frame, op));
+        let (a1, an) = (get(lc, "oneshot", suite, *frame, op), crit(&lc_par, suite, *frame, op));
+        let (r1, rn) = (get(rc, "oneshot", suite, *frame, op), crit(&rc_par, suite, *frame, op));
         println!(
             "{:<7} {:>6} {:<8} {:>16} {:>16} {:>8} {:>10} | {:>16} {:>16} {:>8}",
             suite,
@@ -432,6 +480,16 @@ fn report(files: &[String]) {
             ratio(rn, r1),
         );
     }
+    println!("measured wall-clock on this (shared) machine, MiB per wall-second, 1 core / all:");
+    for imp in [lc, rc] {
+        let par = format!("{imp}{PAR}");
+        for (suite, frame, op) in &rows {
+            let (one, all) = (wall(imp, suite, *frame, op), wall(&par, suite, *frame, op));
+            if all.is_some() {
+                println!("  {imp} {suite} {frame} {op}: {} / {} ({})", cell(one), cell(all), ratio(all, one));
+            }
+        }
+    }
     for imp in [&lc_par, &rc_par] {
         for (suite, frame, op) in &rows {
             if let Some(v) = get(imp, "peak", suite, *frame, op) {
@@ -442,12 +500,10 @@ fn report(files: &[String]) {
 
     for (_, name, _) in BACKENDS {
         let one = get(name, "oneshot", "0x0000", 65536, "aes-256-gcm-seal");
-        let all = figures
-            .get(&(name.into(), "oneshot".into(), "0x0000".into(), 65536, "aes-256-gcm-seal all cores".into()))
-            .map(|f| f.1);
+        let all = get(name, "critical", "0x0000", 65536, "aes-256-gcm-seal");
         if all.is_some() {
             println!(
-                "bare AES-256-GCM seal on all cores, {name}: {} MiB per wall-second ({} the one-core CPU rate)",
+                "bare AES-256-GCM seal on all cores, {name}: {} MiB per second of the busiest thread ({} the one-core rate)",
                 cell(all),
                 ratio(all, one)
             );
@@ -498,33 +554,66 @@ fn suite_order(suite: &str) -> usize {
         .unwrap_or(9)
 }
 
-/// Scratch: does rayon get both cores for bare AES-GCM (`esdk-compare scaling`)?
-fn scaling() {
-    use rayon::prelude::*;
+/// `esdk-compare threshold`: where frames on every core start to pay, for the default
+/// `Parallelism::min_bytes`. For each size: one-shot encrypt and decrypt (0x0478, 4 KiB
+/// frames, aws-lc) on one thread (CPU seconds) and on every core (busiest thread's CPU seconds,
+/// and all threads').
+fn threshold() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("tokio runtime");
     let provider = &esdk::crypto::aws_lc::PROVIDER;
-    let key = provider.aead.key(&[7u8; 32]).expect("key");
-    let mut buf = filler(64 << 20);
-    eprintln!("rayon threads: {}", rayon::current_num_threads());
-    for round in 0..3 {
-        let (c, w) = (cpu_time::ProcessTime::now(), std::time::Instant::now());
-        for _ in 0..20 {
-            buf.par_chunks_mut(65536).enumerate().for_each(|(i, chunk)| {
-                let mut iv = [0u8; 12];
-                iv[8..].copy_from_slice(&(i as u32).to_be_bytes());
-                std::hint::black_box(key.seal_in_place(&iv, b"", chunk).expect("seal"));
-            })
+    let keys = MaterialsSource::from(
+        RawAesKeyring::with_provider("bench", "aes-256", &[7u8; 32], provider).expect("keyring"),
+    );
+    let make = |par: Parallelism| {
+        Client::builder()
+            .crypto_provider(provider)
+            .parallelism(par)
+            .build()
+    };
+    let one = make(Parallelism::off());
+    let all = make(Parallelism::default().min_bytes(0));
+    println!("suite size_kib op seq_us par_crit_us par_sum_us crit/seq");
+    for (suite, kib) in [0x0478u16, 0x0578]
+        .into_iter()
+        .flat_map(|s| [16usize, 32, 64, 128, 256, 512, 1024, 4096].map(|k| (s, k)))
+    {
+        let suite = AlgorithmSuite::from_id(suite).expect("suite");
+        let pt = filler(kib << 10);
+        let reps = (64 << 10) / kib;
+        let ct = rt
+            .block_on(one.encrypt(&keys, &pt).algorithm_suite(suite).into_future())
+            .expect("encrypt")
+            .ciphertext;
+        for op in ["encrypt", "decrypt"] {
+            let run = |c: &Client| match op {
+                "encrypt" => rt
+                    .block_on(c.encrypt(&keys, &pt).algorithm_suite(suite).into_future())
+                    .map(|_| ()),
+                _ => rt.block_on(c.decrypt(&keys, &ct).into_future()).map(|_| ()),
+            };
+            let mut seq = Vec::new();
+            let mut crit = Vec::new();
+            let mut sum = Vec::new();
+            for _ in 0..5 {
+                let (c, _, _) = critical_path(|| (0..reps).for_each(|_| run(&one).expect("op")));
+                seq.push(c / reps as f64);
+                let (c, s, _) = critical_path(|| (0..reps).for_each(|_| run(&all).expect("op")));
+                crit.push(c / reps as f64);
+                sum.push(s / reps as f64);
+            }
+            for v in [&mut seq, &mut crit, &mut sum] {
+                v.sort_by(f64::total_cmp);
+            }
+            println!(
+                "{:04X} {kib} {op} {:.1} {:.1} {:.1} {:.2}",
+                suite.id(),
+                seq[2] * 1e6,
+                crit[2] * 1e6,
+                sum[2] * 1e6,
+                crit[2] / seq[2]
+            );
         }
-        let (c, w) = (c.elapsed().as_secs_f64(), w.elapsed().as_secs_f64());
-        eprintln!("round {round}: 1280 MiB, cpu {c:.3}s wall {w:.3}s -> {:.0} MiB/wall-s, {:.2} cores", 1280.0 / w, c / w);
-        let (c, w) = (cpu_time::ProcessTime::now(), std::time::Instant::now());
-        for _ in 0..20 {
-            buf.chunks_mut(65536).enumerate().for_each(|(i, chunk)| {
-                let mut iv = [0u8; 12];
-                iv[8..].copy_from_slice(&(i as u32).to_be_bytes());
-                std::hint::black_box(key.seal_in_place(&iv, b"", chunk).expect("seal"));
-            })
-        }
-        let (c, w) = (c.elapsed().as_secs_f64(), w.elapsed().as_secs_f64());
-        eprintln!("   sequential: cpu {c:.3}s wall {w:.3}s -> {:.0} MiB/wall-s", 1280.0 / w);
     }
 }

@@ -230,3 +230,50 @@ pub fn small_record(imp: &str, suite: u16, per_cpu: f64, per_wall: f64) -> Strin
          \"wall\":{per_wall:.1}}}"
     )
 }
+
+/// CPU nanoseconds each thread of this process has run so far (Linux `schedstat`; empty
+/// elsewhere), by thread id.
+pub fn thread_cpu_ns() -> std::collections::HashMap<u64, u64> {
+    let mut out = std::collections::HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Ok(tid) = entry.file_name().to_string_lossy().parse::<u64>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("schedstat")) else {
+            continue;
+        };
+        if let Some(ns) = stat.split_whitespace().next().and_then(|v| v.parse().ok()) {
+            out.insert(tid, ns);
+        }
+    }
+    out
+}
+
+/// Runs `op` and returns the CPU seconds of its busiest thread (its critical path: about the
+/// wall time on otherwise idle cores) and of all threads together.
+pub fn critical_path<R>(op: impl FnOnce() -> R) -> (f64, f64, R) {
+    let before = thread_cpu_ns();
+    let out = op();
+    let after = thread_cpu_ns();
+    let deltas: Vec<u64> = after
+        .iter()
+        .map(|(tid, ns)| ns - before.get(tid).copied().unwrap_or(0))
+        .collect();
+    let max = deltas.iter().copied().max().unwrap_or(0) as f64 / 1e9;
+    let sum = deltas.iter().sum::<u64>() as f64 / 1e9;
+    (max, sum, out)
+}
+
+/// One JSON line: a one-shot throughput on every core, per second of its busiest thread
+/// (`crit`) and per CPU-second of all threads (`cpu`).
+pub fn parallel_record(imp: &str, suite: u16, frame: u32, op: &str, mib: usize, crit: f64, sum: f64) -> String {
+    format!(
+        "{{\"impl\":\"{imp}\",\"kind\":\"critical\",\"suite\":\"0x{suite:04X}\",\"frame\":{frame},\
+         \"op\":\"{op}\",\"cpu\":{:.2},\"wall\":{:.2}}}",
+        mib as f64 / crit,
+        mib as f64 / sum
+    )
+}
