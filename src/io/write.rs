@@ -76,7 +76,9 @@ pin_project! {
     /// Encrypts what is written to it and writes the message to an inner [`AsyncWrite`].
     ///
     /// Made by [`EncryptingWriter::new`], which obtains the materials. Each `poll_write` takes
-    /// at most one frame of plaintext and never returns `Ok(0)` for a non-empty buffer (so
+    /// at most one frame of plaintext (a batch of frames, sealed on every core, when the write
+    /// brings at least [`Parallelism::get_min_bytes`](crate::parallel::Parallelism) and
+    /// parallelism is on) and never returns `Ok(0)` for a non-empty buffer (so
     /// `tokio::io::copy` and `write_all` work); the header and frames go to the inner writer
     /// as they complete.
     ///
