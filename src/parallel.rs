@@ -22,6 +22,10 @@
 //!   to the pool with `rayon::spawn` and await its result (a tokio oneshot channel): the executor
 //!   thread is never blocked and the task yields while the batch runs.
 //!
+//! Do not block a rayon worker thread on a streaming adapter's future (for example
+//! `futures::executor::block_on` inside a parallel iterator): the batch it waits for needs a
+//! free worker.
+//!
 //! rayon rather than tokio's blocking pool because the work is CPU-bound and fine-grained
 //! (tens of microseconds per frame): rayon keeps one thread per core and splits a batch across
 //! them by work stealing, where `spawn_blocking` would start up to 512 threads and needs a

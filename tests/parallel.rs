@@ -9,12 +9,16 @@ use esdk::cmm::{
     CryptographicMaterialsManager, DecryptMaterialsRequest, DefaultCmm, EncryptionMaterialsRequest,
 };
 use esdk::crypto::{CryptoProvider, SecureRandom};
-use esdk::io::{DecryptOptions, DecryptingReader, EncryptingReader, EncryptingWriter, error_of};
+use esdk::io::{
+    DecryptOptions, DecryptingReader, DecryptingWriter, EncryptingReader, EncryptingWriter,
+    decrypt_stream, error_of,
+};
 use esdk::parallel::Parallelism;
 use esdk::{
     AlgorithmSuite, Client, CommitmentPolicy, DecryptionMaterials, EncryptOptions,
     EncryptionMaterials, FrameLength, MaterialsSource, RawAesKeyring,
 };
+use futures::StreamExt;
 use futures::executor::block_on;
 use futures::future::BoxFuture;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -247,10 +251,67 @@ async fn read_all(c: &Client, source: &MaterialsSource, ct: &[u8]) -> (Vec<u8>, 
     }
 }
 
+/// Decrypts `ct` written in `piece`-byte writes to a `DecryptingWriter`: what reached its
+/// sink, and how it stopped.
+async fn write_all(
+    c: &Client,
+    source: &MaterialsSource,
+    ct: &[u8],
+    piece: usize,
+) -> (Vec<u8>, Option<String>) {
+    let mut w = DecryptingWriter::new(c, source, Vec::new(), &DecryptOptions::new());
+    let mut outcome = Ok(());
+    for p in ct.chunks(piece) {
+        outcome = w.write_all(p).await;
+        if outcome.is_err() {
+            break;
+        }
+    }
+    if outcome.is_ok() {
+        outcome = w.shutdown().await;
+    }
+    let err = outcome
+        .err()
+        .map(|e| error_of(&e).map_or_else(|| format!("{e:?}"), |t| format!("{t:?}")));
+    (w.into_inner(), err)
+}
+
+/// Decrypts `ct`, cut in `piece`-byte items, through `decrypt_stream`.
+async fn stream_all(
+    c: &Client,
+    source: &MaterialsSource,
+    ct: &[u8],
+    piece: usize,
+) -> (Vec<u8>, Option<String>) {
+    let items: Vec<Result<bytes::Bytes, std::io::Error>> = ct
+        .chunks(piece)
+        .map(|p| Ok(bytes::Bytes::copy_from_slice(p)))
+        .collect();
+    let mut released = Vec::new();
+    let mut s = match decrypt_stream(
+        c,
+        source,
+        futures::stream::iter(items),
+        &DecryptOptions::new(),
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => return (released, Some(format!("{e:?}"))),
+    };
+    while let Some(item) = s.next().await {
+        match item {
+            Ok(b) => released.extend_from_slice(&b),
+            Err(e) => return (released, Some(format!("{e:?}"))),
+        }
+    }
+    (released, None)
+}
+
 /// Every cut and a flip of every byte of the body: the parallel one-shot call and the parallel
-/// `DecryptingReader` fail exactly as the sequential one-shot does, and the reader releases
-/// only a prefix of the plaintext made of whole verified frames (for a signed message, never the
-/// final frame).
+/// `DecryptingReader` fail exactly as the sequential one-shot does, and the reader, the
+/// `DecryptingWriter` and `decrypt_stream` (in batches) fail and release only a prefix of the
+/// plaintext made of whole verified frames (for a signed message, never the final frame).
 #[test]
 fn damaged_messages_fail_cleanly_in_batches() {
     let base = &esdk::crypto::rustcrypto::PROVIDER;

@@ -307,7 +307,7 @@ impl DecryptEngine {
         const MAX_HINT: usize = 4 << 20;
         if let Some(want) = self.batch_wire() {
             if input.len() < want && input.capacity() - input.len() < CHUNK / 2 {
-                input.reserve(CHUNK.max(want - input.len()));
+                input.reserve(CHUNK.max((want - input.len()).min(MAX_HINT)));
             }
             return;
         }
@@ -327,10 +327,12 @@ impl DecryptEngine {
     fn batch_wire(&self) -> Option<usize> {
         let par = self.parallelism.as_ref()?;
         let frame = self.header.as_ref()?.frame_length() as usize;
-        if self.verified || !par.applies(par.get_batch_bytes().max(frame)) {
+        // A frame is opened whole: frames of a batch's size or more gain nothing.
+        let frames = par.batch_frames(frame);
+        if self.verified || frames < 2 || !par.applies(par.get_batch_bytes()) {
             return None;
         }
-        Some(par.batch_frames(frame) * (frame + 32))
+        Some(frames * (frame + 32))
     }
 
     /// True when more ciphertext would fill the next batch: adapters that can read ahead do so

@@ -195,12 +195,18 @@ fn measure() {
                         )
                         .expect("encrypt")
                     });
-                    println!("{}", parallel_record(&par, id, frame, "encrypt", o.mib, crit, sum));
+                    println!(
+                        "{}",
+                        parallel_record(&par, id, frame, "encrypt", o.mib, crit, sum)
+                    );
                     let (crit, sum) = critical_repeat(o.runs, || {
                         rt.block_on(decrypt_client.decrypt(&keys, &ct).into_future())
                             .expect("decrypt")
                     });
-                    println!("{}", parallel_record(&par, id, frame, "decrypt", o.mib, crit, sum));
+                    println!(
+                        "{}",
+                        parallel_record(&par, id, frame, "decrypt", o.mib, crit, sum)
+                    );
                     let (extra, out) = peak_extra(|| {
                         rt.block_on(
                             client
@@ -268,11 +274,13 @@ fn machine(name: &str, provider: &CryptoProvider, data: &[u8], runs: usize) {
         || (),
         |()| {
             use rayon::prelude::*;
-            buf.par_chunks_mut(65536).enumerate().for_each(|(i, chunk)| {
-                let mut iv = [0u8; 12];
-                iv[8..].copy_from_slice(&(i as u32).to_be_bytes());
-                std::hint::black_box(key.seal_in_place(&iv, b"", chunk).expect("seal"));
-            })
+            buf.par_chunks_mut(65536)
+                .enumerate()
+                .for_each(|(i, chunk)| {
+                    let mut iv = [0u8; 12];
+                    iv[8..].copy_from_slice(&(i as u32).to_be_bytes());
+                    std::hint::black_box(key.seal_in_place(&iv, b"", chunk).expect("seal"));
+                })
         },
     );
     println!(
@@ -281,11 +289,13 @@ fn machine(name: &str, provider: &CryptoProvider, data: &[u8], runs: usize) {
     );
     let (crit, sum) = critical_repeat(runs, || {
         use rayon::prelude::*;
-        buf.par_chunks_mut(65536).enumerate().for_each(|(i, chunk)| {
-            let mut iv = [0u8; 12];
-            iv[8..].copy_from_slice(&(i as u32).to_be_bytes());
-            std::hint::black_box(key.seal_in_place(&iv, b"", chunk).expect("seal"));
-        })
+        buf.par_chunks_mut(65536)
+            .enumerate()
+            .for_each(|(i, chunk)| {
+                let mut iv = [0u8; 12];
+                iv[8..].copy_from_slice(&(i as u32).to_be_bytes());
+                std::hint::black_box(key.seal_in_place(&iv, b"", chunk).expect("seal"));
+            })
     });
     println!(
         "{}",
@@ -445,14 +455,24 @@ fn report(files: &[String]) {
     );
     println!(
         "{:<7} {:>6} {:<8} {:>16} {:>16} {:>8} {:>10} | {:>16} {:>16} {:>8}",
-        "suite", "frame", "op", "aws-lc 1 core", "aws-lc all", "speedup", "all/seal", "RustCrypto 1", "RustCrypto all", "speedup"
+        "suite",
+        "frame",
+        "op",
+        "aws-lc 1 core",
+        "aws-lc all",
+        "speedup",
+        "all/seal",
+        "RustCrypto 1",
+        "RustCrypto all",
+        "speedup"
     );
     println!(
         "(1 core: MiB per CPU-second of the sequential run; all: MiB per second of the busiest \
          thread of the parallel run, i.e. its wall time on otherwise idle cores, read from \
          /proc/self/task/*/schedstat; seal: bare AES-256-GCM, one core)"
     );
-    let crit = |imp: &str, suite: &str, frame: u64, op: &str| get(imp, "critical", suite, frame, op);
+    let crit =
+        |imp: &str, suite: &str, frame: u64, op: &str| get(imp, "critical", suite, frame, op);
     let wall = |imp: &str, suite: &str, frame: u64, op: &str| {
         figures
             .get(&(imp.into(), "oneshot".into(), suite.into(), frame, op.into()))
@@ -461,11 +481,18 @@ fn report(files: &[String]) {
     let (lc_par, rc_par) = (format!("{lc}{PAR}"), format!("{rc}{PAR}"));
     let lc_seal = get(lc, "oneshot", "0x0000", 65536, "aes-256-gcm-seal");
     for (suite, frame, op) in &rows {
-        if wall(&lc_par, suite, *frame, op).is_none() && wall(&rc_par, suite, *frame, op).is_none() {
+        if wall(&lc_par, suite, *frame, op).is_none() && wall(&rc_par, suite, *frame, op).is_none()
+        {
             continue;
         }
-        let (a1, an) = (get(lc, "oneshot", suite, *frame, op), crit(&lc_par, suite, *frame, op));
-        let (r1, rn) = (get(rc, "oneshot", suite, *frame, op), crit(&rc_par, suite, *frame, op));
+        let (a1, an) = (
+            get(lc, "oneshot", suite, *frame, op),
+            crit(&lc_par, suite, *frame, op),
+        );
+        let (r1, rn) = (
+            get(rc, "oneshot", suite, *frame, op),
+            crit(&rc_par, suite, *frame, op),
+        );
         println!(
             "{:<7} {:>6} {:<8} {:>16} {:>16} {:>8} {:>10} | {:>16} {:>16} {:>8}",
             suite,
@@ -486,7 +513,12 @@ fn report(files: &[String]) {
         for (suite, frame, op) in &rows {
             let (one, all) = (wall(imp, suite, *frame, op), wall(&par, suite, *frame, op));
             if all.is_some() {
-                println!("  {imp} {suite} {frame} {op}: {} / {} ({})", cell(one), cell(all), ratio(all, one));
+                println!(
+                    "  {imp} {suite} {frame} {op}: {} / {} ({})",
+                    cell(one),
+                    cell(all),
+                    ratio(all, one)
+                );
             }
         }
     }

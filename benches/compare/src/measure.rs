@@ -231,8 +231,11 @@ pub fn small_record(imp: &str, suite: u16, per_cpu: f64, per_wall: f64) -> Strin
     )
 }
 
+// The three below are used by the esdk side only (frames on every core).
+
 /// CPU nanoseconds each thread of this process has run so far (Linux `schedstat`; empty
 /// elsewhere), by thread id.
+#[allow(dead_code)]
 pub fn thread_cpu_ns() -> std::collections::HashMap<u64, u64> {
     let mut out = std::collections::HashMap::new();
     let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
@@ -254,6 +257,7 @@ pub fn thread_cpu_ns() -> std::collections::HashMap<u64, u64> {
 
 /// Runs `op` and returns the CPU seconds of its busiest thread (its critical path: about the
 /// wall time on otherwise idle cores) and of all threads together.
+#[allow(dead_code)]
 pub fn critical_path<R>(op: impl FnOnce() -> R) -> (f64, f64, R) {
     let before = thread_cpu_ns();
     let out = op();
@@ -269,7 +273,16 @@ pub fn critical_path<R>(op: impl FnOnce() -> R) -> (f64, f64, R) {
 
 /// One JSON line: a one-shot throughput on every core, per second of its busiest thread
 /// (`crit`) and per CPU-second of all threads (`cpu`).
-pub fn parallel_record(imp: &str, suite: u16, frame: u32, op: &str, mib: usize, crit: f64, sum: f64) -> String {
+#[allow(dead_code)]
+pub fn parallel_record(
+    imp: &str,
+    suite: u16,
+    frame: u32,
+    op: &str,
+    mib: usize,
+    crit: f64,
+    sum: f64,
+) -> String {
     format!(
         "{{\"impl\":\"{imp}\",\"kind\":\"critical\",\"suite\":\"0x{suite:04X}\",\"frame\":{frame},\
          \"op\":\"{op}\",\"cpu\":{:.2},\"wall\":{:.2}}}",
