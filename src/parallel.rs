@@ -270,6 +270,18 @@ pub(crate) fn seal(
     let Some(signer) = run.signer.as_deref_mut() else {
         return seal_range(jobs, src, dst, per_task);
     };
+    // The whole pipeline runs on one worker (`scope` moves it into the pool), so that the hash
+    // stage stays on that worker while the others seal.
+    rayon::scope(|_| seal_pipelined(jobs, signer, src, dst, per_task))
+}
+
+fn seal_pipelined(
+    jobs: &FrameJobs,
+    signer: &mut dyn Signer,
+    src: Option<&[u8]>,
+    dst: &mut [u8],
+    per_task: usize,
+) -> Result<()> {
     let (w, f) = (jobs.cipher.wire_len(), jobs.cipher.frame_length());
     let stage = stage_frames(jobs);
     let mut sealed: Option<&[u8]> = None;
@@ -313,6 +325,15 @@ pub(crate) fn open_in_place(run: &mut OpenRun, buf: &mut [u8], par: &Parallelism
     let Some(verifier) = run.verifier.as_deref_mut() else {
         return open_range(jobs, buf, per_task);
     };
+    rayon::scope(|_| open_pipelined(jobs, verifier, buf, per_task))
+}
+
+fn open_pipelined(
+    jobs: &FrameJobs,
+    verifier: &mut dyn Verifier,
+    buf: &mut [u8],
+    per_task: usize,
+) -> Result<()> {
     let w = jobs.cipher.wire_len();
     let stage = stage_frames(jobs);
     let mut stages: Vec<&mut [u8]> = buf.chunks_mut(stage * w).collect();
