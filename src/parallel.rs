@@ -20,7 +20,11 @@
 //!   [`EncryptingWriter`](crate::io::EncryptingWriter),
 //!   [`DecryptingReader`](crate::io::DecryptingReader)) own their buffers, so they move a batch
 //!   to the pool with `rayon::spawn` and await its result (a tokio oneshot channel): the executor
-//!   thread is never blocked and the task yields while the batch runs.
+//!   thread is never blocked and the task yields while the batch runs. The
+//!   [`DecryptingWriter`](crate::io::DecryptingWriter) and
+//!   [`decrypt_stream`](crate::io::decrypt_stream) share the decrypting side of this and batch
+//!   whatever whole frames their writes or items bring; [`encrypt_stream`](crate::io::encrypt_stream)
+//!   and the tokio-util codec work frame by frame (a codec cannot wait for a batch).
 //!
 //! Do not block a rayon worker thread on a streaming adapter's future (for example
 //! `futures::executor::block_on` inside a parallel iterator): the batch it waits for needs a
