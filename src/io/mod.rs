@@ -49,7 +49,7 @@
 //! message is one block and is buffered whole (bounded by [`Limits`](crate::Limits)). The
 //! `benches/memory.rs` benchmark measures peak RSS for 1 GiB through each adapter.
 //!
-//! With frames on every core ([`Parallelism`](crate::parallel::Parallelism), on by default
+//! With frames on every core ([`Parallelism`], on by default
 //! for at least 1 MiB of data at hand) [`EncryptingReader`], [`EncryptingWriter`] and the
 //! decrypting adapters except the codec work in batches of frames (4 MiB of plaintext by
 //! default): they then hold up to about three batches (one being read ahead, one being sealed or
