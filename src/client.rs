@@ -494,7 +494,7 @@ async fn encrypt_parallel(
         out.extend_from_slice(&head);
     }
     let mut rest = plaintext;
-    let batch = par.batch_frames(f);
+    let batch = par.one_shot_batch_frames(f);
     while let Some(mut run) = encryptor.claim_frames(rest.len(), batch) {
         let (src, more) = rest.split_at(run.jobs.plain_total());
         let wire = run.jobs.wire_total();
@@ -583,7 +583,8 @@ impl<'a> DecryptCall<'a> {
         loop {
             if batches && input.is_empty() {
                 let frame_length = decryptor.header().map_or(1, |h| h.frame_length() as usize);
-                if let Some(mut run) = decryptor.claim_frames(rest, par.batch_frames(frame_length))
+                if let Some(mut run) =
+                    decryptor.claim_frames(rest, par.one_shot_batch_frames(frame_length))
                 {
                     let (src, more) = rest.split_at(run.jobs.wire_total());
                     let n = run.jobs.plain_total();

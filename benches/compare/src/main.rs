@@ -150,13 +150,23 @@ fn measure() {
                 drop(out);
                 if o.parallel {
                     let par = format!("{name}{PAR}");
+                    // ESDK_COMPARE_BATCH_MIB sets the batch size (default: the library's).
+                    let mut all = Parallelism::default();
+                    if let Some(mib) = std::env::var("ESDK_COMPARE_BATCH_MIB")
+                        .ok()
+                        .and_then(|v| v.parse::<usize>().ok())
+                    {
+                        all = all.batch_bytes(mib << 20);
+                    }
                     let client = Client::builder()
                         .commitment_policy(policy)
                         .crypto_provider(provider)
+                        .parallelism(all)
                         .build();
                     let decrypt_client = Client::builder()
                         .commitment_policy(CommitmentPolicy::REQUIRE_ENCRYPT_ALLOW_DECRYPT)
                         .crypto_provider(provider)
+                        .parallelism(all)
                         .build();
                     let (t, out) = repeat(
                         o.runs,
