@@ -46,8 +46,9 @@
 //!
 //! # Memory and order
 //!
-//! A batch is at most [`Parallelism::batch_bytes`] of plaintext (default 4 MiB); the streaming
-//! adapters hold one batch of input and one of output at a time. Output is written at each
+//! A streaming batch is at most [`Parallelism::batch_bytes`] of plaintext (default 4 MiB; a
+//! one-shot call's batches are four times that); the streaming adapters hold up to about three
+//! batches at a time (one being read ahead, one on the pool, one being handed out). Output is written at each
 //! frame's own place, so order is kept, and decrypted plaintext of a batch is released only
 //! after every tag in it verified (and the decryptor took the batch back). The final frame is
 //! never part of a batch: it, the footer and the signed-message release rules stay on the

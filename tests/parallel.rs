@@ -363,32 +363,49 @@ fn damaged_messages_fail_cleanly_in_batches() {
                 .map_err(|e| format!("{e:?}"));
             assert_eq!(got, want, "{id:04x}: one-shot in batches differs");
             let want = want.expect_err("a damaged message decrypted");
-            let (released, err) = rt.block_on(read_all(&par, &source, m));
-            let err = err.expect("the reader ended cleanly on a damaged message");
-            assert_eq!(err, want, "{id:04x}: reader error differs");
-            assert!(
-                pt.starts_with(&released),
-                "{id:04x}: released bytes that are not plaintext"
-            );
-            if trailing {
-                continue;
-            }
-            assert_eq!(
-                released.len() % frame,
-                0,
-                "{id:04x}: released part of a frame"
-            );
-            if suite.is_signing() {
+            let outcomes = [
+                ("reader", rt.block_on(read_all(&par, &source, m))),
+                ("writer", rt.block_on(write_all(&par, &source, m, 200))),
+                ("stream", rt.block_on(stream_all(&par, &source, m, 300))),
+            ];
+            for (what, (released, err)) in outcomes {
+                let err =
+                    err.unwrap_or_else(|| panic!("{what} ended cleanly on a damaged message"));
+                if what == "reader" {
+                    assert_eq!(err, want, "{id:04x}: {what} error differs");
+                }
                 assert!(
-                    released.len() <= regular,
-                    "{id:04x}: final frame released unsigned"
+                    pt.starts_with(&released),
+                    "{id:04x}: {what} released non-plaintext"
                 );
+                if trailing {
+                    continue;
+                }
+                assert_eq!(
+                    released.len() % frame,
+                    0,
+                    "{id:04x}: {what} released part of a frame"
+                );
+                if suite.is_signing() {
+                    assert!(
+                        released.len() <= regular,
+                        "{id:04x}: {what} released the final frame"
+                    );
+                }
             }
             cases += 1;
         }
-        // And intact, both ways.
+        // And intact, every way.
         assert_eq!(
             rt.block_on(read_all(&par, &source, &ct)),
+            (pt.clone(), None)
+        );
+        assert_eq!(
+            rt.block_on(write_all(&par, &source, &ct, 200)),
+            (pt.clone(), None)
+        );
+        assert_eq!(
+            rt.block_on(stream_all(&par, &source, &ct, 300)),
             (pt.clone(), None)
         );
     }
