@@ -122,7 +122,9 @@ impl Parallelism {
         }
     }
 
-    /// At most `n` frames worked on at once (`0`: one per thread of rayon's pool; `1`: off).
+    /// At most `n` threads seal or open a message's frames at once, besides the signature hash
+    /// stage (`0`, the default: every thread of rayon's global pool; `1`: off). The work runs on
+    /// rayon's global pool, whose size `RAYON_NUM_THREADS` sets.
     pub fn threads(mut self, n: usize) -> Self {
         self.threads = n;
         self
