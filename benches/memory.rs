@@ -21,9 +21,9 @@
 //! its budget is that limit plus 2 frames + 8 MiB.
 //!
 //! The client has the default parallelism (frames on every core in batches of 4 MiB), so the
-//! adapters that batch may hold a few batches: the budget grows by 5 batches (a decrypting case
-//! runs a batching `EncryptingReader` as its source, up to three batches, beside the decrypting
-//! adapter's two). `ESDK_MEMORY_BENCH_SEQUENTIAL=1` measures frame by frame
+//! adapters that batch may hold two batches each: the budget grows by 5 batches (a decrypting
+//! case runs a batching `EncryptingReader` as its source beside the decrypting adapter, and
+//! allocations round up). `ESDK_MEMORY_BENCH_SEQUENTIAL=1` measures frame by frame
 //! (`Parallelism::off()`) against the original budget.
 
 use std::io;

@@ -47,8 +47,8 @@
 //! # Memory and order
 //!
 //! A streaming batch is at most [`Parallelism::batch_bytes`] of plaintext (default 4 MiB; a
-//! one-shot call's batches are four times that); the streaming adapters hold up to about three
-//! batches at a time (one being read ahead, one on the pool, one being handed out). Output is written at each
+//! one-shot call's batches are four times that); the streaming adapters hold up to about two
+//! batches at a time (one being read ahead or handed out, one on the pool). Output is written at each
 //! frame's own place, so order is kept, and decrypted plaintext of a batch is released only
 //! after every tag in it verified (and the decryptor took the batch back). The final frame is
 //! never part of a batch: it, the footer and the signed-message release rules stay on the

@@ -52,8 +52,8 @@
 //! With frames on every core ([`Parallelism`], on by default
 //! for at least 1 MiB of data at hand) [`EncryptingReader`], [`EncryptingWriter`] and the
 //! decrypting adapters except the codec work in batches of frames (4 MiB of plaintext by
-//! default): they then hold up to about three batches (one being read ahead, one being sealed or
-//! opened on rayon's pool, one being handed out) instead of two frames. The bound is
+//! default): they then hold up to about two batches (one being read ahead or handed out, one
+//! being sealed or opened on rayon's pool) instead of two frames. The bound is
 //! [`Parallelism::batch_bytes`](crate::parallel::Parallelism::batch_bytes);
 //! `Parallelism::off()` restores the frame-by-frame bound. A batch never holds the final frame,
 //! so the release rules above are the same in both modes.
@@ -338,7 +338,9 @@ impl DecryptEngine {
     /// True when more ciphertext would fill the next batch: adapters that can read ahead do so
     /// (while it is immediately available) before stepping.
     pub(crate) fn wants_more(&self, input: &BytesMut) -> bool {
-        self.batch_wire().is_some_and(|want| input.len() < want)
+        // Not while the last batch's plaintext is still being handed out: that keeps the
+        // adapter at two batches (one read ahead, one being opened or handed out).
+        self.opened.is_empty() && self.batch_wire().is_some_and(|want| input.len() < want)
     }
 
     /// How much ciphertext a writer accepts per write: a batch when batches are on.
@@ -366,6 +368,11 @@ impl DecryptEngine {
             return false;
         };
         let mut buf = input.split_to(run.jobs.wire_total());
+        // The batch keeps its allocation; the rest (less than a frame) moves to a fresh buffer
+        // of one batch, so that reading ahead does not grow the shared one by doubling.
+        let mut fresh = BytesMut::with_capacity(run.jobs.wire_total().max(CHUNK) + CHUNK);
+        fresh.extend_from_slice(input);
+        *input = fresh;
         self.job = Some(parallel::spawn(move || {
             let outcome = parallel::open_in_place(&mut run, &mut buf, &par);
             (run, buf, outcome)

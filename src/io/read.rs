@@ -340,6 +340,10 @@ impl<R: AsyncRead> AsyncRead for EncryptingReader<R> {
                         .claim_frames(this.plain.len(), par.batch_frames(f))
                 {
                     let src = this.plain.split_to(run.jobs.plain_total()).freeze();
+                    // The rest moves to a fresh buffer of one batch (see the decrypting side).
+                    let mut fresh = BytesMut::with_capacity(batch + 1);
+                    fresh.extend_from_slice(this.plain);
+                    *this.plain = fresh;
                     let mut frames = std::mem::take(this.out);
                     frames.clear();
                     frames.resize(run.jobs.wire_total(), 0);
