@@ -6,9 +6,12 @@
 //! ```
 //!
 //! Suites 0x0478, 0x0578, 0x0178, 0x0078 × frame lengths 4 KiB and 64 KiB × sizes 1 KiB, 1 MiB,
-//! 64 MiB, encrypt and decrypt (raw AES-256 keyring), and 1 KiB messages per second.
+//! 64 MiB, encrypt and decrypt (raw AES-256 keyring), and 1 KiB messages per second, all with
+//! the default parallelism; group `parallel` sets one thread against every core (wall time:
+//! on a busy machine prefer `benches/compare`, which reads each thread's CPU time).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use esdk::parallel::Parallelism;
 use esdk::{AlgorithmSuite, Client, CommitmentPolicy, FrameLength, MaterialsSource, RawAesKeyring};
 use futures::executor::block_on;
 
@@ -102,5 +105,53 @@ fn small_messages(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, throughput, small_messages);
+/// One thread against every core, for large messages.
+fn parallel(c: &mut Criterion) {
+    let keys = keys();
+    for id in [0x0478u16, 0x0578] {
+        let suite = AlgorithmSuite::from_id(id).unwrap();
+        for (frame, size, label) in [(65536u32, 64usize << 20, "64MiB"), (4096, 4 << 20, "4MiB")] {
+            let mut group = c.benchmark_group(format!("parallel/{id:04x}/{frame}/{label}"));
+            group.sample_size(10);
+            group.throughput(Throughput::Bytes(size as u64));
+            let plaintext = vec![0x61u8; size];
+            let fl = FrameLength::new(frame).unwrap();
+            let ct = block_on(
+                encrypt_client(suite)
+                    .encrypt(&keys, &plaintext)
+                    .algorithm_suite(suite)
+                    .frame_length(fl)
+                    .into_future(),
+            )
+            .unwrap()
+            .ciphertext;
+            for (name, par) in [
+                ("one-thread", Parallelism::off()),
+                ("all-cores", Parallelism::default()),
+            ] {
+                let enc = Client::builder()
+                    .commitment_policy(CommitmentPolicy::REQUIRE_ENCRYPT_ALLOW_DECRYPT)
+                    .parallelism(par)
+                    .build();
+                group.bench_function(BenchmarkId::new("encrypt", name), |b| {
+                    b.iter(|| {
+                        block_on(
+                            enc.encrypt(&keys, &plaintext)
+                                .algorithm_suite(suite)
+                                .frame_length(fl)
+                                .into_future(),
+                        )
+                        .unwrap()
+                    })
+                });
+                group.bench_function(BenchmarkId::new("decrypt", name), |b| {
+                    b.iter(|| block_on(enc.decrypt(&keys, &ct).into_future()).unwrap())
+                });
+            }
+            group.finish();
+        }
+    }
+}
+
+criterion_group!(benches, throughput, small_messages, parallel);
 criterion_main!(benches);

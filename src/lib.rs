@@ -75,6 +75,7 @@ pub mod keyring;
 pub mod limits;
 pub mod manual;
 pub mod materials;
+pub mod parallel;
 pub mod proto;
 pub mod suite;
 #[doc(hidden)]

@@ -16,8 +16,9 @@
 //!   `ParsedPublicKey::verify_digest_sig` (aws-lc-rs's prehash API), so a streamed message is
 //!   never buffered. Signing keys cross the seam as raw scalars ([`SigningKey`]); a scalar is
 //!   loaded into AWS-LC as an RFC 5915 `ECPrivateKey`, which computes its public key.
-//! - HKDF: extract is one HMAC, then each output is one HKDF-Expand from that PRK
-//!   (aws-lc-rs's own `Salt::extract` would redo the extract for every output).
+//! - HKDF: extract is one HMAC, then every output block is an HMAC under one keyed
+//!   `hmac::Key` of the PRK (its inner and outer hash states computed once; aws-lc-rs's `Salt` /
+//!   `Prk` would redo the extract, and AWS-LC's `HKDF_expand` the keying, for every output).
 //! - PEM is read and written with `pem-rfc7468` (the crate the RustCrypto backend uses), and
 //!   PKCS#1 RSA keys are wrapped into PKCS#8 / SubjectPublicKeyInfo before AWS-LC parses them.
 //! - AWS-LC accepts RSA keys of 2048 to 8192 bits (RustCrypto also takes 1024-bit keys) and
@@ -32,7 +33,9 @@ mod tests;
 use aws_lc_rs::aead::{AES_128_GCM, AES_192_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::encoding::{AsBigEndian, EcPrivateKeyBin, EcPublicKeyCompressedBin};
 use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, KeyPair, ParsedPublicKey};
-use aws_lc_rs::{digest, hkdf, hmac};
+use aws_lc_rs::{digest, hmac};
+use std::sync::Arc;
+
 use zeroize::Zeroizing;
 
 use super::{
@@ -131,15 +134,6 @@ fn digest_algorithm(hash: HashAlgorithm) -> &'static digest::Algorithm {
     }
 }
 
-/// An HKDF-Expand output length, in the shape aws-lc-rs asks for.
-struct OutputLen(usize);
-
-impl hkdf::KeyType for OutputLen {
-    fn len(&self) -> usize {
-        self.0
-    }
-}
-
 impl Hashing for AwsLcHashing {
     fn hkdf(
         &self,
@@ -148,21 +142,30 @@ impl Hashing for AwsLcHashing {
         ikm: &[u8],
         outputs: &mut [(&[u8], &mut [u8])],
     ) -> Result<()> {
+        let algorithm = hmac_algorithm(hash);
+        let len = hash.output_len();
         let zeros = [0u8; 64];
-        let salt = salt.unwrap_or(&zeros[..hash.output_len()]);
+        let salt = salt.unwrap_or(&zeros[..len]);
         // HKDF-Extract (RFC 5869 2.2) is HMAC(salt, IKM).
         let prk = Zeroizing::new(self.hmac(hash, salt, &[ikm]));
-        let algorithm = match hash {
-            HashAlgorithm::Sha256 => hkdf::HKDF_SHA256,
-            HashAlgorithm::Sha384 => hkdf::HKDF_SHA384,
-            HashAlgorithm::Sha512 => hkdf::HKDF_SHA512,
-        };
-        let prk = hkdf::Prk::new_less_safe(algorithm, &prk);
+        // HKDF-Expand (2.3) with one keyed HMAC for every output: the key's inner and outer
+        // hash states are computed once (aws-lc's own HKDF_expand keys HMAC again per output,
+        // two more SHA-512 blocks per message key on the ESDK's hot path).
+        let key = hmac::Key::new(algorithm, &prk);
         for (info, out) in outputs.iter_mut() {
-            let info = [*info];
-            prk.expand(&info, OutputLen(out.len()))
-                .and_then(|okm| okm.fill(out))
-                .map_err(|_| Error::Crypto("HKDF output too long".into()))?;
+            if out.len() > 255 * len {
+                return Err(Error::Crypto("HKDF output too long".into()));
+            }
+            let mut previous = Zeroizing::new(Vec::new());
+            for (i, chunk) in out.chunks_mut(len).enumerate() {
+                let mut ctx = hmac::Context::with_key(&key);
+                ctx.update(&previous);
+                ctx.update(info);
+                ctx.update(&[(i + 1) as u8]);
+                let block = ctx.sign();
+                chunk.copy_from_slice(&block.as_ref()[..chunk.len()]);
+                *previous = block.as_ref().to_vec();
+            }
         }
         Ok(())
     }
@@ -239,7 +242,7 @@ fn key_pair(key: &SigningKey) -> Result<EcdsaKeyPair> {
 }
 
 struct EcSigner {
-    key: EcdsaKeyPair,
+    key: Arc<EcdsaKeyPair>,
     hash: digest::Context,
 }
 
@@ -285,19 +288,27 @@ impl Ecdsa for AwsLcEcdsa {
             .private_key()
             .as_be_bytes()
             .map_err(|_| Error::Crypto("ECDSA private key encoding failed".into()))?;
+        let public = compressed_public_key(&key)?;
         Ok((
-            SigningKey::new(algorithm, scalar.as_ref().to_vec()),
-            compressed_public_key(&key)?,
+            SigningKey::with_loaded(algorithm, scalar.as_ref().to_vec(), Arc::new(key)),
+            public,
         ))
     }
 
     fn public_key(&self, key: &SigningKey) -> Result<Vec<u8>> {
-        compressed_public_key(&key_pair(key)?)
+        match key.loaded::<EcdsaKeyPair>() {
+            Some(k) => compressed_public_key(&k),
+            None => compressed_public_key(&key_pair(key)?),
+        }
     }
 
     fn signer(&self, key: &SigningKey) -> Result<Box<dyn Signer>> {
+        let loaded = match key.loaded::<EcdsaKeyPair>() {
+            Some(k) => k,
+            None => Arc::new(key_pair(key)?),
+        };
         Ok(Box::new(EcSigner {
-            key: key_pair(key)?,
+            key: loaded,
             hash: digest::Context::new(ecdsa_params(key.algorithm()).digest),
         }))
     }

@@ -8,6 +8,8 @@ use aes_gcm::{Aes128Gcm, Aes256Gcm, AesGcm, Nonce, Tag};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256, Sha384, Sha512};
+use std::sync::Arc;
+
 use zeroize::Zeroizing;
 
 use super::{
@@ -181,14 +183,24 @@ macro_rules! ecdsa_curve {
                     // A random value is a valid scalar with overwhelming probability; retry if not.
                     if let Ok(sk) = Sk::from_slice(&scalar) {
                         let public = sk.verifying_key().to_sec1_point(true).as_bytes().to_vec();
-                        return Ok((SigningKey::new(alg, scalar.to_vec()), public));
+                        let key = SigningKey::with_loaded(alg, scalar.to_vec(), Arc::new(sk));
+                        return Ok((key, public));
                     }
                 }
             }
 
+            /// The key as loaded by `generate`, or loaded now.
+            fn load(key: &SigningKey) -> Result<Sk> {
+                if let Some(sk) = key.loaded::<Sk>() {
+                    return Ok((*sk).clone());
+                }
+                Sk::from_slice(key.expose()).map_err(|_| {
+                    KeyringError::InvalidKey("invalid ECDSA signing key".into()).into()
+                })
+            }
+
             pub(super) fn public_key(key: &SigningKey) -> Result<Vec<u8>> {
-                let sk = Sk::from_slice(key.expose())
-                    .map_err(|_| KeyringError::InvalidKey("invalid ECDSA signing key".into()))?;
+                let sk = load(key)?;
                 Ok(sk.verifying_key().to_sec1_point(true).as_bytes().to_vec())
             }
 
@@ -214,8 +226,7 @@ macro_rules! ecdsa_curve {
             }
 
             pub(super) fn signer(key: &SigningKey) -> Result<Box<dyn Signer>> {
-                let key = Sk::from_slice(key.expose())
-                    .map_err(|_| KeyringError::InvalidKey("invalid ECDSA signing key".into()))?;
+                let key = load(key)?;
                 Ok(Box::new(EcSigner {
                     key,
                     hash: <$hash>::new(),

@@ -49,6 +49,15 @@
 //! message is one block and is buffered whole (bounded by [`Limits`](crate::Limits)). The
 //! `benches/memory.rs` benchmark measures peak RSS for 1 GiB through each adapter.
 //!
+//! With frames on every core ([`Parallelism`], on by default
+//! for at least 1 MiB of data at hand) [`EncryptingReader`], [`EncryptingWriter`] and the
+//! decrypting adapters except the codec work in batches of frames (4 MiB of plaintext by
+//! default): they then hold up to about two batches (one being read ahead or handed out, one
+//! being sealed or opened on rayon's pool) instead of two frames. The bound is
+//! [`Parallelism::batch_bytes`](crate::parallel::Parallelism::batch_bytes);
+//! `Parallelism::off()` restores the frame-by-frame bound. A batch never holds the final frame,
+//! so the release rules above are the same in both modes.
+//!
 //! # Errors
 //!
 //! `AsyncRead`/`AsyncWrite` adapters report [`io::Error`]s that wrap the typed [`Error`]
@@ -63,7 +72,10 @@
 //! `next`); the async constructors are **not** cancel safe, because the inner reader or
 //! stream has been moved into them and header bytes may already have been consumed.
 
+use std::collections::VecDeque;
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::{Bytes, BytesMut};
@@ -72,6 +84,8 @@ use crate::client::{Client, MaterialsSource};
 use crate::context::EncryptionContext;
 use crate::error::{Error, FormatError, Result};
 use crate::format::MessageHeader;
+use crate::parallel::{self, Parallelism};
+use crate::proto::frames::OpenRun;
 use crate::proto::{DecryptEvent, Decryptor};
 
 pub mod codec;
@@ -182,11 +196,19 @@ pub(crate) enum Step {
     End,
 }
 
+/// A batch of frames being opened on rayon's pool: the run, its buffer, the outcome.
+type OpenJob = parallel::Pending<(OpenRun, BytesMut, Result<()>)>;
+
 /// The decrypt side shared by every decrypting adapter: the [`Decryptor`] plus the release
 /// mode. It holds no I/O; adapters feed it ciphertext and take [`Step`]s out.
-#[derive(Debug)]
 pub(crate) struct DecryptEngine {
     decryptor: Decryptor,
+    /// Batches of frames on every core (adapters that can wait for them); `None` otherwise.
+    parallelism: Option<Parallelism>,
+    /// The batch being opened.
+    job: Option<OpenJob>,
+    /// Verified plaintext of the last batch, one frame per piece, not yet handed out.
+    opened: VecDeque<Bytes>,
     /// `Some` in [`Release::Verified`] mode.
     hold: Option<Spool>,
     /// The decryptor reported [`DecryptEvent::Done`].
@@ -197,9 +219,24 @@ pub(crate) struct DecryptEngine {
     context: EncryptionContext,
 }
 
+impl std::fmt::Debug for DecryptEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecryptEngine")
+            .field("decryptor", &self.decryptor)
+            .field("parallelism", &self.parallelism)
+            .field("batch_running", &self.job.is_some())
+            .field("hold", &self.hold)
+            .field("verified", &self.verified)
+            .finish_non_exhaustive()
+    }
+}
+
 impl DecryptEngine {
-    /// An engine for `client`'s policy and limits; `spill` allows a spill file in verified mode.
-    pub(crate) fn new(client: &Client, release: Release, spill: bool) -> Self {
+    /// An engine for `client`'s policy and limits. `asynchronous` engines may return `Pending`
+    /// from [`poll_step`](Self::poll_step): they may spill in verified mode and open batches of
+    /// frames on rayon's pool (see [`crate::parallel`]).
+    pub(crate) fn new(client: &Client, release: Release, asynchronous: bool) -> Self {
+        let spill = asynchronous;
         let hold = match release {
             Release::Verified { memory_limit } => {
                 Some(Spool::new(memory_limit, spill, client.crypto_provider()))
@@ -208,6 +245,9 @@ impl DecryptEngine {
         };
         Self {
             decryptor: client.decryptor(release == Release::UnsignedOnly),
+            parallelism: asynchronous.then_some(*client.parallelism()),
+            job: None,
+            opened: VecDeque::new(),
             hold,
             verified: false,
             ended: false,
@@ -265,6 +305,12 @@ impl DecryptEngine {
     /// authenticated but still the sender's choice, so larger frames grow as they arrive.
     pub(crate) fn reserve_input(&self, input: &mut BytesMut) {
         const MAX_HINT: usize = 4 << 20;
+        if let Some(want) = self.batch_wire() {
+            if input.len() < want && input.capacity() - input.len() < CHUNK / 2 {
+                input.reserve(CHUNK.max((want - input.len()).min(MAX_HINT)));
+            }
+            return;
+        }
         if input.capacity() - input.len() >= CHUNK / 2 {
             return;
         }
@@ -274,6 +320,85 @@ impl DecryptEngine {
             .map_or(0, |h| h.frame_length() as usize);
         let whole = frame.saturating_add(64).min(MAX_HINT);
         input.reserve(CHUNK.max(whole.saturating_sub(input.len())));
+    }
+
+    /// Wire bytes of a full batch, when this engine opens batches and is in the body of a
+    /// framed message.
+    fn batch_wire(&self) -> Option<usize> {
+        let par = self.parallelism.as_ref()?;
+        let frame = self.header.as_ref()?.frame_length() as usize;
+        // A frame is opened whole: frames of a batch's size or more gain nothing.
+        let frames = par.batch_frames(frame);
+        if self.verified || frames < 2 || !par.applies(par.get_batch_bytes()) {
+            return None;
+        }
+        Some(frames * (frame + 32))
+    }
+
+    /// True when more ciphertext would fill the next batch: adapters that can read ahead do so
+    /// (while it is immediately available) before stepping.
+    pub(crate) fn wants_more(&self, input: &BytesMut) -> bool {
+        // Not while the last batch's plaintext is still being handed out: that keeps the
+        // adapter at two batches (one read ahead, one being opened or handed out).
+        self.opened.is_empty() && self.batch_wire().is_some_and(|want| input.len() < want)
+    }
+
+    /// How much ciphertext a writer accepts per write: a batch when batches are on.
+    pub(crate) fn accept_len(&self) -> usize {
+        self.batch_wire().map_or(CHUNK, |w| w.max(CHUNK))
+    }
+
+    /// Starts opening a batch of the frames at the front of `input` on the pool, when there are
+    /// enough of them.
+    fn start_batch(&mut self, input: &mut BytesMut) -> bool {
+        let Some(par) = self.parallelism else {
+            return false;
+        };
+        let Some(header) = self.header.as_ref() else {
+            return false;
+        };
+        let max = par.batch_frames(header.frame_length() as usize);
+        let Some((count, frame)) = self.decryptor.claimable(input, max) else {
+            return false;
+        };
+        if count == 0 || !par.applies(count * frame) {
+            return false;
+        }
+        let Some(mut run) = self.decryptor.claim_frames(input, max) else {
+            return false;
+        };
+        let mut buf = input.split_to(run.jobs.wire_total());
+        // The batch keeps its allocation; the rest (less than a frame) moves to a fresh buffer
+        // of one batch, so that reading ahead does not grow the shared one by doubling.
+        let mut fresh = BytesMut::with_capacity(run.jobs.wire_total().max(CHUNK) + CHUNK);
+        fresh.extend_from_slice(input);
+        *input = fresh;
+        self.job = Some(parallel::spawn(move || {
+            let outcome = parallel::open_in_place(&mut run, &mut buf, &par);
+            (run, buf, outcome)
+        }));
+        true
+    }
+
+    /// Polls the running batch; once done, queues its verified plaintext.
+    fn poll_batch(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let Some(job) = self.job.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let done = ready!(Pin::new(job).poll(cx));
+        self.job = None;
+        let (run, buf, outcome) = done?;
+        let (count, w, f) = (
+            run.jobs.count,
+            run.jobs.cipher.wire_len(),
+            run.jobs.cipher.frame_length(),
+        );
+        self.decryptor.end_run(run, outcome)?;
+        let buf = buf.freeze();
+        let head = crate::format::body::REGULAR_HEAD_LEN;
+        self.opened
+            .extend((0..count).map(|i| buf.slice(i * w + head..i * w + head + f)));
+        Poll::Ready(Ok(()))
     }
 
     pub(crate) fn needs_materials(&self) -> bool {
@@ -323,7 +448,13 @@ impl DecryptEngine {
                 }
                 continue;
             }
-            match self.decryptor.decode(input)? {
+            ready!(self.poll_batch(cx))?;
+            let event = match self.opened.pop_front() {
+                Some(b) => Some(DecryptEvent::Plaintext(b)),
+                None if self.start_batch(input) => continue,
+                None => self.decryptor.decode(input)?,
+            };
+            match event {
                 Some(DecryptEvent::Plaintext(b)) if b.is_empty() => {}
                 Some(DecryptEvent::Plaintext(b)) => match self.hold.as_mut() {
                     Some(spool) => spool.push(b)?,

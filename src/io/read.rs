@@ -9,11 +9,13 @@ use bytes::{Buf, Bytes, BytesMut};
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
+use super::write::{SealJob, poll_seal_job};
 use super::{CHUNK, DecryptEngine, DecryptOptions, Step};
 use crate::client::{Client, EncryptOptions, MaterialsSource};
 use crate::context::EncryptionContext;
 use crate::error::Result;
 use crate::format::MessageHeader;
+use crate::parallel::{self, Parallelism};
 use crate::proto::Encryptor;
 
 pin_project! {
@@ -139,6 +141,17 @@ impl<R: AsyncRead> AsyncRead for DecryptingReader<R> {
             if *this.done || buf.remaining() == 0 {
                 return Poll::Ready(Ok(()));
             }
+            // With batches on, read ahead while the inner reader has data ready (also while a
+            // batch is being opened), up to a batch; then go on with what is buffered.
+            if !*this.eof && this.engine.wants_more(this.input) {
+                this.engine.reserve_input(this.input);
+                match tokio_util::io::poll_read_buf(this.inner.as_mut(), cx, this.input) {
+                    Poll::Ready(Ok(0)) => *this.eof = true,
+                    Poll::Ready(Ok(_)) => continue,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => {}
+                }
+            }
             match ready!(this.engine.poll_step(cx, this.input, *this.eof))? {
                 Step::Data(b) => *this.current = b,
                 Step::End => *this.done = true,
@@ -182,13 +195,27 @@ pin_project! {
     /// and kept until read out, so dropping a `read` future loses nothing. [`new`](Self::new)
     /// is not: if its future is dropped, the inner reader moved into it is dropped too (it
     /// reads nothing from it).
-    #[derive(Debug)]
     pub struct EncryptingReader<R> {
         #[pin]
         inner: R,
         encryptor: Encryptor,
         out: BytesMut,
         staging: Box<[u8]>,
+        parallelism: Parallelism,
+        // Plaintext read ahead for batches.
+        plain: BytesMut,
+        eof: bool,
+        job: Option<SealJob>,
+    }
+}
+
+impl<R: std::fmt::Debug> std::fmt::Debug for EncryptingReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncryptingReader")
+            .field("inner", &self.inner)
+            .field("encryptor", &self.encryptor)
+            .field("batch_running", &self.job.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -205,10 +232,20 @@ impl<R: AsyncRead> EncryptingReader<R> {
         options: &EncryptOptions,
     ) -> Result<Self> {
         let encryptor = client.encryptor(&source.into(), options).await?;
-        Ok(Self::from_encryptor(encryptor, inner))
+        Ok(Self::from_encryptor(encryptor, inner).parallelism(*client.parallelism()))
     }
 
-    /// A reader over an [`Encryptor`] made by [`Client::encryptor`].
+    /// Seals batches of frames on every core (see [`crate::parallel`]): the reader then reads
+    /// ahead up to a batch of plaintext while the inner reader has it ready, and seals what it
+    /// holds in one batch when that is at least [`Parallelism::get_min_bytes`].
+    /// [`new`](Self::new) takes the client's setting.
+    pub fn parallelism(mut self, parallelism: Parallelism) -> Self {
+        self.parallelism = parallelism;
+        self
+    }
+
+    /// A reader over an [`Encryptor`] made by [`Client::encryptor`], frame by frame on the
+    /// calling thread (see [`parallelism`](Self::parallelism)).
     pub fn from_encryptor(mut encryptor: Encryptor, inner: R) -> Self {
         let mut out = BytesMut::new();
         encryptor.write_header(&mut out);
@@ -218,6 +255,10 @@ impl<R: AsyncRead> EncryptingReader<R> {
             encryptor,
             out,
             staging: vec![0u8; frame.clamp(1, CHUNK)].into_boxed_slice(),
+            parallelism: Parallelism::off(),
+            plain: BytesMut::new(),
+            eof: false,
+            job: None,
         }
     }
 }
@@ -253,8 +294,68 @@ impl<R: AsyncRead> AsyncRead for EncryptingReader<R> {
                 this.out.advance(n);
                 return Poll::Ready(Ok(()));
             }
+            ready!(poll_seal_job(this.job, this.encryptor, this.out, cx))?;
+            if !this.out.is_empty() {
+                continue;
+            }
             if this.encryptor.is_finished() || buf.remaining() == 0 {
                 return Poll::Ready(Ok(()));
+            }
+            let par = *this.parallelism;
+            let f = this.encryptor.header().frame_length() as usize;
+            let batch = par.batch_frames(f) * f;
+            if par.applies(batch) {
+                // Read ahead up to a batch (and a byte: a full frame is sealed only once more
+                // plaintext follows) while the inner reader has data ready.
+                if !*this.eof && this.plain.len() <= batch {
+                    this.plain.reserve(batch + 1 - this.plain.len());
+                    match tokio_util::io::poll_read_buf(this.inner.as_mut(), cx, this.plain) {
+                        Poll::Ready(Ok(0)) => *this.eof = true,
+                        Poll::Ready(Ok(_)) => continue,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Pending if this.plain.is_empty() => return Poll::Pending,
+                        Poll::Pending => {}
+                    }
+                }
+                if this.plain.is_empty() {
+                    this.encryptor.finish(this.out)?;
+                    continue;
+                }
+                match this.encryptor.pending_len() {
+                    0 => {}
+                    p if p == f => {
+                        this.encryptor.seal_held_frame(this.out)?;
+                        continue;
+                    }
+                    p => {
+                        let n = this.plain.len().min(f - p);
+                        this.encryptor.update(&this.plain[..n], this.out)?;
+                        this.plain.advance(n);
+                        continue;
+                    }
+                }
+                if par.applies(this.plain.len())
+                    && let Some(mut run) = this
+                        .encryptor
+                        .claim_frames(this.plain.len(), par.batch_frames(f))
+                {
+                    let src = this.plain.split_to(run.jobs.plain_total()).freeze();
+                    // The rest moves to a fresh buffer of one batch (see the decrypting side).
+                    let mut fresh = BytesMut::with_capacity(batch + 1);
+                    fresh.extend_from_slice(this.plain);
+                    *this.plain = fresh;
+                    let mut frames = std::mem::take(this.out);
+                    frames.clear();
+                    frames.resize(run.jobs.wire_total(), 0);
+                    *this.job = Some(parallel::spawn(move || {
+                        let outcome = parallel::seal(&mut run, Some(&src), &mut frames, &par);
+                        (run, frames, outcome)
+                    }));
+                    continue;
+                }
+                this.encryptor.update(this.plain, this.out)?;
+                this.plain.clear();
+                continue;
             }
             let mut staging = ReadBuf::new(this.staging);
             ready!(this.inner.as_mut().poll_read(cx, &mut staging))?;

@@ -1,22 +1,60 @@
 //! `AsyncWrite` adapters: [`EncryptingWriter`] (plaintext in, ciphertext to the sink) and
 //! [`DecryptingWriter`] (ciphertext in, plaintext to the sink).
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures::future::BoxFuture;
 use pin_project_lite::pin_project;
 use tokio::io::AsyncWrite;
 
-use super::{CHUNK, DecryptEngine, DecryptOptions, Step};
+use super::{DecryptEngine, DecryptOptions, Step};
 use crate::client::{Client, EncryptOptions, MaterialsSource};
 use crate::context::EncryptionContext;
 use crate::error::{Error, Result};
 use crate::format::MessageHeader;
 use crate::materials::DecryptionMaterials;
+use crate::parallel::{self, Parallelism};
 use crate::proto::Encryptor;
+use crate::proto::frames::SealRun;
+
+/// A batch of frames being sealed on rayon's pool: the run, the sealed frames, the outcome.
+pub(crate) type SealJob = parallel::Pending<(SealRun, BytesMut, Result<()>)>;
+
+/// Starts sealing, on rayon's pool, the frames laid out in `frames` (each slot holds its
+/// plaintext after a 16-byte gap for the head, then 16 bytes for the tag).
+pub(crate) fn spawn_seal(mut run: SealRun, mut frames: BytesMut, par: Parallelism) -> SealJob {
+    parallel::spawn(move || {
+        let outcome = parallel::seal(&mut run, None, &mut frames, &par);
+        (run, frames, outcome)
+    })
+}
+
+/// Waits for the sealing batch, if any; then its frames follow whatever `out` holds.
+pub(crate) fn poll_seal_job(
+    job: &mut Option<SealJob>,
+    encryptor: &mut Encryptor,
+    out: &mut BytesMut,
+    cx: &mut Context<'_>,
+) -> Poll<Result<()>> {
+    let Some(pending) = job.as_mut() else {
+        return Poll::Ready(Ok(()));
+    };
+    let done = ready!(Pin::new(pending).poll(cx));
+    *job = None;
+    let (run, frames, outcome) = done?;
+    outcome?;
+    encryptor.end_run(run);
+    if out.is_empty() {
+        *out = frames;
+    } else {
+        out.extend_from_slice(&frames);
+    }
+    Poll::Ready(Ok(()))
+}
 
 /// Writes all of `buf` to `inner`, advancing it; `Ready(Ok)` once it is empty.
 fn poll_drain<W: AsyncWrite>(
@@ -38,7 +76,9 @@ pin_project! {
     /// Encrypts what is written to it and writes the message to an inner [`AsyncWrite`].
     ///
     /// Made by [`EncryptingWriter::new`], which obtains the materials. Each `poll_write` takes
-    /// at most one frame of plaintext and never returns `Ok(0)` for a non-empty buffer (so
+    /// at most one frame of plaintext (a batch of frames, sealed on every core, when the write
+    /// brings at least [`Parallelism::get_min_bytes`](crate::parallel::Parallelism) and
+    /// parallelism is on) and never returns `Ok(0)` for a non-empty buffer (so
     /// `tokio::io::copy` and `write_all` work); the header and frames go to the inner writer
     /// as they complete.
     ///
@@ -65,12 +105,23 @@ pin_project! {
     /// written is kept for the next call. Dropping a `shutdown` future before it completes
     /// leaves a message that may lack its end: call `shutdown` again. [`new`](Self::new) is not
     /// cancel safe: dropping its future drops the inner writer (nothing was written to it).
-    #[derive(Debug)]
     pub struct EncryptingWriter<W> {
         #[pin]
         inner: W,
         encryptor: Encryptor,
         out: BytesMut,
+        parallelism: Parallelism,
+        job: Option<SealJob>,
+    }
+}
+
+impl<W: std::fmt::Debug> std::fmt::Debug for EncryptingWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncryptingWriter")
+            .field("inner", &self.inner)
+            .field("encryptor", &self.encryptor)
+            .field("batch_running", &self.job.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -87,10 +138,11 @@ impl<W: AsyncWrite> EncryptingWriter<W> {
         options: &EncryptOptions,
     ) -> Result<Self> {
         let encryptor = client.encryptor(&source.into(), options).await?;
-        Ok(Self::from_encryptor(encryptor, inner))
+        Ok(Self::from_encryptor(encryptor, inner).parallelism(*client.parallelism()))
     }
 
-    /// A writer over an [`Encryptor`] made by [`Client::encryptor`].
+    /// A writer over an [`Encryptor`] made by [`Client::encryptor`], frame by frame on the
+    /// calling thread (see [`parallelism`](Self::parallelism)).
     pub fn from_encryptor(mut encryptor: Encryptor, inner: W) -> Self {
         let mut out = BytesMut::new();
         encryptor.write_header(&mut out);
@@ -98,7 +150,17 @@ impl<W: AsyncWrite> EncryptingWriter<W> {
             inner,
             encryptor,
             out,
+            parallelism: Parallelism::off(),
+            job: None,
         }
+    }
+
+    /// Seals batches of frames on every core (see [`crate::parallel`]) when a single write
+    /// brings at least [`Parallelism::get_min_bytes`] of plaintext. [`new`](Self::new) takes
+    /// the client's setting.
+    pub fn parallelism(mut self, parallelism: Parallelism) -> Self {
+        self.parallelism = parallelism;
+        self
     }
 }
 
@@ -129,25 +191,52 @@ impl<W: AsyncWrite> AsyncWrite for EncryptingWriter<W> {
         if this.encryptor.is_finished() {
             return Poll::Ready(Err(Error::misuse("write after shutdown").into()));
         }
+        ready!(poll_seal_job(this.job, this.encryptor, this.out, cx))?;
         ready!(poll_drain(this.inner.as_mut(), cx, this.out))?;
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let n = buf
-            .len()
-            .min(this.encryptor.header().frame_length() as usize);
+        let f = this.encryptor.header().frame_length() as usize;
+        let par = *this.parallelism;
+        if par.applies(buf.len()) {
+            // Batches: first line the held-back plaintext up with a frame boundary.
+            match this.encryptor.pending_len() {
+                0 => {}
+                p if p == f => this.encryptor.seal_held_frame(this.out)?,
+                p => {
+                    let n = buf.len().min(f - p);
+                    this.encryptor.update(&buf[..n], this.out)?;
+                    return Poll::Ready(Ok(n));
+                }
+            }
+            if let Some(run) = this.encryptor.claim_frames(buf.len(), par.batch_frames(f)) {
+                // The one copy the API needs: plaintext into its frame slots.
+                let mut frames = BytesMut::with_capacity(run.jobs.wire_total());
+                let taken = run.jobs.plain_total();
+                for plain in buf[..taken].chunks(f) {
+                    frames.put_bytes(0, crate::format::body::REGULAR_HEAD_LEN);
+                    frames.extend_from_slice(plain);
+                    frames.put_bytes(0, crate::suite::TAG_LEN);
+                }
+                *this.job = Some(spawn_seal(run, frames, par));
+                return Poll::Ready(Ok(taken));
+            }
+        }
+        let n = buf.len().min(f);
         this.encryptor.update(&buf[..n], this.out)?;
         Poll::Ready(Ok(n))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut this = self.project();
+        ready!(poll_seal_job(this.job, this.encryptor, this.out, cx))?;
         ready!(poll_drain(this.inner.as_mut(), cx, this.out))?;
         this.inner.poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut this = self.project();
+        ready!(poll_seal_job(this.job, this.encryptor, this.out, cx))?;
         ready!(poll_drain(this.inner.as_mut(), cx, this.out))?;
         if !this.encryptor.is_finished() {
             this.encryptor.finish(this.out)?;
@@ -326,7 +415,7 @@ impl<W: AsyncWrite> AsyncWrite for DecryptingWriter<W> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let n = buf.len().min(CHUNK);
+        let n = buf.len().min(this.engine.accept_len());
         this.engine.reserve_input(this.input);
         this.input.extend_from_slice(&buf[..n]);
         Poll::Ready(Ok(n))

@@ -13,6 +13,8 @@
 //! verifies; a frame's plaintext is released only after its tag verifies; the final frame and a
 //! non-framed body of a *signed* message are held until the signature verifies.
 
+use std::sync::Arc;
+
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::crypto::{AeadKey, CryptoProvider, Verifier};
@@ -22,6 +24,7 @@ use crate::format::header::{Parsed, parse_header_body};
 use crate::format::{ContentType, MessageHeader};
 use crate::limits::Limits;
 use crate::materials::DecryptionMaterials;
+use crate::proto::frames::{FrameCipher, FrameJobs, OpenRun};
 use crate::proto::keys;
 use crate::suite::{CommitmentPolicy, IV_LEN, MessageFormatVersion, TAG_LEN};
 
@@ -53,10 +56,20 @@ pub enum DecryptEvent {
 enum State {
     Header,
     Materials,
-    Frames { next_seq: u32 },
+    Frames {
+        next_seq: u32,
+    },
+    /// An [`OpenRun`] is out; frames continue at `next_seq` once it is back.
+    Run {
+        next_seq: u32,
+    },
     NonFramed,
-    Footer { held: Bytes },
-    Done { reported: bool },
+    Footer {
+        held: Bytes,
+    },
+    Done {
+        reported: bool,
+    },
     Failed,
 }
 
@@ -74,7 +87,7 @@ pub struct Decryptor {
     header_len: usize,
     header_need: usize,
     raw_header: Bytes,
-    content_key: Option<Box<dyn AeadKey>>,
+    content_key: Option<Arc<dyn AeadKey>>,
     verifier: Option<Box<dyn Verifier>>,
 }
 
@@ -239,7 +252,7 @@ impl Decryptor {
             ContentType::Framed => State::Frames { next_seq: 1 },
             ContentType::NonFramed => State::NonFramed,
         };
-        self.content_key = Some(keys.content);
+        self.content_key = Some(Arc::from(keys.content));
         self.raw_header = Bytes::new();
         Ok(())
     }
@@ -277,6 +290,9 @@ impl Decryptor {
                     return Ok(Some(DecryptEvent::Header(header)));
                 }
                 State::Materials => return Ok(None),
+                State::Run { .. } => {
+                    return Err(Error::misuse("a run of frames is still being opened"));
+                }
                 State::Frames { next_seq } => {
                     let expected = *next_seq;
                     let frame_length = self.header_ref()?.frame_length;
@@ -354,6 +370,85 @@ impl Decryptor {
                 }
             }
         }
+    }
+
+    /// How many whole regular frames [`claim_frames`](Self::claim_frames) would take from the
+    /// front of `input` (at most `max`), and the message's frame length; `None` outside the
+    /// body of a framed message.
+    pub(crate) fn claimable(&self, input: &[u8], max: usize) -> Option<(usize, usize)> {
+        let State::Frames { next_seq } = self.state else {
+            return None;
+        };
+        let frame_length = self.header.as_ref()?.frame_length as usize;
+        let w = body::REGULAR_HEAD_LEN + frame_length + TAG_LEN;
+        let mut count = 0usize;
+        while count < max {
+            let Some(frame) = input.get(count * w..(count + 1) * w) else {
+                break;
+            };
+            let expected = next_seq.checked_add(count as u32);
+            if expected
+                .is_none_or(|e| e == body::FINAL_FRAME_MARKER || frame[..4] != e.to_be_bytes())
+            {
+                break;
+            }
+            count += 1;
+        }
+        Some((count, frame_length))
+    }
+
+    /// Claims up to `max` whole regular frames at the front of `input` for opening elsewhere
+    /// (see [`crate::proto::frames`]); `None` outside the body or when `input` does not start
+    /// with a whole regular frame with the expected sequence number. Anything unusual (a short
+    /// frame, the final frame, a wrong sequence number) ends the run before it, and is left to
+    /// [`decode`](Self::decode), which reports it exactly as without runs. `input` is not
+    /// consumed: the caller drops the run's `wire_total()` bytes from its front once it has
+    /// them. The run must come back through [`end_run`](Self::end_run) before any other call.
+    pub(crate) fn claim_frames(&mut self, input: &[u8], max: usize) -> Option<OpenRun> {
+        let (count, _) = self.claimable(input, max)?;
+        let State::Frames { next_seq } = self.state else {
+            return None;
+        };
+        if count == 0 {
+            return None;
+        }
+        let header = self.header.as_ref()?;
+        let key = self.content_key.clone()?;
+        let cipher = FrameCipher::new(key, &header.message_id, header.frame_length);
+        self.state = State::Run {
+            next_seq: next_seq + count as u32,
+        };
+        Some(OpenRun {
+            jobs: FrameJobs {
+                cipher,
+                first_seq: next_seq,
+                count,
+            },
+            verifier: self.verifier.take(),
+        })
+    }
+
+    /// Takes back a run claimed with [`claim_frames`](Self::claim_frames), with the outcome
+    /// of opening it. On an error (or a run this decryptor did not hand out) the decryptor is
+    /// spent and the error returned; the run's plaintext must then not be used.
+    pub(crate) fn end_run(&mut self, run: OpenRun, outcome: Result<()>) -> Result<()> {
+        let State::Run { next_seq } = self.state else {
+            self.fail();
+            return Err(Error::misuse("no run of frames was out"));
+        };
+        if let Err(e) = outcome {
+            self.fail();
+            return Err(e);
+        }
+        if next_seq != run.jobs.first_seq + run.jobs.count as u32 {
+            self.fail();
+            return Err(Error::misuse(
+                "a run of frames came back to the wrong decryptor",
+            ));
+        }
+        self.verifier = run.verifier;
+        self.state = State::Frames { next_seq };
+        Ok(())
     }
 
     /// After the final frame or the non-framed body: hold the plaintext for the signature, or

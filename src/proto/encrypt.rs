@@ -1,5 +1,7 @@
 //! The encrypt state machine.
 
+use std::sync::Arc;
+
 use bytes::{BufMut, BytesMut};
 
 use crate::crypto::{AeadKey, CryptoProvider, Signer};
@@ -7,6 +9,7 @@ use crate::error::{Error, FormatError, KeyringError, Result};
 use crate::format::body::{self, BodyAad, BodyKind};
 use crate::format::{ContentType, FrameLength, MessageHeader};
 use crate::materials::EncryptionMaterials;
+use crate::proto::frames::{FrameCipher, FrameJobs, SealRun};
 use crate::proto::keys;
 use crate::suite::{IV_LEN, MessageFormatVersion, TAG_LEN};
 
@@ -25,12 +28,14 @@ use crate::suite::{IV_LEN, MessageFormatVersion, TAG_LEN};
 pub struct Encryptor {
     header: MessageHeader,
     header_bytes: Option<Vec<u8>>,
-    content_key: Box<dyn AeadKey>,
+    content_key: Arc<dyn AeadKey>,
     signer: Option<Box<dyn Signer>>,
     frame_length: usize,
     next_seq: u32,
     pending: Vec<u8>,
     finished: bool,
+    /// A [`SealRun`] is out: every other call fails until it comes back.
+    run_out: bool,
 }
 
 impl std::fmt::Debug for Encryptor {
@@ -107,12 +112,13 @@ impl Encryptor {
         Ok(Self {
             header,
             header_bytes: Some(bytes),
-            content_key: keys.content,
+            content_key: Arc::from(keys.content),
             signer,
             frame_length: frame_length.get() as usize,
             next_seq: 1,
             pending: Vec::new(),
             finished: false,
+            run_out: false,
         })
     }
 
@@ -137,6 +143,7 @@ impl Encryptor {
         if self.finished {
             return Err(Error::misuse("update after finish"));
         }
+        self.check_no_run()?;
         self.write_header(out);
         let f = self.frame_length;
         while !plaintext.is_empty() {
@@ -169,6 +176,7 @@ impl Encryptor {
         if self.finished {
             return Err(Error::misuse("finish called twice"));
         }
+        self.check_no_run()?;
         self.write_header(out);
         self.finished = true;
         let pending = std::mem::take(&mut self.pending);
@@ -191,6 +199,84 @@ impl Encryptor {
     /// True once [`finish`](Self::finish) has run.
     pub fn is_finished(&self) -> bool {
         self.finished
+    }
+
+    fn check_no_run(&self) -> Result<()> {
+        if self.run_out {
+            return Err(Error::misuse("a run of frames is still being sealed"));
+        }
+        Ok(())
+    }
+
+    /// How many whole regular frames [`claim_frames`](Self::claim_frames) would take from
+    /// `available` plaintext bytes (at most `max`). Full frames are taken only while at least
+    /// one byte stays behind, as [`update`](Self::update) does, so the output is the same.
+    pub(crate) fn claimable(&self, available: usize, max: usize) -> usize {
+        if self.finished || self.run_out || !self.pending.is_empty() || self.header_bytes.is_some()
+        {
+            return 0;
+        }
+        // The final frame's sequence number must fit too, so regular frames stop at 2^32 − 2.
+        let room = (u32::MAX - self.next_seq) as usize;
+        (available.saturating_sub(1) / self.frame_length)
+            .min(max)
+            .min(room)
+    }
+
+    /// Claims the next regular frames for sealing elsewhere (see [`crate::proto::frames`]):
+    /// as many as [`claimable`](Self::claimable) says, `None` when that is zero. The caller
+    /// seals the first `count × frame_length` bytes of the plaintext it holds and must hand the
+    /// run back with [`end_run`](Self::end_run) before any other call. The header must have
+    /// been written.
+    pub(crate) fn claim_frames(&mut self, available: usize, max: usize) -> Option<SealRun> {
+        let count = self.claimable(available, max);
+        if count == 0 {
+            return None;
+        }
+        let jobs = FrameJobs {
+            cipher: FrameCipher::new(
+                self.content_key.clone(),
+                &self.header.message_id,
+                self.frame_length as u32,
+            ),
+            first_seq: self.next_seq,
+            count,
+        };
+        self.next_seq += count as u32;
+        self.run_out = true;
+        Some(SealRun {
+            jobs,
+            signer: self.signer.take(),
+        })
+    }
+
+    /// Bytes of plaintext held back, not yet in a frame.
+    pub(crate) fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Seals the full frame held back by [`update`](Self::update), if there is one, so that
+    /// [`claim_frames`](Self::claim_frames) can take the frames after it. Call it only when
+    /// more plaintext is certain to follow (the caller holds some), as a held frame is the
+    /// final frame otherwise.
+    pub(crate) fn seal_held_frame(&mut self, out: &mut BytesMut) -> Result<()> {
+        self.check_no_run()?;
+        if self.finished || self.pending.len() != self.frame_length {
+            return Ok(());
+        }
+        self.write_header(out);
+        let frame = std::mem::take(&mut self.pending);
+        self.seal_regular(&frame, out)?;
+        self.pending = frame;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Takes back a run claimed with [`claim_frames`](Self::claim_frames) once its frames are
+    /// sealed, emitted and hashed.
+    pub(crate) fn end_run(&mut self, run: SealRun) {
+        self.signer = run.signer;
+        self.run_out = false;
     }
 
     fn seal_regular(&mut self, frame: &[u8], out: &mut BytesMut) -> Result<()> {

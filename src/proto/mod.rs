@@ -7,6 +7,7 @@
 
 mod decrypt;
 mod encrypt;
+pub(crate) mod frames;
 pub(crate) mod keys;
 
 pub use decrypt::{DecryptEvent, Decryptor, DecryptorConfig};

@@ -14,11 +14,26 @@ mod measure;
 use std::collections::BTreeMap;
 
 use esdk::crypto::{CryptoProvider, HashAlgorithm};
+use esdk::parallel::Parallelism;
 use esdk::{AlgorithmSuite, Client, CommitmentPolicy, FrameLength, MaterialsSource, RawAesKeyring};
 use measure::{
-    Opts, filler, oneshot_record, peak_extra, peak_ratio, peak_record, rate, repeat, small_record,
-    small_suites,
+    Opts, critical_path, filler, oneshot_record, parallel_record, peak_extra, peak_ratio,
+    peak_record, rate, repeat, small_record, small_suites,
 };
+
+/// Medians over `runs` of the busiest thread's and all threads' CPU seconds of `op`.
+fn critical_repeat<R>(runs: usize, mut op: impl FnMut() -> R) -> (f64, f64) {
+    let (mut crit, mut sum) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let (c, s, out) = critical_path(&mut op);
+        drop(out);
+        crit.push(c);
+        sum.push(s);
+    }
+    crit.sort_by(f64::total_cmp);
+    sum.sort_by(f64::total_cmp);
+    (crit[runs / 2], sum[runs / 2])
+}
 use serde_json::Value;
 
 const BACKENDS: [(&str, &str, &CryptoProvider); 2] = [
@@ -35,6 +50,7 @@ fn main() {
     match args.next().as_deref() {
         Some("measure") => measure(),
         Some("report") => report(&args.collect::<Vec<_>>()),
+        Some("threshold") => threshold(),
         _ => {
             eprintln!("usage: esdk-compare measure [OPTIONS] | esdk-compare report FILE...");
             std::process::exit(2)
@@ -60,9 +76,12 @@ fn measure() {
             RawAesKeyring::with_provider("bench", "aes-256", &[7u8; 32], provider)
                 .expect("keyring"),
         );
+        // One core: comparable per CPU-second with the other implementations (both run on one
+        // thread). Frames on every core are measured after, per wall-second.
         let decrypt_client = Client::builder()
             .commitment_policy(CommitmentPolicy::REQUIRE_ENCRYPT_ALLOW_DECRYPT)
             .crypto_provider(provider)
+            .parallelism(Parallelism::off())
             .build();
         for &id in &o.suites {
             let suite = AlgorithmSuite::from_id(id).expect("known suite");
@@ -74,6 +93,7 @@ fn measure() {
             let client = Client::builder()
                 .commitment_policy(policy)
                 .crypto_provider(provider)
+                .parallelism(Parallelism::off())
                 .build();
             for &frame in &o.frames {
                 let fl = FrameLength::new(frame).expect("frame length");
@@ -127,6 +147,91 @@ fn measure() {
                     let ratio = peak_ratio(ct.len(), e, out.plaintext.len());
                     println!("{}", peak_record(name, id, frame, "decrypt", ratio));
                 }
+                drop(out);
+                if o.parallel {
+                    let par = format!("{name}{PAR}");
+                    // ESDK_COMPARE_BATCH_MIB sets the batch size (default: the library's).
+                    let mut all = Parallelism::default();
+                    if let Some(mib) = std::env::var("ESDK_COMPARE_BATCH_MIB")
+                        .ok()
+                        .and_then(|v| v.parse::<usize>().ok())
+                    {
+                        all = all.batch_bytes(mib << 20);
+                    }
+                    let client = Client::builder()
+                        .commitment_policy(policy)
+                        .crypto_provider(provider)
+                        .parallelism(all)
+                        .build();
+                    let decrypt_client = Client::builder()
+                        .commitment_policy(CommitmentPolicy::REQUIRE_ENCRYPT_ALLOW_DECRYPT)
+                        .crypto_provider(provider)
+                        .parallelism(all)
+                        .build();
+                    let (t, out) = repeat(
+                        o.runs,
+                        || (),
+                        |()| {
+                            rt.block_on(
+                                client
+                                    .encrypt(&keys, &plaintext)
+                                    .algorithm_suite(suite)
+                                    .frame_length(fl)
+                                    .into_future(),
+                            )
+                            .expect("encrypt")
+                        },
+                    );
+                    println!("{}", oneshot_record(&par, id, frame, "encrypt", o.mib, t));
+                    drop(out);
+                    let (t, out) = repeat(
+                        o.runs,
+                        || (),
+                        |()| {
+                            rt.block_on(decrypt_client.decrypt(&keys, &ct).into_future())
+                                .expect("decrypt")
+                        },
+                    );
+                    assert!(out.plaintext == plaintext, "round trip");
+                    println!("{}", oneshot_record(&par, id, frame, "decrypt", o.mib, t));
+                    drop(out);
+                    let (crit, sum) = critical_repeat(o.runs, || {
+                        rt.block_on(
+                            client
+                                .encrypt(&keys, &plaintext)
+                                .algorithm_suite(suite)
+                                .frame_length(fl)
+                                .into_future(),
+                        )
+                        .expect("encrypt")
+                    });
+                    println!(
+                        "{}",
+                        parallel_record(&par, id, frame, "encrypt", o.mib, crit, sum)
+                    );
+                    let (crit, sum) = critical_repeat(o.runs, || {
+                        rt.block_on(decrypt_client.decrypt(&keys, &ct).into_future())
+                            .expect("decrypt")
+                    });
+                    println!(
+                        "{}",
+                        parallel_record(&par, id, frame, "decrypt", o.mib, crit, sum)
+                    );
+                    let (extra, out) = peak_extra(|| {
+                        rt.block_on(
+                            client
+                                .encrypt(&keys, &plaintext)
+                                .algorithm_suite(suite)
+                                .frame_length(fl)
+                                .into_future(),
+                        )
+                        .expect("encrypt")
+                    });
+                    if let Some(e) = extra {
+                        let ratio = peak_ratio(plaintext.len(), e, out.ciphertext.len());
+                        println!("{}", peak_record(&par, id, frame, "encrypt", ratio));
+                    }
+                }
             }
         }
         let small = filler(1024);
@@ -172,6 +277,39 @@ fn machine(name: &str, provider: &CryptoProvider, data: &[u8], runs: usize) {
     println!(
         "{}",
         oneshot_record(name, 0, 65536, "aes-256-gcm-seal", mib, t)
+    );
+    // The same on every thread of rayon's pool: the machine's own parallel ceiling.
+    let (t, _) = repeat(
+        runs,
+        || (),
+        |()| {
+            use rayon::prelude::*;
+            buf.par_chunks_mut(65536)
+                .enumerate()
+                .for_each(|(i, chunk)| {
+                    let mut iv = [0u8; 12];
+                    iv[8..].copy_from_slice(&(i as u32).to_be_bytes());
+                    std::hint::black_box(key.seal_in_place(&iv, b"", chunk).expect("seal"));
+                })
+        },
+    );
+    println!(
+        "{}",
+        oneshot_record(name, 0, 65536, "aes-256-gcm-seal all cores", mib, t)
+    );
+    let (crit, sum) = critical_repeat(runs, || {
+        use rayon::prelude::*;
+        buf.par_chunks_mut(65536)
+            .enumerate()
+            .for_each(|(i, chunk)| {
+                let mut iv = [0u8; 12];
+                iv[8..].copy_from_slice(&(i as u32).to_be_bytes());
+                std::hint::black_box(key.seal_in_place(&iv, b"", chunk).expect("seal"));
+            })
+    });
+    println!(
+        "{}",
+        parallel_record(name, 0, 65536, "aes-256-gcm-seal", mib, crit, sum)
     );
     let (t, _) = repeat(
         runs,
@@ -321,6 +459,99 @@ fn report(files: &[String]) {
         );
     }
 
+    println!(
+        "\nFrames on every core ({} threads): one-shot MiB per wall-second, one core vs all",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "{:<7} {:>6} {:<8} {:>16} {:>16} {:>8} {:>10} | {:>16} {:>16} {:>8}",
+        "suite",
+        "frame",
+        "op",
+        "aws-lc 1 core",
+        "aws-lc all",
+        "speedup",
+        "all/seal",
+        "RustCrypto 1",
+        "RustCrypto all",
+        "speedup"
+    );
+    println!(
+        "(1 core: MiB per CPU-second of the sequential run; all: MiB per second of the busiest \
+         thread of the parallel run, i.e. its wall time on otherwise idle cores, read from \
+         /proc/self/task/*/schedstat; seal: bare AES-256-GCM, one core)"
+    );
+    let crit =
+        |imp: &str, suite: &str, frame: u64, op: &str| get(imp, "critical", suite, frame, op);
+    let wall = |imp: &str, suite: &str, frame: u64, op: &str| {
+        figures
+            .get(&(imp.into(), "oneshot".into(), suite.into(), frame, op.into()))
+            .map(|f| f.1)
+    };
+    let (lc_par, rc_par) = (format!("{lc}{PAR}"), format!("{rc}{PAR}"));
+    let lc_seal = get(lc, "oneshot", "0x0000", 65536, "aes-256-gcm-seal");
+    for (suite, frame, op) in &rows {
+        if wall(&lc_par, suite, *frame, op).is_none() && wall(&rc_par, suite, *frame, op).is_none()
+        {
+            continue;
+        }
+        let (a1, an) = (
+            get(lc, "oneshot", suite, *frame, op),
+            crit(&lc_par, suite, *frame, op),
+        );
+        let (r1, rn) = (
+            get(rc, "oneshot", suite, *frame, op),
+            crit(&rc_par, suite, *frame, op),
+        );
+        println!(
+            "{:<7} {:>6} {:<8} {:>16} {:>16} {:>8} {:>10} | {:>16} {:>16} {:>8}",
+            suite,
+            frame,
+            op,
+            cell(a1),
+            cell(an),
+            ratio(an, a1),
+            ratio(an, lc_seal),
+            cell(r1),
+            cell(rn),
+            ratio(rn, r1),
+        );
+    }
+    println!("measured wall-clock on this (shared) machine, MiB per wall-second, 1 core / all:");
+    for imp in [lc, rc] {
+        let par = format!("{imp}{PAR}");
+        for (suite, frame, op) in &rows {
+            let (one, all) = (wall(imp, suite, *frame, op), wall(&par, suite, *frame, op));
+            if all.is_some() {
+                println!(
+                    "  {imp} {suite} {frame} {op}: {} / {} ({})",
+                    cell(one),
+                    cell(all),
+                    ratio(all, one)
+                );
+            }
+        }
+    }
+    for imp in [&lc_par, &rc_par] {
+        for (suite, frame, op) in &rows {
+            if let Some(v) = get(imp, "peak", suite, *frame, op) {
+                println!("peak memory {imp} {suite} {frame} {op}: {v:.2}");
+            }
+        }
+    }
+
+    for (_, name, _) in BACKENDS {
+        let one = get(name, "oneshot", "0x0000", 65536, "aes-256-gcm-seal");
+        let all = get(name, "critical", "0x0000", 65536, "aes-256-gcm-seal");
+        if all.is_some() {
+            println!(
+                "bare AES-256-GCM seal on all cores, {name}: {} MiB per second of the busiest thread ({} the one-core rate)",
+                cell(all),
+                ratio(all, one)
+            );
+        }
+    }
+
     println!("\nThe machine through each backend, MiB per CPU-second, one core");
     println!(
         "{:<16} {:>22} {:>8} {:>8} | {:>22} {:>22} {:>22}",
@@ -354,6 +585,8 @@ fn report(files: &[String]) {
 }
 
 const AWS: &str = "aws-esdk 1.2.4";
+/// Suffix of the records of esdk with frames on every core.
+const PAR: &str = " all cores";
 const PY: &str = "python 4.0.7";
 
 fn suite_order(suite: &str) -> usize {
@@ -361,4 +594,68 @@ fn suite_order(suite: &str) -> usize {
         .iter()
         .position(|s| *s == suite)
         .unwrap_or(9)
+}
+
+/// `esdk-compare threshold`: where frames on every core start to pay, for the default
+/// `Parallelism::min_bytes`. For each size: one-shot encrypt and decrypt (0x0478, 4 KiB
+/// frames, aws-lc) on one thread (CPU seconds) and on every core (busiest thread's CPU seconds,
+/// and all threads').
+fn threshold() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("tokio runtime");
+    let provider = &esdk::crypto::aws_lc::PROVIDER;
+    let keys = MaterialsSource::from(
+        RawAesKeyring::with_provider("bench", "aes-256", &[7u8; 32], provider).expect("keyring"),
+    );
+    let make = |par: Parallelism| {
+        Client::builder()
+            .crypto_provider(provider)
+            .parallelism(par)
+            .build()
+    };
+    let one = make(Parallelism::off());
+    let all = make(Parallelism::default().min_bytes(0));
+    println!("suite size_kib op seq_us par_crit_us par_sum_us crit/seq");
+    for (suite, kib) in [0x0478u16, 0x0578]
+        .into_iter()
+        .flat_map(|s| [16usize, 32, 64, 128, 256, 512, 1024, 4096].map(|k| (s, k)))
+    {
+        let suite = AlgorithmSuite::from_id(suite).expect("suite");
+        let pt = filler(kib << 10);
+        let reps = (64 << 10) / kib;
+        let ct = rt
+            .block_on(one.encrypt(&keys, &pt).algorithm_suite(suite).into_future())
+            .expect("encrypt")
+            .ciphertext;
+        for op in ["encrypt", "decrypt"] {
+            let run = |c: &Client| match op {
+                "encrypt" => rt
+                    .block_on(c.encrypt(&keys, &pt).algorithm_suite(suite).into_future())
+                    .map(|_| ()),
+                _ => rt.block_on(c.decrypt(&keys, &ct).into_future()).map(|_| ()),
+            };
+            let mut seq = Vec::new();
+            let mut crit = Vec::new();
+            let mut sum = Vec::new();
+            for _ in 0..5 {
+                let (c, _, _) = critical_path(|| (0..reps).for_each(|_| run(&one).expect("op")));
+                seq.push(c / reps as f64);
+                let (c, s, _) = critical_path(|| (0..reps).for_each(|_| run(&all).expect("op")));
+                crit.push(c / reps as f64);
+                sum.push(s / reps as f64);
+            }
+            for v in [&mut seq, &mut crit, &mut sum] {
+                v.sort_by(f64::total_cmp);
+            }
+            println!(
+                "{:04X} {kib} {op} {:.1} {:.1} {:.1} {:.2}",
+                suite.id(),
+                seq[2] * 1e6,
+                crit[2] * 1e6,
+                sum[2] * 1e6,
+                crit[2] / seq[2]
+            );
+        }
+    }
 }

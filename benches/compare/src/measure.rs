@@ -25,6 +25,8 @@ pub struct Opts {
     pub backends: Vec<String>,
     /// esdk only: whether to measure the machine's ceilings (bare AES-GCM, SHA-384, memcpy).
     pub machine: bool,
+    /// esdk only: whether to measure the one-shot workloads again with frames on every core.
+    pub parallel: bool,
 }
 
 impl Opts {
@@ -38,6 +40,7 @@ impl Opts {
             small_secs: 2.0,
             backends: vec!["aws-lc".into(), "rustcrypto".into()],
             machine: true,
+            parallel: true,
         };
         while let Some(a) = args.next() {
             let mut value = || {
@@ -69,6 +72,7 @@ impl Opts {
                 }
                 "--backends" => o.backends = value().split(',').map(String::from).collect(),
                 "--no-machine" => o.machine = false,
+                "--no-parallel" => o.parallel = false,
                 _ => usage(&format!("unknown argument {a}")),
             }
         }
@@ -82,7 +86,7 @@ impl Opts {
 fn usage(msg: &str) -> ! {
     eprintln!(
         "{msg}\nusage: [--mib 64] [--runs 3] [--suites 0478,0578,0178,0078] [--frames 4096,65536] \
-         [--small-secs 2] [--backends aws-lc,rustcrypto] [--no-machine]"
+         [--small-secs 2] [--backends aws-lc,rustcrypto] [--no-machine] [--no-parallel]"
     );
     std::process::exit(2)
 }
@@ -224,5 +228,65 @@ pub fn small_record(imp: &str, suite: u16, per_cpu: f64, per_wall: f64) -> Strin
     format!(
         "{{\"impl\":\"{imp}\",\"kind\":\"small\",\"suite\":\"0x{suite:04X}\",\"cpu\":{per_cpu:.1},\
          \"wall\":{per_wall:.1}}}"
+    )
+}
+
+// The three below are used by the esdk side only (frames on every core).
+
+/// CPU nanoseconds each thread of this process has run so far (Linux `schedstat`; empty
+/// elsewhere), by thread id.
+#[allow(dead_code)]
+pub fn thread_cpu_ns() -> std::collections::HashMap<u64, u64> {
+    let mut out = std::collections::HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Ok(tid) = entry.file_name().to_string_lossy().parse::<u64>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("schedstat")) else {
+            continue;
+        };
+        if let Some(ns) = stat.split_whitespace().next().and_then(|v| v.parse().ok()) {
+            out.insert(tid, ns);
+        }
+    }
+    out
+}
+
+/// Runs `op` and returns the CPU seconds of its busiest thread (its critical path: about the
+/// wall time on otherwise idle cores) and of all threads together.
+#[allow(dead_code)]
+pub fn critical_path<R>(op: impl FnOnce() -> R) -> (f64, f64, R) {
+    let before = thread_cpu_ns();
+    let out = op();
+    let after = thread_cpu_ns();
+    let deltas: Vec<u64> = after
+        .iter()
+        .map(|(tid, ns)| ns - before.get(tid).copied().unwrap_or(0))
+        .collect();
+    let max = deltas.iter().copied().max().unwrap_or(0) as f64 / 1e9;
+    let sum = deltas.iter().sum::<u64>() as f64 / 1e9;
+    (max, sum, out)
+}
+
+/// One JSON line: a one-shot throughput on every core, per second of its busiest thread
+/// (`crit`) and per CPU-second of all threads (`cpu`).
+#[allow(dead_code)]
+pub fn parallel_record(
+    imp: &str,
+    suite: u16,
+    frame: u32,
+    op: &str,
+    mib: usize,
+    crit: f64,
+    sum: f64,
+) -> String {
+    format!(
+        "{{\"impl\":\"{imp}\",\"kind\":\"critical\",\"suite\":\"0x{suite:04X}\",\"frame\":{frame},\
+         \"op\":\"{op}\",\"cpu\":{:.2},\"wall\":{:.2}}}",
+        mib as f64 / crit,
+        mib as f64 / sum
     )
 }

@@ -1,0 +1,188 @@
+//! Independent frame jobs: what the state machines hand out so that frames can be sealed or
+//! opened on several threads, without the core knowing about threads.
+//!
+//! A regular frame's IV and AAD depend only on the message ID and its sequence number, so
+//! frame `seq` can be sealed or opened by anyone holding the message's content key. The
+//! [`Encryptor`](super::Encryptor) and [`Decryptor`](super::Decryptor) *claim* a run of
+//! consecutive regular frames ([`SealRun`], [`OpenRun`]): the run carries a [`FrameCipher`]
+//! (the one key schedule of the message, shared through an `Arc`), the first sequence number
+//! and the frame count, and it borrows the message's signature hash (signer or verifier), which
+//! must see the run's wire bytes in order. The driver seals or opens the frames however it
+//! likes (the crate's drivers use `crate::parallel`), then hands the run back with
+//! `end_run`. Until then the state machine refuses every other call; a run that is never
+//! handed back leaves it unusable, never in an unchecked state.
+//!
+//! Runs hold only regular frames. The final frame, the non-framed body and the footer always
+//! go through the state machines' ordinary paths, so the release rules (a signed message's final
+//! frame is held until the signature verifies) exist only there.
+
+use std::sync::Arc;
+
+use crate::crypto::{AeadKey, Signer, Verifier};
+use crate::error::{AuthError, Error, Result};
+use crate::format::body::{self, BodyAad, BodyKind, REGULAR_HEAD_LEN};
+use crate::suite::{IV_LEN, TAG_LEN};
+
+/// Seals and opens the regular frames of one message. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub(crate) struct FrameCipher {
+    key: Arc<dyn AeadKey>,
+    message_id: Arc<[u8]>,
+    frame_length: usize,
+}
+
+impl FrameCipher {
+    pub(crate) fn new(key: Arc<dyn AeadKey>, message_id: &[u8], frame_length: u32) -> Self {
+        Self {
+            key,
+            message_id: message_id.into(),
+            frame_length: frame_length as usize,
+        }
+    }
+
+    /// Plaintext bytes in a regular frame.
+    pub(crate) fn frame_length(&self) -> usize {
+        self.frame_length
+    }
+
+    /// Bytes of a regular frame on the wire: sequence number, IV, content, tag.
+    pub(crate) fn wire_len(&self) -> usize {
+        REGULAR_HEAD_LEN + self.frame_length + TAG_LEN
+    }
+
+    fn aad(&self, seq: u32) -> BodyAad {
+        BodyAad::new(
+            &self.message_id,
+            BodyKind::Frame,
+            seq,
+            self.frame_length as u64,
+        )
+    }
+
+    /// Writes regular frame `seq` into `frame` ([`wire_len`](Self::wire_len) bytes): the head,
+    /// the content (copied from `plaintext`, or already in place after the head when `None`)
+    /// encrypted in place, and the tag.
+    pub(crate) fn seal_frame(
+        &self,
+        seq: u32,
+        plaintext: Option<&[u8]>,
+        frame: &mut [u8],
+    ) -> Result<()> {
+        if frame.len() != self.wire_len() || plaintext.is_some_and(|p| p.len() != self.frame_length)
+        {
+            return Err(Error::misuse("frame job of the wrong size"));
+        }
+        let (head, rest) = frame.split_at_mut(REGULAR_HEAD_LEN);
+        let (content, tag_out) = rest.split_at_mut(self.frame_length);
+        head[..4].copy_from_slice(&seq.to_be_bytes());
+        head[4..].copy_from_slice(&body::frame_iv(seq));
+        if let Some(p) = plaintext {
+            content.copy_from_slice(p);
+        }
+        let tag =
+            self.key
+                .seal_in_place(&body::frame_iv(seq), self.aad(seq).as_bytes(), content)?;
+        tag_out.copy_from_slice(&tag);
+        Ok(())
+    }
+
+    /// Checks that `frame` is regular frame `seq` and returns its IV and tag.
+    fn head_of(&self, seq: u32, frame: &[u8]) -> Result<([u8; IV_LEN], [u8; TAG_LEN])> {
+        if frame.len() != self.wire_len() || frame[..4] != seq.to_be_bytes() {
+            return Err(Error::misuse("frame job does not hold the claimed frame"));
+        }
+        let iv = frame[4..REGULAR_HEAD_LEN]
+            .try_into()
+            .expect("length checked");
+        let tag = frame[REGULAR_HEAD_LEN + self.frame_length..]
+            .try_into()
+            .expect("length checked");
+        Ok((iv, tag))
+    }
+
+    /// Opens regular frame `seq` in place: afterwards its plaintext is
+    /// `frame[REGULAR_HEAD_LEN..][..frame_length]`. On failure that range is garbage.
+    pub(crate) fn open_frame(&self, seq: u32, frame: &mut [u8]) -> Result<()> {
+        let (iv, tag) = self.head_of(seq, frame)?;
+        let content = &mut frame[REGULAR_HEAD_LEN..REGULAR_HEAD_LEN + self.frame_length];
+        self.key
+            .open_in_place(&iv, self.aad(seq).as_bytes(), content, &tag)
+            .map_err(|_| Error::from(AuthError::FrameTag { seq }))
+    }
+
+    /// Opens regular frame `seq` read from `frame` into `out` (`frame_length` bytes): the
+    /// content is copied there first unless `copied` says it already is, then decrypted in
+    /// place. On failure `out` is garbage.
+    pub(crate) fn open_frame_to(
+        &self,
+        seq: u32,
+        frame: &[u8],
+        out: &mut [u8],
+        copied: bool,
+    ) -> Result<()> {
+        let (iv, tag) = self.head_of(seq, frame)?;
+        if out.len() != self.frame_length {
+            return Err(Error::misuse("frame job of the wrong size"));
+        }
+        if !copied {
+            out.copy_from_slice(&frame[REGULAR_HEAD_LEN..REGULAR_HEAD_LEN + self.frame_length]);
+        }
+        self.key
+            .open_in_place(&iv, self.aad(seq).as_bytes(), out, &tag)
+            .map_err(|_| Error::from(AuthError::FrameTag { seq }))
+    }
+}
+
+/// Consecutive regular frames, without the signature hash: what worker threads share.
+#[derive(Clone)]
+pub(crate) struct FrameJobs {
+    pub(crate) cipher: FrameCipher,
+    pub(crate) first_seq: u32,
+    pub(crate) count: usize,
+}
+
+impl FrameJobs {
+    /// Sequence number of the run's `i`-th frame.
+    pub(crate) fn seq(&self, i: usize) -> u32 {
+        self.first_seq + i as u32
+    }
+
+    /// Wire bytes of the whole run.
+    pub(crate) fn wire_total(&self) -> usize {
+        self.count * self.cipher.wire_len()
+    }
+
+    /// Plaintext bytes of the whole run.
+    pub(crate) fn plain_total(&self) -> usize {
+        self.count * self.cipher.frame_length()
+    }
+
+    /// The same jobs from the `skip`-th frame on, `count` of them.
+    pub(crate) fn slice(&self, skip: usize, count: usize) -> Self {
+        Self {
+            cipher: self.cipher.clone(),
+            first_seq: self.seq(skip),
+            count,
+        }
+    }
+}
+
+/// Regular frames claimed from an [`Encryptor`](super::Encryptor) for sealing.
+///
+/// The driver must seal every frame (`jobs.cipher.seal_frame(jobs.seq(i), ..)`) into
+/// consecutive wire slots, feed the sealed bytes of the whole run, in order, to `signer` (when
+/// there is one), emit the bytes, and return the run with `Encryptor::end_run`.
+pub(crate) struct SealRun {
+    pub(crate) jobs: FrameJobs,
+    pub(crate) signer: Option<Box<dyn Signer>>,
+}
+
+/// Regular frames claimed from a [`Decryptor`](super::Decryptor) for opening.
+///
+/// The driver must feed the run's wire bytes, in order and *before* opening them in place, to
+/// `verifier` (when there is one), open every frame, and return the run with the outcome with
+/// `Decryptor::end_run`. Plaintext of the run may be released only once `end_run` succeeded.
+pub(crate) struct OpenRun {
+    pub(crate) jobs: FrameJobs,
+    pub(crate) verifier: Option<Box<dyn Verifier>>,
+}
