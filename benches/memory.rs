@@ -20,7 +20,7 @@
 //! before spilling the rest to an encrypted temporary file (1 GiB of disk for the full run);
 //! its budget is that limit plus 2 frames + 8 MiB.
 //!
-//! The client has the default parallelism (frames on every core in batches of 4 MiB), so the
+//! The client has the default parallelism (frames on every core in batches of 1 MiB), so the
 //! adapters that batch may hold two batches each: the budget grows by 5 batches (a decrypting
 //! case runs a batching `EncryptingReader` as its source beside the decrypting adapter, and
 //! allocations round up). `ESDK_MEMORY_BENCH_SEQUENTIAL=1` measures frame by frame

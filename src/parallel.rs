@@ -46,8 +46,8 @@
 //!
 //! # Memory and order
 //!
-//! A streaming batch is at most [`Parallelism::batch_bytes`] of plaintext (default 4 MiB; a
-//! one-shot call's batches are four times that); the streaming adapters hold up to about two
+//! A streaming batch is at most [`Parallelism::batch_bytes`] of plaintext (default 1 MiB; a
+//! one-shot call's batches are sixteen times that); the streaming adapters hold up to about two
 //! batches at a time (one being read ahead or handed out, one on the pool). Output is written at each
 //! frame's own place, so order is kept, and decrypted plaintext of a batch is released only
 //! after every tag in it verified (and the decryptor took the batch back). The final frame is
@@ -64,9 +64,13 @@ use crate::crypto::{Signer, Verifier};
 use crate::error::{Error, Result};
 use crate::proto::frames::{FrameJobs, OpenRun, SealRun};
 
-/// Plaintext per batch when not configured: enough frames for every core, small enough to stay
-/// in cache-sized pieces and to bound what the streaming adapters hold.
-const DEFAULT_BATCH_BYTES: usize = 4 << 20;
+/// Plaintext per streaming batch when not configured: enough frames for every core (16 tasks of
+/// 64 KiB), small enough that a streaming adapter (which holds about two batches) stays within
+/// the streaming bound of 2 frames + 8 MiB, so a service with many concurrent streams does not
+/// pay megabytes per stream for parallelism it may not get (its cores are busy with the other
+/// streams). Larger batches amortize the pool's wake-ups better; raise it for a few large
+/// streams.
+const DEFAULT_BATCH_BYTES: usize = 1 << 20;
 /// Below this much plaintext a message (or a streaming batch) is processed on one thread: the
 /// hand-off to the pool (waking workers, their spinning, laying a batch out) costs about what
 /// it saves. Measured with `benches/compare` (`esdk-compare threshold`, 0x0478 and 0x0578 in
@@ -78,14 +82,14 @@ const DEFAULT_MIN_BYTES: usize = 1 << 20;
 /// `esdk-compare` measured as the difference between 1.2× and 1.9× the one-thread speed for
 /// 64 MiB of 0x0478 (4 MiB against 16 MiB batches, aws-lc). The calling task keeps its thread
 /// for one batch, about 4 ms at most.
-const ONE_SHOT_BATCHES: usize = 4;
+const ONE_SHOT_BATCHES: usize = 16;
 /// Smallest piece of work handed to one thread.
 const MIN_TASK_BYTES: usize = 64 << 10;
 
 /// How large messages use several cores. See the [module docs](self).
 ///
 /// The default uses every thread of rayon's global pool for messages (and streaming batches)
-/// of at least 1 MiB, in batches of 4 MiB. [`Parallelism::off`] processes every frame on the
+/// of at least 1 MiB, in batches of 1 MiB (streaming) or 16 MiB (one-shot). [`Parallelism::off`] processes every frame on the
 /// calling thread.
 ///
 /// ```

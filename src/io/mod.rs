@@ -51,7 +51,7 @@
 //!
 //! With frames on every core ([`Parallelism`], on by default
 //! for at least 1 MiB of data at hand) [`EncryptingReader`], [`EncryptingWriter`] and the
-//! decrypting adapters except the codec work in batches of frames (4 MiB of plaintext by
+//! decrypting adapters except the codec work in batches of frames (1 MiB of plaintext by
 //! default): they then hold up to about two batches (one being read ahead or handed out, one
 //! being sealed or opened on rayon's pool) instead of two frames. The bound is
 //! [`Parallelism::batch_bytes`](crate::parallel::Parallelism::batch_bytes);
