@@ -51,7 +51,8 @@
 //!
 //! With frames on every core ([`Parallelism`], on by default
 //! for at least 1 MiB of data at hand) [`EncryptingReader`], [`EncryptingWriter`] and the
-//! decrypting adapters except the codec work in batches of frames (1 MiB of plaintext by
+//! decrypting adapters except the codec (and except in [`Release::Verified`] mode, whose memory
+//! limit counts the plaintext it holds) work in batches of frames (1 MiB of plaintext by
 //! default): they then hold up to about two batches (one being read ahead or handed out, one
 //! being sealed or opened on rayon's pool) instead of two frames. The bound is
 //! [`Parallelism::batch_bytes`](crate::parallel::Parallelism::batch_bytes);
@@ -327,9 +328,12 @@ impl DecryptEngine {
     fn batch_wire(&self) -> Option<usize> {
         let par = self.parallelism.as_ref()?;
         let frame = self.header.as_ref()?.frame_length() as usize;
-        // A frame is opened whole: frames of a batch's size or more gain nothing.
+        // A frame is opened whole: frames of a batch's size or more gain nothing. The verified
+        // release mode works frame by frame: its memory limit counts the plaintext it holds,
+        // and a frame opened in a batch would keep the whole batch buffer alive in the spool.
         let frames = par.batch_frames(frame);
-        if self.verified || frames < 2 || !par.applies(par.get_batch_bytes()) {
+        if self.verified || self.hold.is_some() || frames < 2 || !par.applies(par.get_batch_bytes())
+        {
             return None;
         }
         Some(frames * (frame + 32))
@@ -354,6 +358,9 @@ impl DecryptEngine {
         let Some(par) = self.parallelism else {
             return false;
         };
+        if self.hold.is_some() {
+            return false;
+        }
         let Some(header) = self.header.as_ref() else {
             return false;
         };
