@@ -2,6 +2,8 @@
 //! and pipes; every failure path exits non-zero with a clear message and leaves no output;
 //! interoperability with the Python reference SDK in both directions.
 
+mod common;
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -831,19 +833,7 @@ fn bad_arguments_exit_2_with_a_message() {
 }
 
 fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("ESDK_PEERS_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp/esdk-peers-venv/bin/python"));
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "SKIPPED: no Python reference SDK venv at {} (run /work/shared/peers/setup.sh or set \
-             ESDK_PEERS_PYTHON)",
-            p.display()
-        );
-        None
-    }
+    common::peers_python("interop of the CLI with the Python reference SDK").map(PathBuf::from)
 }
 
 #[test]
@@ -1028,18 +1018,7 @@ fn cli_decrypts_what_the_python_reference_sdk_wrote() {
 #[cfg(feature = "kms")]
 #[test]
 fn kms_keys_multi_keyring_and_discovery() {
-    let Some(endpoint) = std::env::var("ESDK_KMS_ENDPOINT")
-        .ok()
-        .filter(|e| !e.is_empty())
-    else {
-        let msg = "ESDK_KMS_ENDPOINT is not set: the CLI's KMS test cannot run (start the local \
-                   servers with `source .ci/kms.sh start`)";
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "CI=true and {msg}"
-        );
-        eprintln!("\n**************** SKIPPED ****************\n{msg}\n");
+    let Some(endpoint) = common::endpoint("ESDK_KMS_ENDPOINT", "the CLI's KMS test") else {
         return;
     };
     let region = "us-west-2";
@@ -1047,15 +1026,7 @@ fn kms_keys_multi_keyring_and_discovery() {
         .enable_all()
         .build()
         .unwrap();
-    let conf = aws_sdk_kms::Config::builder()
-        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
-        .region(aws_sdk_kms::config::Region::new(region))
-        .credentials_provider(aws_sdk_kms::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .build();
-    let kms = aws_sdk_kms::Client::from_conf(conf);
+    let kms = common::kms_sdk_client(&endpoint, region);
     let arns: Vec<String> = (0..2)
         .map(|i| {
             runtime

@@ -5,13 +5,14 @@
 //! Without it every test prints a loud SKIP and returns, except under `CI=true`, where a missing
 //! endpoint fails the test.
 
+mod common;
+
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use esdk::cache::ManualClock;
 use esdk::context::EncryptionContext;
 use esdk::error::KeyringError;
@@ -27,42 +28,11 @@ use futures::future::BoxFuture;
 const REGION: &str = "us-west-2";
 
 fn endpoint() -> Option<String> {
-    match std::env::var("ESDK_KMS_ENDPOINT") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            let msg = "ESDK_KMS_ENDPOINT is not set: the DynamoDB key store tests cannot run. \
-                       Start stock moto with `source .ci/kms.sh start` (or `.ci/kms.sh run -- \
-                       cargo test --test hierarchy`).";
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("CI=true and {msg}");
-            }
-            loud_skip(msg);
-            None
-        }
-    }
-}
-
-fn loud_skip(msg: &str) {
-    use std::io::Write;
-    static SHOWN: Mutex<bool> = Mutex::new(false);
-    let mut shown = SHOWN.lock().unwrap_or_else(|e| e.into_inner());
-    if !*shown {
-        *shown = true;
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n**************** SKIPPED ****************\n{msg}\n*****************************************\n"
-        );
-    }
+    common::endpoint("ESDK_KMS_ENDPOINT", "the DynamoDB key store tests")
 }
 
 fn kms_sdk(endpoint: &str) -> aws_sdk_kms::Client {
-    let conf = aws_sdk_kms::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .build();
-    aws_sdk_kms::Client::from_conf(conf)
+    common::kms_sdk_client(endpoint, REGION)
 }
 
 fn ddb(endpoint: &str) -> aws_sdk_dynamodb::Client {
@@ -673,41 +643,14 @@ async fn concurrent_rotations_do_not_lose_a_version() {
         .unwrap();
 }
 
-/// The Python reference ESDK + MPL (`ESDK_PEERS_PYTHON`, default /tmp/esdk-peers-venv), or
-/// `None` with a loud skip (a failure under `CI=true`, where .ci/test.sh provides it).
-fn peers_python() -> Option<String> {
-    let python = std::env::var("ESDK_PEERS_PYTHON")
-        .unwrap_or_else(|_| "/tmp/esdk-peers-venv/bin/python".into());
-    if std::path::Path::new(&python).exists() {
-        return Some(python);
-    }
-    let msg = format!(
-        "no Python reference SDK + MPL at {python} (run ../shared/peers/setup.sh, or set \
-         ESDK_PEERS_PYTHON): hierarchical keyring / key store interop with the Python MPL NOT \
-         CHECKED"
-    );
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("CI=true and {msg}");
-    }
-    loud_skip(&msg);
-    None
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 #[tokio::test]
 async fn python_mpl_reads_our_store_and_we_read_its() {
     let Some(ep) = endpoint() else { return };
-    let Some(python) = peers_python() else { return };
+    let Some(python) =
+        common::peers_python("hierarchical keyring / key store interop with the Python MPL")
+    else {
+        return;
+    };
     let (store, arn) = setup(&ep).await;
     let store = Arc::new(store);
 
@@ -740,7 +683,7 @@ async fn python_mpl_reads_our_store_and_we_read_its() {
         expected_versions.push(store.get_active_branch_key(id).await.unwrap().version());
         cases.push(serde_json::json!({
             "name": name, "branch_key_id": id,
-            "ciphertext": hex(&msg.ciphertext), "plaintext": hex(&pt),
+            "ciphertext": common::hex(&msg.ciphertext), "plaintext": common::hex(&pt),
         }));
     }
     let python_key = unique("py");
@@ -800,10 +743,16 @@ async fn python_mpl_reads_our_store_and_we_read_its() {
     assert_eq!(msgs[1]["version"], active.version().as_str());
     for m in msgs {
         let out = Client::new()
-            .decrypt(keyring.clone(), &unhex(m["ciphertext"].as_str().unwrap()))
+            .decrypt(
+                keyring.clone(),
+                &common::unhex(m["ciphertext"].as_str().unwrap()),
+            )
             .await
             .expect("decrypt the MPL's message");
-        assert_eq!(out.plaintext, unhex(m["plaintext"].as_str().unwrap()));
+        assert_eq!(
+            out.plaintext,
+            common::unhex(m["plaintext"].as_str().unwrap())
+        );
         assert_eq!(out.encryption_context.get("writer"), Some("python"));
     }
     // Our rotation of the MPL's key, read back by a fresh keyring.

@@ -10,13 +10,14 @@
 //! Without them every test here prints a loud SKIP and returns, except under `CI=true`, where a
 //! missing endpoint fails the test.
 
+mod common;
+
 use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use esdk::error::KeyringError;
 use esdk::keyring::aws_kms::{
     AwsKmsDiscoveryKeyring, AwsKmsKeyring, AwsKmsMrkDiscoveryKeyring, AwsKmsMrkKeyring,
@@ -35,63 +36,21 @@ const HANG: Duration = Duration::from_secs(60);
 // ---------------------------------------------------------------------------------------------
 // Servers and clients
 
-fn endpoint(var: &str, what: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            let msg = format!(
-                "{var} is not set: {what} cannot run. Start the local KMS servers with \
-                 `source .ci/kms.sh start` (or `.ci/kms.sh run -- cargo test --test kms`)."
-            );
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("CI=true and {msg}");
-            }
-            loud_skip(&msg);
-            None
-        }
-    }
-}
-
-/// Prints a skip banner to the real stderr (not captured by the test harness), once per reason.
-fn loud_skip(msg: &str) {
-    use std::io::Write;
-    static SHOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let mut shown = SHOWN.lock().unwrap_or_else(|e| e.into_inner());
-    if !shown.iter().any(|m| m == msg) {
-        shown.push(msg.to_owned());
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n**************** SKIPPED ****************\n{msg}\n*****************************************\n"
-        );
-    }
-}
-
 /// Stock moto's endpoint, or `None` (skip).
 fn stock() -> Option<String> {
-    endpoint("ESDK_KMS_ENDPOINT", "the tests against stock moto")
+    common::endpoint("ESDK_KMS_ENDPOINT", "the tests against stock moto")
 }
 
 /// The fixed launcher's endpoint, or `None` (skip).
 fn fixed() -> Option<String> {
-    endpoint(
+    common::endpoint(
         "ESDK_KMS_MRK_ENDPOINT",
         "the tests that need ../shared/kms/moto_kms_esdk.py (multi-Region keys, disabled keys, KMS vectors)",
     )
 }
 
-/// A caller-configured SDK client (the `KmsClient::from_sdk_client` path).
-fn sdk_client(endpoint: &str, region: &str) -> aws_sdk_kms::Client {
-    let conf = aws_sdk_kms::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new(region.to_owned()))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .build();
-    aws_sdk_kms::Client::from_conf(conf)
-}
-
 fn kms(endpoint: &str, region: &str) -> KmsClient {
-    KmsClient::from_sdk_client(sdk_client(endpoint, region))
+    KmsClient::from_common::kms_sdk_client(common::kms_sdk_client(endpoint, region))
 }
 
 /// The crate's own supplier, pointed at a local server.
@@ -105,7 +64,7 @@ fn supplier(endpoint: &str) -> Arc<dyn ClientSupplier> {
 }
 
 async fn create_key(endpoint: &str, region: &str, description: &str) -> String {
-    let out = sdk_client(endpoint, region)
+    let out = common::kms_sdk_client(endpoint, region)
         .create_key()
         .description(description)
         .send()
@@ -119,7 +78,7 @@ async fn create_key(endpoint: &str, region: &str, description: &str) -> String {
 
 /// A multi-Region key in `us-west-2` and its replica in `us-east-1`.
 async fn create_mrk(endpoint: &str) -> (String, String) {
-    let primary = sdk_client(endpoint, WEST)
+    let primary = common::kms_sdk_client(endpoint, WEST)
         .create_key()
         .multi_region(true)
         .description("esdk tests: mrk")
@@ -132,7 +91,7 @@ async fn create_mrk(endpoint: &str) -> (String, String) {
         .expect("ARN")
         .to_owned();
     assert!(arn.contains(":key/mrk-"), "{arn}");
-    let replica = sdk_client(endpoint, WEST)
+    let replica = common::kms_sdk_client(endpoint, WEST)
         .replicate_key()
         .key_id(&arn)
         .replica_region(EAST)
@@ -289,7 +248,7 @@ async fn alias_keyring_encrypts_but_only_the_arn_decrypts() {
     let Some(ep) = stock() else { return };
     let arn = create_key(&ep, WEST, "esdk tests: alias").await;
     let alias = format!("alias/esdk-tests-{}", &arn[arn.len() - 12..]);
-    sdk_client(&ep, WEST)
+    common::kms_sdk_client(&ep, WEST)
         .create_alias()
         .alias_name(&alias)
         .target_key_id(&arn)
@@ -1076,7 +1035,7 @@ async fn fault_disabled_key() {
     let arn = create_key(&ep, WEST, "esdk tests: disabled").await;
     let keyring = AwsKmsKeyring::new(&arn, kms(&ep, WEST)).unwrap();
     let msg = encrypt(keyring.clone(), b"before").await.unwrap();
-    sdk_client(&ep, WEST)
+    common::kms_sdk_client(&ep, WEST)
         .disable_key()
         .key_id(&arn)
         .send()
@@ -1101,7 +1060,7 @@ async fn fault_disabled_key() {
     let err = decrypt(multi, &msg.ciphertext).await.unwrap_err();
     assert!(is_no_decryptable_key(&err), "{err}");
     assert!(err.to_string().contains("DisabledException"), "{err}");
-    sdk_client(&ep, WEST)
+    common::kms_sdk_client(&ep, WEST)
         .enable_key()
         .key_id(&arn)
         .send()
@@ -1135,10 +1094,6 @@ async fn supplier_shares_one_client_per_region() {
 // ---------------------------------------------------------------------------------------------
 // The other direction: the Python reference SDK decrypts what esdk wrapped with KMS
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 const PYTHON_DECRYPT: &str = r#"
 import json, sys
 import aws_encryption_sdk
@@ -1159,15 +1114,9 @@ for case in json.load(open(sys.argv[1])):
 #[tokio::test]
 async fn python_reference_decrypts_esdk_kms_messages() {
     let Some(ep) = fixed() else { return };
-    let python = std::env::var("ESDK_PEERS_PYTHON")
-        .unwrap_or_else(|_| "/tmp/esdk-peers-venv/bin/python".into());
-    if !std::path::Path::new(&python).exists() {
-        loud_skip(&format!(
-            "no Python reference SDK at {python} (run ../shared/peers/setup.sh, or set \
-             ESDK_PEERS_PYTHON): esdk-to-Python KMS interop not checked"
-        ));
+    let Some(python) = common::peers_python("esdk-to-Python KMS interop") else {
         return;
-    }
+    };
     let generator = create_key(&ep, WEST, "esdk tests: python generator").await;
     let east = create_key(&ep, EAST, "esdk tests: python east").await;
     let (mrk, mrk_replica) = create_mrk(&ep).await;
@@ -1205,7 +1154,7 @@ async fn python_reference_decrypts_esdk_kms_messages() {
         let msg = encrypt(source, &plaintext).await.unwrap();
         cases.push(serde_json::json!({
             "name": name, "mrk": is_mrk, "key": key,
-            "ciphertext": hex(&msg.ciphertext), "plaintext": hex(&plaintext),
+            "ciphertext": common::hex(&msg.ciphertext), "plaintext": common::hex(&plaintext),
         }));
     }
     let dir = std::env::temp_dir().join(format!("esdk-kms-python-{}", std::process::id()));

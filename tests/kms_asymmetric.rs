@@ -7,9 +7,8 @@
 //! `CI=true`, where a missing endpoint fails the test. The keys are made in each test with
 //! `CreateKey` (RSA_2048 ENCRYPT_DECRYPT, ECC_NIST_P256/P384 KEY_AGREEMENT).
 
-use std::sync::Mutex;
+mod common;
 
-use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use base64::Engine;
 use esdk::crypto::{EcdhCurve, default_provider};
@@ -25,42 +24,15 @@ const REGION: &str = "us-west-2";
 const SUITE: AlgorithmSuite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
 
 fn fixed() -> Option<String> {
-    match std::env::var("ESDK_KMS_MRK_ENDPOINT") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            let msg = "ESDK_KMS_MRK_ENDPOINT is not set: the KMS RSA and KMS ECDH keyring tests \
-                       need ../shared/kms/moto_kms_esdk.py (stock moto lacks RSA OAEP and \
-                       DeriveSharedSecret). Start it with `source .ci/kms.sh start`.";
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("CI=true and {msg}");
-            }
-            loud_skip(msg);
-            None
-        }
-    }
-}
-
-fn loud_skip(msg: &str) {
-    use std::io::Write;
-    static SHOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let mut shown = SHOWN.lock().unwrap_or_else(|e| e.into_inner());
-    if !shown.iter().any(|m| m == msg) {
-        shown.push(msg.to_owned());
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n**************** SKIPPED ****************\n{msg}\n*****************************************\n"
-        );
-    }
+    common::endpoint(
+        "ESDK_KMS_MRK_ENDPOINT",
+        "the KMS RSA and KMS ECDH keyring tests (they need ../shared/kms/moto_kms_esdk.py: stock \
+         moto lacks RSA OAEP and DeriveSharedSecret)",
+    )
 }
 
 fn sdk(endpoint: &str) -> aws_sdk_kms::Client {
-    let conf = aws_sdk_kms::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new(REGION))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .build();
-    aws_sdk_kms::Client::from_conf(conf)
+    common::kms_sdk_client(endpoint, REGION)
 }
 
 fn kms(endpoint: &str) -> KmsClient {
@@ -501,40 +473,13 @@ async fn kms_ecdh_failures_are_typed() {
     assert!(!format!("{a_to_b:?}").contains("BEGIN"));
 }
 
-/// The Python reference ESDK + MPL (`ESDK_PEERS_PYTHON`, default /tmp/esdk-peers-venv), or
-/// `None` with a loud skip (a failure under `CI=true`, where .ci/test.sh provides it).
-fn peers_python() -> Option<String> {
-    let python = std::env::var("ESDK_PEERS_PYTHON")
-        .unwrap_or_else(|_| "/tmp/esdk-peers-venv/bin/python".into());
-    if std::path::Path::new(&python).exists() {
-        return Some(python);
-    }
-    let msg = format!(
-        "no Python reference SDK + MPL at {python} (run ../shared/peers/setup.sh, or set \
-         ESDK_PEERS_PYTHON): KMS RSA / KMS ECDH interop with the Python MPL NOT CHECKED"
-    );
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("CI=true and {msg}");
-    }
-    loud_skip(&msg);
-    None
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 #[tokio::test]
 async fn python_mpl_kms_rsa_and_ecdh_interop() {
     let Some(ep) = fixed() else { return };
-    let Some(python) = peers_python() else { return };
+    let Some(python) = common::peers_python("KMS RSA / KMS ECDH interop with the Python MPL")
+    else {
+        return;
+    };
     let (rsa, rsa_der) = create(&ep, KeySpec::Rsa2048, KeyUsageType::EncryptDecrypt).await;
     let (sender, _) = create(&ep, KeySpec::EccNistP256, KeyUsageType::KeyAgreement).await;
     let (recipient, recipient_der) =
@@ -591,7 +536,7 @@ async fn python_mpl_kms_rsa_and_ecdh_interop() {
         let msg = encrypt(source, &pt).await.unwrap();
         cases.push(serde_json::json!({
             "name": name, "kind": kind, "alg": alg,
-            "ciphertext": hex(&msg.ciphertext), "plaintext": hex(&pt),
+            "ciphertext": common::hex(&msg.ciphertext), "plaintext": common::hex(&pt),
         }));
     }
     let job = serde_json::json!({
@@ -646,10 +591,13 @@ async fn python_mpl_kms_rsa_and_ecdh_interop() {
             _ => MaterialsSource::from(ecdh_recipient.clone()),
         };
         let out = Client::new()
-            .decrypt(source, &unhex(m["ciphertext"].as_str().unwrap()))
+            .decrypt(source, &common::unhex(m["ciphertext"].as_str().unwrap()))
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", m["name"]));
-        assert_eq!(out.plaintext, unhex(m["plaintext"].as_str().unwrap()));
+        assert_eq!(
+            out.plaintext,
+            common::unhex(m["plaintext"].as_str().unwrap())
+        );
         assert_eq!(out.encryption_context.get("writer"), Some("python"));
     }
 }
