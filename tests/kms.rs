@@ -50,7 +50,7 @@ fn fixed() -> Option<String> {
 }
 
 fn kms(endpoint: &str, region: &str) -> KmsClient {
-    KmsClient::from_common::kms_sdk_client(common::kms_sdk_client(endpoint, region))
+    KmsClient::from_sdk_client(common::kms_sdk_client(endpoint, region))
 }
 
 /// The crate's own supplier, pointed at a local server.
