@@ -79,16 +79,30 @@ fn round_trip_every_suite_frame_and_size() {
 }
 
 #[test]
-fn exact_multiple_ends_with_a_full_final_frame() {
+fn exact_multiple_ends_with_an_empty_final_frame() {
+    // What every ESDK writes and every deployed reader accepts (Python 2.x/3.x refuse a full
+    // final frame): the last regular frame, then an empty final frame.
     let suite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
     let frame = 16u32;
     for frames in [1usize, 3] {
         let plaintext = vec![9u8; frames * frame as usize];
         let ct = encrypt(suite, frame, &plaintext);
         let header_len = header_len(suite, &ct);
-        // (frames − 1) regular frames of 4+12+F+16 and one final frame of 4+4+12+4+F+16.
-        let body = (frames - 1) * (32 + frame as usize) + 40 + frame as usize;
+        // `frames` regular frames of 4+12+F+16 and one empty final frame of 4+4+12+4+0+16.
+        let body = frames * (32 + frame as usize) + 40;
         assert_eq!(ct.len(), header_len + body, "{frames} frames");
+        let final_head = &ct[header_len + frames * (32 + frame as usize)..][..8];
+        assert_eq!(final_head[..4], [0xFF; 4], "final frame marker");
+        assert_eq!(
+            final_head[4..],
+            (frames as u32 + 1).to_be_bytes(),
+            "final frame sequence number"
+        );
+        assert_eq!(
+            &ct[ct.len() - 16 - 4..][..4],
+            &[0, 0, 0, 0],
+            "empty final frame"
+        );
     }
     // Empty plaintext: one empty final frame.
     let ct = encrypt(suite, frame, b"");
@@ -430,14 +444,21 @@ fn byte_exact_against_python_reference() {
     let wrapping = base64::engine::general_purpose::STANDARD
         .decode(material)
         .unwrap();
-    let mut checked = 0;
+    let (mut checked, mut exact) = (0, 0);
     for suite in ["0014", "0046", "0078", "0114", "0146", "0178", "0478"] {
+        // Exact multiples included: the reference ends them with an empty final frame, as we do.
         for (frame, size) in [
             (4096u32, 4097usize),
             (512, 4097),
             (128, 1000),
             (65536, 4097),
             (4096, 0),
+            (4096, 4096),
+            (4096, 8192),
+            (512, 1024),
+            (100, 1000),
+            (65536, 65536),
+            (1, 2),
         ] {
             let name = format!("suite-{suite}-f{frame}-pt{size}");
             let Ok(ct) = std::fs::read(dir.join("ciphertexts").join(&name)) else {
@@ -490,10 +511,17 @@ fn byte_exact_against_python_reference() {
                 "{name}: our bytes differ from the Python reference's"
             );
             checked += 1;
+            if size > 0 && size % frame as usize == 0 {
+                exact += 1;
+            }
         }
     }
-    eprintln!("{checked} messages reproduced byte for byte");
+    eprintln!("{checked} messages reproduced byte for byte ({exact} exact multiples)");
     assert!(checked >= 14, "only {checked} known-answer vectors found");
+    assert!(
+        exact >= 7,
+        "only {exact} exact-multiple known-answer vectors found"
+    );
 }
 
 #[test]

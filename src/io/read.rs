@@ -305,10 +305,9 @@ impl<R: AsyncRead> AsyncRead for EncryptingReader<R> {
             let f = this.encryptor.header().frame_length() as usize;
             let batch = par.batch_frames(f) * f;
             if par.applies(batch) {
-                // Read ahead up to a batch (and a byte: a full frame is sealed only once more
-                // plaintext follows) while the inner reader has data ready.
-                if !*this.eof && this.plain.len() <= batch {
-                    this.plain.reserve(batch + 1 - this.plain.len());
+                // Read ahead up to a batch while the inner reader has data ready.
+                if !*this.eof && this.plain.len() < batch {
+                    this.plain.reserve(batch - this.plain.len());
                     match tokio_util::io::poll_read_buf(this.inner.as_mut(), cx, this.plain) {
                         Poll::Ready(Ok(0)) => *this.eof = true,
                         Poll::Ready(Ok(_)) => continue,
@@ -323,10 +322,6 @@ impl<R: AsyncRead> AsyncRead for EncryptingReader<R> {
                 }
                 match this.encryptor.pending_len() {
                     0 => {}
-                    p if p == f => {
-                        this.encryptor.seal_held_frame(this.out)?;
-                        continue;
-                    }
                     p => {
                         let n = this.plain.len().min(f - p);
                         this.encryptor.update(&this.plain[..n], this.out)?;
@@ -341,7 +336,7 @@ impl<R: AsyncRead> AsyncRead for EncryptingReader<R> {
                 {
                     let src = this.plain.split_to(run.jobs.plain_total()).freeze();
                     // The rest moves to a fresh buffer of one batch (see the decrypting side).
-                    let mut fresh = BytesMut::with_capacity(batch + 1);
+                    let mut fresh = BytesMut::with_capacity(batch);
                     fresh.extend_from_slice(this.plain);
                     *this.plain = fresh;
                     let mut frames = std::mem::take(this.out);

@@ -202,7 +202,6 @@ impl<W: AsyncWrite> AsyncWrite for EncryptingWriter<W> {
             // Batches: first line the held-back plaintext up with a frame boundary.
             match this.encryptor.pending_len() {
                 0 => {}
-                p if p == f => this.encryptor.seal_held_frame(this.out)?,
                 p => {
                     let n = buf.len().min(f - p);
                     this.encryptor.update(&buf[..n], this.out)?;

@@ -19,9 +19,12 @@ use crate::suite::{IV_LEN, MessageFormatVersion, TAG_LEN};
 /// new(materials) ──► [header pending] ──update()*──► frames ──finish()──► final frame ‖ footer
 /// ```
 ///
-/// Frames are written whole. A full frame of plaintext is held back until more plaintext
-/// arrives, so that a plaintext whose length is a multiple of the frame length ends with a
-/// *full* final frame (the form the specification prefers) rather than an extra empty one.
+/// Frames are written whole, each as soon as its plaintext is complete. A plaintext whose
+/// length is a non-zero multiple of the frame length therefore ends with an **empty final
+/// frame** after its last regular frame, the form every ESDK has always written. The
+/// specification also allows a *full* final frame there, but deployed readers reject it: the
+/// Python ESDK 2.x and 3.x lines (3.3.1 is what the official `aws-encryption-sdk-cli` installs)
+/// accept only a final frame shorter than the frame length. Decryption accepts both forms.
 ///
 /// The caller **must** call [`Encryptor::finish`]; without the final frame (and, for signing
 /// suites, the footer) the output is not a message.
@@ -147,15 +150,9 @@ impl Encryptor {
         self.write_header(out);
         let f = self.frame_length;
         while !plaintext.is_empty() {
-            if self.pending.len() == f {
-                let frame = std::mem::take(&mut self.pending);
-                self.seal_regular(&frame, out)?;
-                self.pending = frame;
-                self.pending.clear();
-            }
             if self.pending.is_empty() {
-                // Frames straight from the input, keeping back at least one byte beyond them.
-                while plaintext.len() > f {
+                // Whole frames straight from the input.
+                while plaintext.len() >= f {
                     let (frame, rest) = plaintext.split_at(f);
                     self.seal_regular(frame, out)?;
                     plaintext = rest;
@@ -164,6 +161,12 @@ impl Encryptor {
             let take = (f - self.pending.len()).min(plaintext.len());
             self.pending.extend_from_slice(&plaintext[..take]);
             plaintext = &plaintext[take..];
+            if self.pending.len() == f {
+                let frame = std::mem::take(&mut self.pending);
+                self.seal_regular(&frame, out)?;
+                self.pending = frame;
+                self.pending.clear();
+            }
         }
         Ok(())
     }
@@ -209,8 +212,8 @@ impl Encryptor {
     }
 
     /// How many whole regular frames [`claim_frames`](Self::claim_frames) would take from
-    /// `available` plaintext bytes (at most `max`). Full frames are taken only while at least
-    /// one byte stays behind, as [`update`](Self::update) does, so the output is the same.
+    /// `available` plaintext bytes (at most `max`): every whole frame, as
+    /// [`update`](Self::update) would seal them, so the output is the same.
     pub(crate) fn claimable(&self, available: usize, max: usize) -> usize {
         if self.finished || self.run_out || !self.pending.is_empty() || self.header_bytes.is_some()
         {
@@ -218,9 +221,7 @@ impl Encryptor {
         }
         // The final frame's sequence number must fit too, so regular frames stop at 2^32 − 2.
         let room = (u32::MAX - self.next_seq) as usize;
-        (available.saturating_sub(1) / self.frame_length)
-            .min(max)
-            .min(room)
+        (available / self.frame_length).min(max).min(room)
     }
 
     /// Claims the next regular frames for sealing elsewhere (see [`crate::proto::frames`]):
@@ -253,23 +254,6 @@ impl Encryptor {
     /// Bytes of plaintext held back, not yet in a frame.
     pub(crate) fn pending_len(&self) -> usize {
         self.pending.len()
-    }
-
-    /// Seals the full frame held back by [`update`](Self::update), if there is one, so that
-    /// [`claim_frames`](Self::claim_frames) can take the frames after it. Call it only when
-    /// more plaintext is certain to follow (the caller holds some), as a held frame is the
-    /// final frame otherwise.
-    pub(crate) fn seal_held_frame(&mut self, out: &mut BytesMut) -> Result<()> {
-        self.check_no_run()?;
-        if self.finished || self.pending.len() != self.frame_length {
-            return Ok(());
-        }
-        self.write_header(out);
-        let frame = std::mem::take(&mut self.pending);
-        self.seal_regular(&frame, out)?;
-        self.pending = frame;
-        self.pending.clear();
-        Ok(())
     }
 
     /// Takes back a run claimed with [`claim_frames`](Self::claim_frames) once its frames are
