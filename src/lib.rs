@@ -78,8 +78,6 @@ pub mod materials;
 pub mod parallel;
 pub mod proto;
 pub mod suite;
-#[doc(hidden)]
-pub mod vectors;
 
 pub use cache::{CryptographicMaterialsCache, LocalMaterialsCache};
 pub use client::{

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use esdk::io::{DecryptOptions, Release};
-use esdk::vectors::{Build, Case, cases_in};
+use esdk_test_vectors::{Build, Case, cases_in};
 use esdk::{AlgorithmSuite, Client, CommitmentPolicy, EncryptOptions, FrameLength};
 
 use crate::drive::{self, Chunking, Dec, Enc};

@@ -21,11 +21,11 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 
 // Manifests, keys, keyrings from descriptions and cases: shared with the tests.
-use esdk::vectors::{
+use esdk_test_vectors::{
     AnyResult, Build, Case, Keys, Unsupported, load_case, manifests_in, read_json,
 };
 #[cfg(feature = "kms")]
-use esdk::vectors::{context_of, kms_endpoint, kms_supplier};
+use esdk_test_vectors::{context_of, kms_endpoint, kms_supplier};
 
 use esdk::crypto::RsaPadding;
 use esdk::{

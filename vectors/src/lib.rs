@@ -1,5 +1,7 @@
-//! Reading ESDK decrypt test-vector manifests: shared by the `esdk-vectors` runner and the
-//! integration tests (`tests/io`), so that both judge the vectors the same way. Not a stable API.
+//! Reading ESDK decrypt test-vector manifests: shared by the `esdk-vectors` runner and esdk's
+//! integration tests (`tests/io`, through a dev-dependency), so that both judge the vectors the
+//! same way. Not published; not a stable API. It also holds the one keyring that only tests
+//! may have: [`StaticDataKeyKeyring`], which returns a fixed data key.
 //!
 //! Manifests: `awses-decrypt` version 5 (`decryption-scenario` entries with a
 //! `decryptKeyDescription`) and version 2 (`master-keys` lists, with the extension fields
@@ -17,8 +19,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use crate::crypto::{EcdhCurve, RsaPadding};
-use crate::{
+use esdk::crypto::{EcdhCurve, RsaPadding};
+use esdk::{
     BranchKeyMaterials, CommitmentPolicy, DataKey, DecryptionMaterials, EncryptedDataKey,
     EncryptionContext, EncryptionMaterials, HierarchicalKeyring, Keyring, MaterialsSource,
     MultiKeyring, RawAesKeyring, RawEcdhKeyring, RawEcdhScheme, RawRsaKeyring,
@@ -123,9 +125,9 @@ impl Keyring for StaticDataKeyKeyring {
     fn on_encrypt<'a>(
         &'a self,
         _m: EncryptionMaterials,
-    ) -> BoxFuture<'a, crate::Result<EncryptionMaterials>> {
+    ) -> BoxFuture<'a, esdk::Result<EncryptionMaterials>> {
         Box::pin(async {
-            Err(crate::Error::ApiMisuse(
+            Err(esdk::Error::ApiMisuse(
                 "static data key keyring is decrypt-only".into(),
             ))
         })
@@ -135,7 +137,7 @@ impl Keyring for StaticDataKeyKeyring {
         &'a self,
         mut materials: DecryptionMaterials,
         _edks: &'a [EncryptedDataKey],
-    ) -> BoxFuture<'a, crate::Result<DecryptionMaterials>> {
+    ) -> BoxFuture<'a, esdk::Result<DecryptionMaterials>> {
         Box::pin(async move {
             materials.set_data_key(DataKey::from_slice(&self.key))?;
             Ok(materials)
@@ -522,9 +524,9 @@ pub fn kms_endpoint() -> Result<String, Unsupported> {
 /// A client supplier for the configured endpoint; credentials from `AWS_ACCESS_KEY_ID` /
 /// `AWS_SECRET_ACCESS_KEY`, else moto's `test`/`test`.
 #[cfg(feature = "kms")]
-pub fn kms_supplier(endpoint: &str) -> crate::keyring::aws_kms::DefaultClientSupplier {
+pub fn kms_supplier(endpoint: &str) -> esdk::keyring::aws_kms::DefaultClientSupplier {
     let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
-    crate::keyring::aws_kms::DefaultClientSupplier::builder()
+    esdk::keyring::aws_kms::DefaultClientSupplier::builder()
         .endpoint_url(endpoint)
         .static_credentials(
             var("AWS_ACCESS_KEY_ID", "test"),
@@ -538,7 +540,7 @@ pub fn kms_supplier(endpoint: &str) -> crate::keyring::aws_kms::DefaultClientSup
 /// master-key or key description, when a KMS endpoint is configured.
 #[cfg(feature = "kms")]
 pub fn kms_keyring(keys: &Keys, desc: &Value) -> Built<Arc<dyn Keyring>> {
-    use crate::keyring::aws_kms::{
+    use esdk::keyring::aws_kms::{
         AwsKmsKeyring, AwsKmsMrkDiscoveryKeyring, AwsKmsMrkKeyring, KmsArn,
     };
     let endpoint = match kms_endpoint() {
@@ -546,7 +548,7 @@ pub fn kms_keyring(keys: &Keys, desc: &Value) -> Built<Arc<dyn Keyring>> {
         Err(why) => return Ok(Err(why)),
     };
     // Built synchronously (test loading runs outside the runtime): a caller-configured client.
-    let client_for = |region: &str| -> AnyResult<crate::KmsClient> {
+    let client_for = |region: &str| -> AnyResult<esdk::KmsClient> {
         use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
         let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
         let conf = aws_sdk_kms::Config::builder()
@@ -561,7 +563,7 @@ pub fn kms_keyring(keys: &Keys, desc: &Value) -> Built<Arc<dyn Keyring>> {
                 "esdk-vectors",
             ))
             .build();
-        Ok(crate::KmsClient::from_sdk_client(
+        Ok(esdk::KmsClient::from_sdk_client(
             aws_sdk_kms::Client::from_conf(conf),
         ))
     };
@@ -584,7 +586,7 @@ pub fn kms_keyring(keys: &Keys, desc: &Value) -> Built<Arc<dyn Keyring>> {
                     .filter_map(Value::as_str)
                     .collect();
                 k = k.with_filter(
-                    crate::DiscoveryFilter::new(partition, accounts).map_err(|e| e.to_string())?,
+                    esdk::DiscoveryFilter::new(partition, accounts).map_err(|e| e.to_string())?,
                 );
             }
             ready(k)
