@@ -447,6 +447,21 @@ fn key_files_are_regular_bounded_and_private() {
         ],
     );
     fails(&o, 2, "larger than 65536 bytes");
+    fs::write(d.join("odd.key"), [7u8; 33]).unwrap();
+    fs::set_permissions(d.join("odd.key"), fs::Permissions::from_mode(0o600)).unwrap();
+    let o = esdk(
+        d,
+        &[
+            "encrypt",
+            "-w",
+            "key=aes:odd.key",
+            "-i",
+            "p.bin",
+            "-o",
+            "out",
+        ],
+    );
+    fails(&o, 2, "16, 24 or 32");
     assert!(!d.join("out").exists());
 
     // Permissions, as ssh checks them: a private key open to group or others is warned about.
