@@ -184,7 +184,9 @@ pub struct Common {
     /// Wrapping keys, one group per occurrence: `key=aes:PATH [namespace=NS] [name=NAME]`,
     /// `key=rsa-public:PATH`/`key=rsa-private:PATH [padding=oaep-sha256|…]`, `key=kms:ARN`,
     /// `discovery=true [region=R] [discovery-partition=P] [discovery-account=ID]`.
-    /// Several groups make a multi-keyring (the first generates the data key).
+    /// Several groups make a multi-keyring (the first generates the data key). Without `name=`,
+    /// an RSA key is named `rsa-sha256:` + the SHA-256 of its public key (a private key also
+    /// tries the former default name, `default`). Key files: regular files of at most 64 KiB.
     #[arg(long = "wrapping-keys", short = 'w', num_args = 1.., required = true, action = clap::ArgAction::Append)]
     pub wrapping_keys: Vec<String>,
     /// `--wrapping-keys` grouped by occurrence (filled from the matches after parsing).
