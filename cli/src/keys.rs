@@ -6,15 +6,24 @@
 //!   `namespace=` and `name=` set the key provider id and key name (default `esdk` / `default`).
 //! * `key=rsa-public:PATH` (encrypt) or `key=rsa-private:PATH` (decrypt) — a PEM RSA key;
 //!   `padding=` one of `pkcs1`, `oaep-sha1`, `oaep-sha256` (default), `oaep-sha384`,
-//!   `oaep-sha512`; `namespace=`, `name=` as above.
+//!   `oaep-sha512`; `namespace=`, `name=` as above, except that the default name is
+//!   `rsa-sha256:` and the hex SHA-256 of the key's DER SubjectPublicKeyInfo, so that distinct
+//!   keys never share a name (a PKCS#1 v1.5 unwrap under the wrong key can yield a plausible
+//!   data key). Without `name=`, a private key also tries the old default name `default`, so
+//!   messages written by earlier esdk versions still decrypt.
 //! * `key=kms:ARN` — an AWS KMS key (several `key=` tokens, or several groups, make one KMS
 //!   multi-keyring; the first is the generator).
 //! * `discovery=true` (decrypt only) with `region=R` (repeatable; default the SDK's Region),
 //!   optionally `discovery-partition=P` and `discovery-account=ID` (repeatable) — KMS discovery.
 //!
 //! Several groups make one multi-keyring: the first group's keyring generates the data key.
+//!
+//! Key files must be regular files of at most [`MAX_KEY_FILE`] bytes (so `/dev/zero` or a FIFO
+//! is refused at once). A private key file (AES, RSA private) that group or others may read or
+//! write gets a warning on standard error, as ssh gives.
 
 use std::fs;
+use std::io::Read as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -100,11 +109,106 @@ fn padding(name: Option<&str>) -> Result<RsaPadding, Failure> {
     })
 }
 
-fn read_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, Failure> {
-    fs::read(path)
-        .map(Zeroizing::new)
-        .map_err(|e| Failure::usage(format!("cannot read key file {}: {e}", path.display())))
+/// The largest key file read: a PEM RSA-16384 private key is about 13 KiB.
+pub const MAX_KEY_FILE: usize = 64 << 10;
+
+/// Whether a key file holds a secret (its permissions are checked) or a public key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrecy {
+    Private,
+    Public,
 }
+
+/// Reads a key file: a regular file (a link to one is fine) of at most [`MAX_KEY_FILE`] bytes.
+/// Warns when a private key file is open to group or others.
+pub fn read_key_file(path: &Path, secrecy: Secrecy) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    let shown = path.display();
+    let cannot = |e: std::io::Error| Failure::usage(format!("cannot read key file {shown}: {e}"));
+    let not_regular = || {
+        Failure::usage(format!(
+            "key file {shown} is not a regular file; refusing to read it"
+        ))
+    };
+    if !fs::metadata(path).map_err(cannot)?.is_file() {
+        return Err(not_regular());
+    }
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        // Should a FIFO replace the file after the check above, opening it must not wait.
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = options.open(path).map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
+    #[cfg(unix)]
+    if secrecy == Secrecy::Private {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            eprintln!(
+                "esdk: warning: private key file {shown} is accessible by group or others (mode \
+                 {mode:04o}); make it private with `chmod 600 {shown}`"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = secrecy;
+    // One buffer of the bound plus one byte, never grown (growing would leave copies of the key
+    // in freed memory); zeroized on drop.
+    let mut buf = Zeroizing::new(vec![0u8; MAX_KEY_FILE + 1]);
+    let mut len = 0;
+    let mut reader = file.take(MAX_KEY_FILE as u64 + 1);
+    loop {
+        match reader.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(cannot(e)),
+        }
+    }
+    if len > MAX_KEY_FILE {
+        return Err(Failure::usage(format!(
+            "key file {shown} is larger than {MAX_KEY_FILE} bytes; not a key"
+        )));
+    }
+    buf.truncate(len);
+    Ok(buf)
+}
+
+/// The default name of an RSA key: `rsa-sha256:` and the hex SHA-256 of its DER
+/// SubjectPublicKeyInfo (the private key's public half for a private key).
+fn rsa_default_name(pem: &str, private: bool) -> Result<String, Failure> {
+    use rsa::pkcs1::{DecodeRsaPrivateKey as _, DecodeRsaPublicKey as _};
+    use rsa::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _, EncodePublicKey as _};
+    use sha2::Digest as _;
+
+    let public = if private {
+        rsa::PrivateKey::from_pkcs8_pem(pem)
+            .or_else(|_| rsa::PrivateKey::from_pkcs1_pem(pem))
+            .map(|k| k.to_public_key())
+            .ok()
+    } else {
+        rsa::PublicKey::from_public_key_pem(pem)
+            .or_else(|_| rsa::PublicKey::from_pkcs1_pem(pem))
+            .ok()
+    };
+    let der = public
+        .and_then(|k| k.to_public_key_der().ok())
+        .ok_or_else(|| {
+            Failure::usage("not a PEM RSA key (PKCS#8, SubjectPublicKeyInfo or PKCS#1)")
+        })?;
+    let digest = sha2::Sha256::digest(der.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("rsa-sha256:{hex}"))
+}
+
+/// The key name used for every RSA key without `name=` before names were derived from keys.
+const OLD_RSA_DEFAULT_NAME: &str = "default";
 
 /// Builds the keyring for all `--wrapping-keys` groups.
 pub async fn keyring(
@@ -124,6 +228,7 @@ pub async fn keyring(
         let g = parse_group(tokens)?;
         let namespace = g.namespace.clone().unwrap_or_else(|| "esdk".into());
         let name = g.name.clone().unwrap_or_else(|| "default".into());
+        let explicit_name = g.name.is_some();
         for key in &g.keys {
             let (kind, value) = key.split_once(':').ok_or_else(|| {
                 Failure::usage(format!(
@@ -133,7 +238,7 @@ pub async fn keyring(
             })?;
             match kind {
                 "aes" => {
-                    let bytes = read_key_file(Path::new(value))?;
+                    let bytes = read_key_file(Path::new(value), Secrecy::Private)?;
                     let k = RawAesKeyring::new(namespace.clone(), name.clone(), &bytes)
                         .map_err(|e| Failure::usage(format!("key file {value}: {e}")))?;
                     keyrings.push(Arc::new(k));
@@ -149,24 +254,44 @@ pub async fn keyring(
                             "encrypt with the RSA public key: use key=rsa-public:PATH",
                         ));
                     }
-                    let pem = read_key_file(Path::new(value))?;
+                    let is_private = kind == "rsa-private";
+                    let pem = read_key_file(
+                        Path::new(value),
+                        if is_private {
+                            Secrecy::Private
+                        } else {
+                            Secrecy::Public
+                        },
+                    )?;
                     let pem = std::str::from_utf8(&pem).map_err(|_| {
                         Failure::usage(format!("RSA key file {value} is not PEM text"))
                     })?;
-                    let (public, private) = if kind == "rsa-public" {
-                        (Some(pem), None)
-                    } else {
+                    let (public, private) = if is_private {
                         (None, Some(pem))
+                    } else {
+                        (Some(pem), None)
                     };
-                    let k = RawRsaKeyring::new(
-                        namespace.clone(),
-                        name.clone(),
-                        padding(g.padding.as_deref())?,
-                        public,
-                        private,
-                    )
-                    .map_err(|e| Failure::usage(format!("RSA key file {value}: {e}")))?;
-                    keyrings.push(Arc::new(k));
+                    let mut names = vec![name.clone()];
+                    if !explicit_name {
+                        names = vec![
+                            rsa_default_name(pem, is_private)
+                                .map_err(|f| f.context(format!("RSA key file {value}")))?,
+                        ];
+                        if is_private {
+                            names.push(OLD_RSA_DEFAULT_NAME.into());
+                        }
+                    }
+                    for name in names {
+                        let k = RawRsaKeyring::new(
+                            namespace.clone(),
+                            name,
+                            padding(g.padding.as_deref())?,
+                            public,
+                            private,
+                        )
+                        .map_err(|e| Failure::usage(format!("RSA key file {value}: {e}")))?;
+                        keyrings.push(Arc::new(k));
+                    }
                 }
                 "kms" => {
                     kms_at.get_or_insert(keyrings.len());

@@ -14,16 +14,46 @@
 //! | 1 | a message could not be encrypted or decrypted: malformed, truncated or tampered input, wrong key, policy or limit refusal, keyring failure |
 //! | 2 | usage: bad arguments, unreadable or invalid key file, output exists (without `--overwrite`) |
 //! | 3 | I/O: an input could not be read or an output written |
-//! | 130 | interrupted (Ctrl-C / SIGINT); the temporary output was removed |
+//! | 129, 130, 143 | stopped by SIGHUP, SIGINT (Ctrl-C) or SIGTERM (128 + the signal number); temporary outputs were removed |
 //!
-//! Outputs are written to a temporary file beside the target and renamed into place only when
-//! the whole message has been written (encrypt) or authenticated (decrypt); on failure the
-//! temporary file is removed. Standard output (`--output -`) cannot be taken back: when
-//! decrypting to it, only authenticated frames are written, and `--buffer` holds everything
-//! back until the signature has verified.
+//! Outputs:
+//!
+//! * A regular file (or a name that does not exist yet) is written to a temporary file
+//!   (`.esdk-partial-*`, mode 0600) beside the target and renamed into place only when the whole
+//!   message has been written (encrypt) or authenticated (decrypt); on failure, and on SIGINT,
+//!   SIGTERM or SIGHUP, the temporary file is removed.
+//! * Standard output (`--output -`) and any output that is not a regular file (a character
+//!   device such as `/dev/null`, a FIFO, a Unix socket) are written directly and are never
+//!   renamed over or replaced; they need no `--overwrite` (a block device does). What was
+//!   written cannot be taken back: when decrypting, only authenticated frames are written, and
+//!   `--buffer` holds everything back until the signature has verified.
+//! * Symbolic links are refused: an output named on the command line must not be a link, and
+//!   nothing below an output folder may be one (checked for every file before any work, and
+//!   again when each file is written), so nothing is written outside the output tree. Use `-`
+//!   instead of `/dev/stdout`.
+//! * A folder is refused before any work when two inputs would get the same output name (for
+//!   example `x` and `x.decrypted.encrypted` both decrypt to `x.decrypted`), or an output file
+//!   would take the name of an output folder. Names are never converted to UTF-8.
+//!
+//! Limits on decrypt (each refusal names the option that raises it):
+//!
+//! | option | default | defends against |
+//! |---|---|---|
+//! | `--max-frame-length` | 1 MiB (1048576) | a header declaring huge frames: each frame is held whole until its tag is checked |
+//! | `--max-body-length` | 64 MiB (67108864) | a huge non-framed body, which is held whole until its tag is checked |
+//! | `--max-encrypted-data-keys` | 32 (encrypt and decrypt) | unbounded key-unwrapping work (each RSA key costs milliseconds, each KMS key a remote call) |
+//!
+//! Key files must be regular files of at most 64 KiB. Like ssh, esdk warns on standard error
+//! when a private key file (AES, RSA private) can be read or written by group or others. An RSA
+//! key without `name=` gets a name derived from its public key (`rsa-sha256:` and the SHA-256 of
+//! its DER SubjectPublicKeyInfo in hex), so the keys of a multi-recipient message never share a
+//! name; to decrypt messages written by earlier esdk versions, where every RSA key was named
+//! `default`, a private key without `name=` also tries that old name.
 
 mod keys;
+mod output;
 mod run;
+mod signals;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -45,8 +75,9 @@ impl Failure {
     pub const USAGE: u8 = 2;
     /// Exit status 3: I/O.
     pub const IO: u8 = 3;
-    /// Exit status 130: interrupted (SIGINT / Ctrl-C), as shells report it.
-    pub const INTERRUPTED: u8 = 130;
+    /// Exit status 128 + n: stopped by signal n (SIGINT 130, SIGTERM 143, SIGHUP 129), as
+    /// shells report it.
+    pub const SIGNALED: u8 = 128;
 
     pub fn usage(message: impl Into<String>) -> Self {
         Self {
@@ -75,9 +106,26 @@ impl From<esdk::Error> for Failure {
             esdk::Error::Io(io) => Self::from(io),
             other => Self {
                 code: Self::CRYPTO,
-                message: other.to_string(),
+                message: format!("{other}{}", hint(&other)),
             },
         }
+    }
+}
+
+/// The option that raises the limit `e` reports, if any.
+fn hint(e: &esdk::Error) -> &'static str {
+    use esdk::error::{LimitError, PolicyError};
+    match e {
+        esdk::Error::Limit(LimitError::FrameTooLarge { .. }) => {
+            " (raise the limit with --max-frame-length)"
+        }
+        esdk::Error::Limit(LimitError::BodyTooLarge { .. }) => {
+            " (raise the limit with --max-body-length)"
+        }
+        esdk::Error::Policy(PolicyError::TooManyEncryptedDataKeys { .. }) => {
+            " (raise the limit with --max-encrypted-data-keys)"
+        }
+        _ => "",
     }
 }
 
@@ -86,7 +134,7 @@ impl From<std::io::Error> for Failure {
         match esdk::io::error_of(&e) {
             Some(typed) if !matches!(typed, esdk::Error::Io(_)) => Self {
                 code: Self::CRYPTO,
-                message: typed.to_string(),
+                message: format!("{typed}{}", hint(typed)),
             },
             _ => Self::io(e.to_string()),
         }
@@ -100,7 +148,10 @@ impl From<std::io::Error> for Failure {
     about = "Encrypt and decrypt files, folders and pipes in the AWS Encryption SDK format",
     after_help = "Exit status: 0 success; 1 a message could not be encrypted or decrypted \
                   (malformed, tampered, truncated, wrong key, refused); 2 usage (bad arguments, \
-                  key file, output exists); 3 I/O error; 130 interrupted."
+                  key file, output exists); 3 I/O error; 129/130/143 stopped by SIGHUP/SIGINT/SIGTERM \
+                  (temporary outputs removed). Outputs that are not regular files (/dev/null, \
+                  FIFOs, sockets) are written directly, never replaced; symbolic links are \
+                  refused as outputs and inside output folders."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -133,7 +184,9 @@ pub struct Common {
     /// Wrapping keys, one group per occurrence: `key=aes:PATH [namespace=NS] [name=NAME]`,
     /// `key=rsa-public:PATH`/`key=rsa-private:PATH [padding=oaep-sha256|…]`, `key=kms:ARN`,
     /// `discovery=true [region=R] [discovery-partition=P] [discovery-account=ID]`.
-    /// Several groups make a multi-keyring (the first generates the data key).
+    /// Several groups make a multi-keyring (the first generates the data key). Without `name=`,
+    /// an RSA key is named `rsa-sha256:` + the SHA-256 of its public key (a private key also
+    /// tries the former default name, `default`). Key files: regular files of at most 64 KiB.
     #[arg(long = "wrapping-keys", short = 'w', num_args = 1.., required = true, action = clap::ArgAction::Append)]
     pub wrapping_keys: Vec<String>,
     /// `--wrapping-keys` grouped by occurrence (filled from the matches after parsing).
@@ -146,7 +199,8 @@ pub struct Common {
     /// Commitment policy.
     #[arg(long, value_enum, default_value_t = Policy::RequireEncryptRequireDecrypt)]
     pub commitment_policy: Policy,
-    /// Refuse messages with more encrypted data keys than this.
+    /// Refuse messages with more encrypted data keys than this [default: 32] (bounds the
+    /// key-unwrapping work a message can ask for; 65535 lifts the limit).
     #[arg(long)]
     pub max_encrypted_data_keys: Option<u16>,
     /// Write one JSON line per processed file to this file (appended) or `-` (standard output).
@@ -191,6 +245,14 @@ struct DecryptArgs {
     /// Refuse signed messages (before reading their body).
     #[arg(long)]
     unsigned_only: bool,
+    /// Refuse messages whose frame length is above this many bytes, before reading a frame (a
+    /// frame is held whole until its tag is checked).
+    #[arg(long, default_value_t = run::DEFAULT_MAX_FRAME_LENGTH)]
+    max_frame_length: u32,
+    /// Refuse non-framed messages whose body is longer than this many bytes, before reading it
+    /// (such a body is held whole until its tag is checked).
+    #[arg(long, default_value_t = run::DEFAULT_MAX_BODY_LENGTH)]
+    max_body_length: u64,
 }
 
 /// `--commitment-policy` values.
@@ -271,15 +333,16 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        // The handlers are installed here, before `work` creates any temporary output: a signal
+        // in between would otherwise kill the process with the default action and leave that
+        // output behind.
+        let mut signals = signals::Signals::install()
+            .map_err(|e| Failure::io(format!("cannot install signal handlers: {e}")))?;
         tokio::select! {
-            // `ctrl_c` installs its handler when first polled: poll it before `work` creates
-            // any temporary output, or a Ctrl-C in between would kill the process with the
-            // default action and leave that output behind (seen under load in
-            // tests/cli.rs `interrupted_work_leaves_nothing`).
             biased;
-            _ = tokio::signal::ctrl_c() => Err(Failure {
-                code: Failure::INTERRUPTED,
-                message: "interrupted; no partial output was kept".into(),
+            (number, name) = signals.recv() => Err(Failure {
+                code: Failure::SIGNALED.saturating_add(u8::try_from(number).unwrap_or(0)),
+                message: format!("interrupted by {name}; temporary outputs were removed"),
             }),
             // Dropping `work` removes any temporary output: nothing is left under a final name.
             r = work(cli.command) => r,
@@ -320,7 +383,15 @@ async fn work(command: Command) -> Result<(), Failure> {
             } else {
                 esdk::io::Release::Streaming
             };
-            run::run(&a.common, run::Mode::Decrypt { release }).await
+            run::run(
+                &a.common,
+                run::Mode::Decrypt {
+                    release,
+                    max_frame_length: a.max_frame_length,
+                    max_body_length: a.max_body_length,
+                },
+            )
+            .await
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Encrypting and decrypting files, folders and pipes.
 
+use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -18,7 +20,16 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use zeroize::Zeroizing;
 
 use crate::keys::{self, Purpose};
+use crate::output::{self, Sink};
 use crate::{Common, Failure};
+
+/// `--max-frame-length` by default: 1 MiB, above the frame lengths the ESDKs write (4 KiB by
+/// default, 1 MiB at most in practice), so a hostile header cannot make a frame cost more.
+pub const DEFAULT_MAX_FRAME_LENGTH: u32 = 1 << 20;
+/// `--max-body-length` by default: 64 MiB for a non-framed body, which is held whole.
+pub const DEFAULT_MAX_BODY_LENGTH: u64 = 64 << 20;
+/// `--max-encrypted-data-keys` by default.
+pub const DEFAULT_MAX_ENCRYPTED_DATA_KEYS: u16 = 32;
 
 /// The direction and its own options.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +40,8 @@ pub enum Mode {
     },
     Decrypt {
         release: Release,
+        max_frame_length: u32,
+        max_body_length: u64,
     },
 }
 
@@ -100,15 +113,31 @@ pub async fn run(common: &Common, mode: Mode) -> Result<(), Failure> {
     }
     let keyring: Arc<dyn Keyring> =
         keys::keyring(&common.key_groups, purpose, common.kms_endpoint.as_deref()).await?;
-    let mut builder = Client::builder().commitment_policy(common.commitment_policy.into());
-    if let Some(n) = common.max_encrypted_data_keys {
-        if n == 0 {
-            return Err(Failure::usage(
-                "--max-encrypted-data-keys must be at least 1",
-            ));
-        }
-        builder = builder.max_encrypted_data_keys(n);
+    let max_keys = common
+        .max_encrypted_data_keys
+        .unwrap_or(DEFAULT_MAX_ENCRYPTED_DATA_KEYS);
+    if max_keys == 0 {
+        return Err(Failure::usage(
+            "--max-encrypted-data-keys must be at least 1",
+        ));
     }
+    let mut limits = esdk::Limits::new().max_encrypted_data_keys(max_keys);
+    if let Mode::Decrypt {
+        max_frame_length,
+        max_body_length,
+        ..
+    } = mode
+    {
+        if max_frame_length == 0 {
+            return Err(Failure::usage("--max-frame-length must be at least 1"));
+        }
+        limits = limits
+            .max_frame_length(max_frame_length)
+            .max_body_len(max_body_length);
+    }
+    let builder = Client::builder()
+        .commitment_policy(common.commitment_policy.into())
+        .limits(limits);
     let metadata = match common.metadata_output.as_deref() {
         None => None,
         Some("-") => Some(Metadata::Stdout),
@@ -134,8 +163,8 @@ pub async fn run(common: &Common, mode: Mode) -> Result<(), Failure> {
         let output = if stdout_used {
             None
         } else {
-            let out = PathBuf::from(&common.output);
-            if out.is_dir() {
+            let out = output::normalized(&common.output);
+            if output::is_folder(&out)? {
                 return Err(Failure::usage(
                     "standard input needs a file or `-` as --output, not a folder",
                 ));
@@ -154,14 +183,24 @@ pub async fn run(common: &Common, mode: Mode) -> Result<(), Failure> {
                 "a folder needs a folder as --output, not standard output",
             ));
         }
-        let out = PathBuf::from(&common.output);
-        if out.exists() && !out.is_dir() {
+        let out = output::normalized(&common.output);
+        if !output::is_folder(&out)? && fs::symlink_metadata(&out).is_ok() {
             return Err(Failure::usage(format!(
                 "{} is not a folder; a folder input needs a folder output",
                 out.display()
             )));
         }
         let in_abs = fs::canonicalize(&input)?;
+        let mut files = Vec::new();
+        walk(&input, Path::new(""), &mut files)?;
+        files.sort();
+        // Every output is checked before any work: no two inputs share an output, no link is
+        // on the way to one, nothing is replaced without --overwrite.
+        let plan = folder_plan(files, mode, &common.suffix)?;
+        for (_, rel_out) in &plan {
+            output::check_below(&out, rel_out)?;
+            output::check(&out.join(rel_out), common.overwrite)?;
+        }
         fs::create_dir_all(&out)
             .map_err(|e| Failure::io(format!("cannot create {}: {e}", out.display())))?;
         let out_abs = fs::canonicalize(&out)?;
@@ -170,16 +209,10 @@ pub async fn run(common: &Common, mode: Mode) -> Result<(), Failure> {
                 "the output folder must not be inside the input folder",
             ));
         }
-        let mut files = Vec::new();
-        walk(&input, Path::new(""), &mut files)?;
-        files.sort();
-        for rel in files {
-            let target = renamed(&out.join(&rel), mode, &common.suffix);
-            if let Some(parent) = target.parent() {
-                fs::create_dir_all(parent)
-                    .map_err(|e| Failure::io(format!("cannot create {}: {e}", parent.display())))?;
-            }
-            job.one(Some(&input.join(&rel)), Some(&target)).await?;
+        for (rel_in, rel_out) in plan {
+            output::create_below(&out, &rel_out)?;
+            job.one(Some(&input.join(&rel_in)), Some(&out.join(&rel_out)))
+                .await?;
         }
         return Ok(());
     }
@@ -187,8 +220,8 @@ pub async fn run(common: &Common, mode: Mode) -> Result<(), Failure> {
     let output = if stdout_used {
         None
     } else {
-        let out = PathBuf::from(&common.output);
-        Some(if out.is_dir() {
+        let out = output::normalized(&common.output);
+        Some(if output::is_folder(&out)? {
             let name = input
                 .file_name()
                 .ok_or_else(|| Failure::usage("the input has no file name"))?;
@@ -201,17 +234,77 @@ pub async fn run(common: &Common, mode: Mode) -> Result<(), Failure> {
 }
 
 /// The output name for `path`: the suffix added (encrypt) or removed (decrypt; `.decrypted`
-/// is added to names without it).
+/// is added to names without it). Names are handled as the bytes they are, never converted to
+/// UTF-8 (which would make distinct names equal).
 fn renamed(path: &Path, mode: Mode, suffix: &str) -> PathBuf {
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let name = path.file_name().unwrap_or_default();
+    let with = |tail: &str| {
+        let mut n = name.to_os_string();
+        n.push(tail);
+        n
+    };
     let new = match mode {
-        Mode::Encrypt { .. } => format!("{name}{suffix}"),
-        Mode::Decrypt { .. } => match name.strip_suffix(suffix) {
-            Some(stem) if !stem.is_empty() => stem.to_owned(),
-            _ => format!("{name}.decrypted"),
+        Mode::Encrypt { .. } => with(suffix),
+        Mode::Decrypt { .. } => match strip_suffix(name, suffix) {
+            Some(stem) if !stem.is_empty() => stem,
+            _ => with(".decrypted"),
         },
     };
     path.with_file_name(new)
+}
+
+#[cfg(unix)]
+fn strip_suffix(name: &OsStr, suffix: &str) -> Option<OsString> {
+    use std::os::unix::ffi::OsStrExt as _;
+    name.as_bytes()
+        .strip_suffix(suffix.as_bytes())
+        .map(|stem| OsStr::from_bytes(stem).to_os_string())
+}
+
+#[cfg(not(unix))]
+fn strip_suffix(name: &OsStr, suffix: &str) -> Option<OsString> {
+    name.to_str()?.strip_suffix(suffix).map(OsString::from)
+}
+
+/// The output (relative path) of each input file (relative path) of a folder. Refused: two
+/// inputs with the same output (`x` and `x.decrypted.encrypted` both decrypt to `x.decrypted`),
+/// and an output file with the name of a folder that other outputs go into.
+fn folder_plan(
+    files: Vec<PathBuf>,
+    mode: Mode,
+    suffix: &str,
+) -> Result<Vec<(PathBuf, PathBuf)>, Failure> {
+    let mut taken: HashMap<PathBuf, PathBuf> = HashMap::new();
+    let mut plan = Vec::with_capacity(files.len());
+    for rel in files {
+        let target = renamed(&rel, mode, suffix);
+        if let Some(other) = taken.insert(target.clone(), rel.clone()) {
+            return Err(Failure::usage(format!(
+                "{} and {} would both be written to {}; nothing was written (rename one)",
+                other.display(),
+                rel.display(),
+                target.display()
+            )));
+        }
+        plan.push((rel, target));
+    }
+    let folders: HashSet<&Path> = plan
+        .iter()
+        .flat_map(|(_, target)| target.ancestors().skip(1))
+        .filter(|p| !p.as_os_str().is_empty())
+        .collect();
+    if let Some((rel, target)) = plan
+        .iter()
+        .find(|(_, target)| folders.contains(target.as_path()))
+    {
+        return Err(Failure::usage(format!(
+            "{} would be written to {}, a folder other outputs need; nothing was written \
+             (rename one)",
+            rel.display(),
+            target.display()
+        )));
+    }
+    Ok(plan)
 }
 
 /// Collects the regular files under `root` (relative paths). Symbolic links are skipped with a
@@ -307,13 +400,8 @@ impl Job {
                 "{shown_in}: the output is the input itself"
             )));
         }
-        if let Some(o) = output
-            && !self.overwrite
-            && fs::symlink_metadata(o).is_ok()
-        {
-            return Err(Failure::usage(format!(
-                "{shown_out} exists; pass --overwrite to replace it"
-            )));
+        if let Some(o) = output {
+            output::check(o, self.overwrite)?;
         }
         let reader: BoxRead = match input {
             None => Box::pin(tokio::io::stdin()),
@@ -343,48 +431,21 @@ impl Job {
                 o
             }
             Some(target) => {
-                let dir = match target.parent() {
-                    Some(p) if !p.as_os_str().is_empty() => p,
-                    _ => Path::new("."),
-                };
-                // Same folder as the target, so the final rename is atomic. Mode 0600 (the
-                // tempfile default); removed on drop, that is on every failure path.
-                let tmp = tempfile::Builder::new()
-                    .prefix(".esdk-partial-")
-                    .tempfile_in(dir)
-                    .map_err(|e| {
-                        Failure::io(format!("cannot create a file in {}: {e}", dir.display()))
-                    })?;
-                let std_file = tmp.as_file().try_clone()?;
-                let mut file = tokio::fs::File::from_std(std_file);
+                // A temporary file renamed into place, or a device, FIFO or socket written
+                // directly; dropped on every failure path, which removes a temporary file.
+                let mut sink = Sink::open(target, self.overwrite).await?;
                 let o = self
-                    .transform(reader, &mut file)
+                    .transform(reader, sink.writer())
                     .await
                     .map_err(|f| f.context(&shown_in))?;
-                file.flush().await?;
-                file.sync_all().await?;
-                drop(file);
-                let persisted = if self.overwrite {
-                    tmp.persist(target).map(drop)
-                } else {
-                    tmp.persist_noclobber(target).map(drop)
-                };
-                persisted.map_err(|e| {
-                    if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-                        Failure::usage(format!(
-                            "{shown_out} exists; pass --overwrite to replace it"
-                        ))
-                    } else {
-                        Failure::io(format!("cannot write {shown_out}: {}", e.error))
-                    }
-                })?;
+                sink.finish().await?;
                 o
             }
         };
         self.report(&shown_in, &shown_out, &outcome)
     }
 
-    async fn transform<W: AsyncWrite + Unpin>(
+    async fn transform<W: AsyncWrite + Unpin + ?Sized>(
         &self,
         mut reader: Counting<BoxRead>,
         out: &mut W,
@@ -396,7 +457,7 @@ impl Job {
         result
     }
 
-    async fn transform_inner<W: AsyncWrite + Unpin>(
+    async fn transform_inner<W: AsyncWrite + Unpin + ?Sized>(
         &self,
         reader: &mut Counting<BoxRead>,
         out: &mut W,
@@ -422,7 +483,7 @@ impl Job {
                     bytes_out,
                 })
             }
-            Mode::Decrypt { release } => {
+            Mode::Decrypt { release, .. } => {
                 let mut options = DecryptOptions::new().release(release);
                 if !self.context.is_empty() {
                     options.encryption_context = Some(self.context.clone());

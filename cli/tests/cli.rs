@@ -654,6 +654,11 @@ fn rsa_round_trip_with_pem_files() {
             .unwrap(),
     )
     .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(d.join("priv.pem"), fs::Permissions::from_mode(0o600)).unwrap();
+    }
     for padding in ["pkcs1", "oaep-sha1", "oaep-sha256", "oaep-sha512"] {
         let pad = format!("padding={padding}");
         let o = esdk(
@@ -735,7 +740,7 @@ fn bad_arguments_exit_2_with_a_message() {
         ),
         (
             &["encrypt", "-w", "key=aes:p.bin", "-i", "p.bin", "-o", "c"],
-            "16, 24 or 32",
+            "larger than 65536 bytes; not a key",
         ),
         (
             &["encrypt", "-w", "key=des:k.key", "-i", "p.bin", "-o", "c"],
