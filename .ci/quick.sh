@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The quick tier: formatting, lints, unit tests and the offline test vectors. No services, no
+# Python, no Node; a few minutes on a warm build. The full tier is .ci/test.sh (what CI runs).
+#
+#     bash .ci/quick.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export ESDK_VECTORS=${ESDK_VECTORS:-$(pwd)/../shared/vectors}
+started=$SECONDS
+step() { printf '\n=== %s (at %d s) ===\n' "$*" $((SECONDS - started)); }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+step "unit tests (cargo test --lib)"
+cargo test --lib -q
+step "offline test vectors and core tests (cargo test --test vectors --test core)"
+cargo test --test vectors --test core -q
+printf '\nquick tier passed in %d s\n' $((SECONDS - started))
