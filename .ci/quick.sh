@@ -11,10 +11,10 @@ step() { printf '\n=== %s (at %d s) ===\n' "$*" $((SECONDS - started)); }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets -- -D warnings
-step "unit tests (cargo test --lib)"
-cargo test --lib -q
-step "offline test vectors and core tests (cargo test --test vectors --test core)"
-cargo test --test vectors --test core -q
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+step "unit tests (cargo test -p esdk --lib)"
+cargo test -p esdk --lib -q
+step "offline test vectors and core tests (cargo test -p esdk --test vectors --test core)"
+cargo test -p esdk --test vectors --test core -q
 printf '\nquick tier passed in %d s\n' $((SECONDS - started))

@@ -15,17 +15,17 @@ export ESDK_VECTORS=${ESDK_VECTORS:-$shared/vectors}
 
 step() { printf '\n=== %s ===\n' "$*"; }
 
-step "cargo clippy --all-targets --features aws-lc -- -D warnings"
-cargo clippy --all-targets --features aws-lc -- -D warnings
+step "cargo clippy -p esdk --all-targets --features aws-lc,hierarchy -- -D warnings"
+cargo clippy -p esdk --all-targets --features aws-lc,hierarchy -- -D warnings
 
 PY=$(bash "$shared/peers/setup.sh")
 export ESDK_PEERS_PYTHON=$PY
 
-step "cargo test --features aws-lc, with local AWS KMS servers (moto) running"
-bash .ci/kms.sh run -- cargo test --features aws-lc
+step "cargo test -p esdk --features aws-lc, with local AWS KMS servers (moto) running"
+bash .ci/kms.sh run -- cargo test -p esdk --features aws-lc,hierarchy
 
 step "test vectors, aws-lc backend"
-cargo build --release --features aws-lc --bin esdk-vectors
+cargo build --release -p esdk-test-vectors --features esdk/aws-lc --bin esdk-vectors
 for dir in "$ESDK_VECTORS"/*/; do
   [ -f "$dir/manifest.json" ] || continue
   printf '%s: ' "$(basename "$dir")"

@@ -37,24 +37,24 @@ step() {
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets -- -D warnings
+step "cargo clippy --workspace --all-targets --features esdk/hierarchy -- -D warnings"
+cargo clippy --workspace --all-targets --features esdk/hierarchy -- -D warnings
 
-step "cargo clippy --no-default-features (the library without AWS KMS)"
-cargo clippy --no-default-features --all-targets -- -D warnings
+step "cargo clippy -p esdk --no-default-features (the library without AWS KMS)"
+cargo clippy -p esdk --no-default-features --all-targets -- -D warnings
 
 step "cargo doc, warnings denied (broken intra-doc links fail)"
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc -p esdk --features hierarchy --no-deps --quiet
 
-step "cargo test --no-default-features (the library without AWS KMS)"
+step "cargo test -p esdk --no-default-features (the library without AWS KMS)"
 # (doctests run once, in the full-feature run below)
-cargo test --no-default-features --lib --tests -q
+cargo test -p esdk --no-default-features --lib --tests -q
 
 PY=$(bash "$shared/peers/setup.sh")
 export ESDK_PEERS_PYTHON=$PY
 
-step "cargo test, with local AWS KMS servers (moto) running"
-bash .ci/kms.sh run -- cargo test
+step "cargo test --workspace (library, CLI, vectors), with local AWS KMS servers (moto) running"
+bash .ci/kms.sh run -- cargo test --workspace --features esdk/hierarchy
 
 step "the aws-lc-rs crypto backend: lints, tests, vectors, Python interop"
 bash .ci/test-aws-lc.sh

@@ -2,6 +2,7 @@
 //! and pipes; every failure path exits non-zero with a clear message and leaves no output;
 //! interoperability with the Python reference SDK in both directions.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::fs;
@@ -632,7 +633,7 @@ fn vector_keys() -> serde_json::Value {
 }
 
 fn vectors_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/python")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors/python")
 }
 
 #[test]

@@ -389,7 +389,7 @@ fn folder_names_keep_their_bytes() {
 }
 
 fn vectors_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/python")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors/python")
 }
 
 fn vector_keys() -> serde_json::Value {
