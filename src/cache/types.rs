@@ -39,6 +39,10 @@ pub enum CacheType {
     No,
     /// An LRU cache by entry capacity ([`LocalMaterialsCache`]). The MPL's `SingleThreaded`
     /// and `MultiThreaded` caches are this type too: it is thread-safe.
+    ///
+    /// The MPL itself backs its `Default` with its storm-tracking cache at the default
+    /// settings (which also makes it refuse keyring TTLs of 10 s or less); for that behaviour
+    /// here, choose `StormTracking` with [`StormTrackingCache::new`].
     Default(DefaultCache),
     /// A storm-tracking cache ([`StormTrackingMaterialsCache`]).
     StormTracking(StormTrackingCache),

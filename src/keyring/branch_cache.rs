@@ -5,8 +5,9 @@
 //! * **TTL.** An entry is used only while `now − creation time ≤ ttl`, measured on the
 //!   source's [`Clock`], whatever expiry the cache itself keeps (a cache shared with other
 //!   keyrings may hold entries stored under a longer TTL).
-//! * **Cache type.** By default a [`LocalMaterialsCache`] of 1000 entries (LRU), the MPL's
-//!   default size; [`CacheType::StormTracking`] refreshes entries shortly before they expire;
+//! * **Cache type.** By default a [`LocalMaterialsCache`](crate::cache::LocalMaterialsCache)
+//!   of 1000 entries (LRU), the MPL's default size; [`CacheType::StormTracking`] refreshes
+//!   entries shortly before they expire;
 //!   [`CacheType::Shared`] uses a cache shared with other keyrings or caching CMMs;
 //!   [`CacheType::No`] passes every call through.
 //! * **Single flight.** With a cache that does not coordinate fetches itself (all but the
