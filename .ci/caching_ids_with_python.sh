@@ -6,6 +6,8 @@
 #     bash .ci/caching_ids_with_python.sh     # prints "N cache entry identifiers match ..."
 #
 # Needs ../shared/peers/setup.sh (the Python ESDK venv) beside the repository.
+# The hierarchical keyring's branch key cache identifiers are checked against the Python MPL by
+# tests/cache_types.rs (cache_identifiers_match_the_python_mpl, .ci/hierarchy_cache_ids_with_python.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${ESDK_SHARED:-$(pwd)/../shared}

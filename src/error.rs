@@ -286,6 +286,10 @@ pub enum LimitError {
     /// A field is too long for its length prefix.
     #[error("{0} too long for the message format")]
     FieldTooLong(&'static str),
+    /// A storm-tracking cache made the caller wait longer than its in-flight TTL (given) for
+    /// another caller's fetch of the same entry, or for a free fan-out slot.
+    #[error("waited longer than the storm-tracking cache's in-flight TTL of {0:?} for materials")]
+    InFlightTtlExceeded(std::time::Duration),
 }
 
 impl Error {

@@ -401,6 +401,51 @@ impl BranchKeySource for Counting {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storm_tracking_cache_picks_up_a_rotation_before_expiry() {
+    let Some(ep) = endpoint() else { return };
+    let (store, _) = setup(&ep).await;
+    let id = store
+        .create_key(None, &EncryptionContext::new())
+        .await
+        .unwrap();
+    let store = Arc::new(store);
+    let counting = Arc::new(Counting {
+        inner: store.clone(),
+        calls: AtomicUsize::new(0),
+    });
+    let clock = Arc::new(ManualClock::new());
+    let keyring = HierarchicalKeyring::builder(counting.clone())
+        .branch_key_id(&id)
+        .ttl(Duration::from_secs(60))
+        .cache(esdk::cache::StormTrackingCache::new())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let context = ec(&[("k", "v")]);
+    let first = encrypt(&keyring, &context, b"one").await;
+    store.version_key(&id).await.unwrap();
+    // Outside the grace period (the last 10 s of the TTL): the cached version.
+    clock.advance(Duration::from_secs(49));
+    let second = encrypt(&keyring, &context, b"two").await;
+    assert_eq!(counting.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(edk_version(&first), edk_version(&second));
+    // Inside it: one refresh from the store, which brings the rotated version, then hits.
+    clock.advance(Duration::from_secs(2));
+    let third = encrypt(&keyring, &context, b"three").await;
+    encrypt(&keyring, &context, b"four").await;
+    assert_eq!(counting.calls.load(Ordering::SeqCst), 2);
+    assert_ne!(edk_version(&first), edk_version(&third));
+    for (m, want) in [(&first, &b"one"[..]), (&third, &b"three"[..])] {
+        assert_eq!(decrypt(&keyring, m).await.unwrap(), want);
+    }
+    assert_eq!(
+        counting.calls.load(Ordering::SeqCst),
+        4,
+        "one read per version"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn branch_key_cache_ttl_and_single_fetch_against_the_store() {
     let Some(ep) = endpoint() else { return };
     let (store, _) = setup(&ep).await;

@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use futures::future::{BoxFuture, ready};
 
@@ -26,6 +27,10 @@ pub const DEFAULT_PRUNING_TAIL_SIZE: usize = 1;
 
 /// An in-memory LRU materials cache, safe to share between tasks and threads.
 ///
+/// The Material Providers Library has a single-threaded and a multi-threaded flavour of this
+/// cache; here both are this one type, whose state sits behind a mutex held only for the
+/// synchronous body of each operation (see [`CacheType`](crate::cache::CacheType)).
+///
 /// ```
 /// use std::sync::Arc;
 /// use esdk::cache::{CryptographicMaterialsCache, LocalMaterialsCache};
@@ -34,14 +39,16 @@ pub const DEFAULT_PRUNING_TAIL_SIZE: usize = 1;
 /// ```
 #[derive(Debug)]
 pub struct LocalMaterialsCache {
-    capacity: usize,
-    pruning_tail_size: usize,
     clock: Arc<dyn Clock>,
-    state: Mutex<State>,
+    state: Mutex<Lru>,
 }
 
-#[derive(Debug, Default)]
-struct State {
+/// The LRU bookkeeping without a lock or a clock: [`LocalMaterialsCache`] and the storm-tracking
+/// cache each keep one behind their own mutex and pass in the time.
+#[derive(Debug)]
+pub(crate) struct Lru {
+    capacity: usize,
+    pruning_tail_size: usize,
     entries: HashMap<Vec<u8>, Slot>,
     /// Recency order: the smallest tick is the least recently used.
     order: BTreeMap<u64, Vec<u8>>,
@@ -54,21 +61,39 @@ struct Slot {
     tick: u64,
 }
 
-impl State {
+impl Lru {
+    pub(crate) fn new(capacity: usize, pruning_tail_size: usize) -> Self {
+        Self {
+            capacity,
+            pruning_tail_size,
+            entries: HashMap::new(),
+            order: BTreeMap::new(),
+            next_tick: 0,
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     fn tick(&mut self) -> u64 {
         let t = self.next_tick;
         self.next_tick += 1;
         t
     }
 
-    fn remove(&mut self, id: &[u8]) -> Option<CacheEntry> {
+    pub(crate) fn remove(&mut self, id: &[u8]) -> Option<CacheEntry> {
         let slot = self.entries.remove(id)?;
         self.order.remove(&slot.tick);
         Some(slot.entry)
     }
 
     /// Evicts the expired entries among the `n` least recently used.
-    fn prune(&mut self, n: usize, now: std::time::Instant) {
+    fn prune(&mut self, n: usize, now: Instant) {
         let expired: Vec<Vec<u8>> = self
             .order
             .values()
@@ -84,6 +109,60 @@ impl State {
             self.remove(&id);
         }
     }
+
+    /// Removes every expired entry.
+    pub(crate) fn prune_all(&mut self, now: Instant) {
+        let n = self.entries.len();
+        self.prune(n, now);
+    }
+
+    /// Prunes the tail, then the expiry time of the live entry for `id` (an expired one is
+    /// removed). Neither recency nor usage changes.
+    pub(crate) fn live_expiry(&mut self, id: &[u8], now: Instant) -> Option<Instant> {
+        self.prune(self.pruning_tail_size, now);
+        let expired = self.entries.get(id)?.entry.is_expired(now);
+        if expired {
+            self.remove(id);
+            return None;
+        }
+        self.entries.get(id).map(|s| s.entry.expiry_time())
+    }
+
+    /// Marks the entry for `id` most recently used, counts `usage` against it and returns a
+    /// copy.
+    pub(crate) fn touch(&mut self, id: &[u8], usage: Usage) -> Option<CacheEntry> {
+        let tick = self.tick();
+        let slot = self.entries.get_mut(id)?;
+        let old_tick = std::mem::replace(&mut slot.tick, tick);
+        if let Usage::Message { bytes } = usage {
+            slot.entry.record_use(bytes);
+        }
+        let entry = slot.entry.clone();
+        self.order.remove(&old_tick);
+        self.order.insert(tick, id.to_vec());
+        Some(entry)
+    }
+
+    pub(crate) fn get(&mut self, id: &[u8], usage: Usage, now: Instant) -> Option<CacheEntry> {
+        self.live_expiry(id, now)?;
+        self.touch(id, usage)
+    }
+
+    pub(crate) fn put(&mut self, id: &[u8], entry: CacheEntry, now: Instant) {
+        self.prune(self.pruning_tail_size, now);
+        self.remove(id);
+        let tick = self.tick();
+        self.entries.insert(id.to_vec(), Slot { entry, tick });
+        self.order.insert(tick, id.to_vec());
+        while self.entries.len() > self.capacity {
+            match self.order.pop_first() {
+                Some((_, id)) => {
+                    self.entries.remove(&id);
+                }
+                None => break,
+            }
+        }
+    }
 }
 
 impl LocalMaterialsCache {
@@ -95,27 +174,29 @@ impl LocalMaterialsCache {
     /// A cache of at most `capacity` entries that reads the time from `clock`.
     pub fn with_clock(capacity: usize, clock: Arc<dyn Clock>) -> Self {
         Self {
-            capacity,
-            pruning_tail_size: DEFAULT_PRUNING_TAIL_SIZE,
             clock,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(Lru::new(capacity, DEFAULT_PRUNING_TAIL_SIZE)),
         }
     }
 
     /// How many least-recently-used entries each operation checks for expiry (default 1).
+    #[must_use]
     pub fn pruning_tail_size(mut self, n: usize) -> Self {
-        self.pruning_tail_size = n;
+        self.state
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .pruning_tail_size = n;
         self
     }
 
     /// The most entries the cache holds.
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.lock().capacity()
     }
 
     /// The number of entries held now (expired ones not yet pruned included).
     pub fn len(&self) -> usize {
-        self.lock().entries.len()
+        self.lock().len()
     }
 
     /// True when the cache holds no entry.
@@ -126,12 +207,10 @@ impl LocalMaterialsCache {
     /// Removes every expired entry.
     pub fn prune_expired(&self) {
         let now = self.clock.now();
-        let mut state = self.lock();
-        let n = state.entries.len();
-        state.prune(n, now);
+        self.lock().prune_all(now);
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, Lru> {
         // No operation panics half-way through an update, so a poisoned lock still guards a
         // consistent state.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -140,44 +219,13 @@ impl LocalMaterialsCache {
     /// The synchronous body of `get_cache_entry`.
     pub fn get(&self, identifier: &[u8], usage: Usage) -> Option<CacheEntry> {
         let now = self.clock.now();
-        let mut state = self.lock();
-        state.prune(self.pruning_tail_size, now);
-        let expired = state.entries.get(identifier)?.entry.is_expired(now);
-        if expired {
-            state.remove(identifier);
-            return None;
-        }
-        let tick = state.tick();
-        let slot = state.entries.get_mut(identifier)?;
-        let old_tick = std::mem::replace(&mut slot.tick, tick);
-        if let Usage::Message { bytes } = usage {
-            slot.entry.record_use(bytes);
-        }
-        let entry = slot.entry.clone();
-        state.order.remove(&old_tick);
-        state.order.insert(tick, identifier.to_vec());
-        Some(entry)
+        self.lock().get(identifier, usage, now)
     }
 
     /// The synchronous body of `put_cache_entry`.
     pub fn put(&self, identifier: &[u8], entry: CacheEntry) {
         let now = self.clock.now();
-        let mut state = self.lock();
-        state.prune(self.pruning_tail_size, now);
-        state.remove(identifier);
-        let tick = state.tick();
-        state
-            .entries
-            .insert(identifier.to_vec(), Slot { entry, tick });
-        state.order.insert(tick, identifier.to_vec());
-        while state.entries.len() > self.capacity {
-            match state.order.pop_first() {
-                Some((_, id)) => {
-                    state.entries.remove(&id);
-                }
-                None => break,
-            }
-        }
+        self.lock().put(identifier, entry, now);
     }
 
     /// The synchronous body of `delete_cache_entry`.

@@ -7,7 +7,25 @@
 //! in-memory LRU implementation (`framework/local-cryptographic-materials-cache.md`).
 //!
 //! Time comes from a [`Clock`], so tests (and callers) can drive expiry without waiting:
-//! [`SystemClock`] reads the monotonic clock, [`ManualClock`] moves only when told to.
+//! [`SystemClock`] reads the monotonic clock, [`ManualClock`] moves only when told to, and
+//! [`TokioClock`] follows Tokio's clock (which tests can pause and advance).
+//!
+//! # Which cache
+//!
+//! The hierarchical keyring and the caching CMM take a [`CacheType`], spelled as in the
+//! Material Providers Library (MPL):
+//!
+//! | [`CacheType`] | what it is |
+//! |---|---|
+//! | `No` | no cache: every request reaches the key store or the underlying CMM |
+//! | `Default` ([`DefaultCache`]) | a [`LocalMaterialsCache`]: LRU by entry capacity; the consumer (keyring or CMM) lets one caller fetch a missing entry while the others wait for it |
+//! | `StormTracking` ([`StormTrackingCache`]) | a [`StormTrackingMaterialsCache`]: an LRU that starts refreshing an entry a grace period before it expires, while the other callers keep using it (`framework/storm-tracking-cryptographic-materials-cache.md`) |
+//! | `Shared` | a cache made once (any of the above, or your own) and handed to several keyrings and CMMs, whose partition IDs keep their entries apart |
+//!
+//! The MPL's `SingleThreaded` and `MultiThreaded` caches are both `Default` here: every cache
+//! in this module is thread-safe, and an uncontended `std::sync::Mutex` costs the
+//! single-threaded case next to nothing. The [manual](crate::manual#which-cache) compares the
+//! types under a storm of requests.
 
 use std::fmt;
 use std::sync::Arc;
@@ -20,8 +38,12 @@ use crate::error::Result;
 use crate::materials::{DecryptionMaterials, EncryptionMaterials};
 
 pub mod local;
+pub mod storm;
+pub(crate) mod types;
 
 pub use local::LocalMaterialsCache;
+pub use storm::StormTrackingMaterialsCache;
+pub use types::{CacheType, DEFAULT_ENTRY_CAPACITY, DefaultCache, StormTrackingCache};
 
 /// A source of the current time for cache expiry.
 ///
@@ -88,6 +110,19 @@ impl Default for ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Instant {
         self.start + Duration::from_nanos(self.offset_nanos.load(Ordering::SeqCst))
+    }
+}
+
+/// Tokio's clock ([`tokio::time::Instant::now`]): the system's monotonic clock, except in a
+/// runtime whose time is paused (`#[tokio::test(start_paused = true)]`), where it moves only
+/// as Tokio advances it. Give it to a [`StormTrackingMaterialsCache`] that should wait on
+/// Tokio's paused time in tests.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioClock;
+
+impl Clock for TokioClock {
+    fn now(&self) -> Instant {
+        tokio::time::Instant::now().into_std()
     }
 }
 
@@ -226,4 +261,16 @@ pub trait CryptographicMaterialsCache: Send + Sync + fmt::Debug {
 
     /// Removes the entry for `identifier`, if any.
     fn delete_cache_entry<'a>(&'a self, identifier: &'a [u8]) -> BoxFuture<'a, Result<()>>;
+
+    /// True when the cache itself coordinates the callers of a missing or expiring entry, as
+    /// the storm-tracking cache does: a miss (`Ok(None)`) is then an instruction to fetch the
+    /// materials and put them, the other callers being served the old entry or made to wait
+    /// inside `get_cache_entry`. Its errors (such as an exceeded in-flight TTL) are then to be
+    /// returned to the caller rather than taken for a miss.
+    ///
+    /// When false (the default), a consumer lets one caller fetch a missing entry while the
+    /// others wait for it (single flight), and takes a failing cache for a miss.
+    fn coordinates_fetches(&self) -> bool {
+        false
+    }
 }

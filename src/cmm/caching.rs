@@ -37,6 +37,14 @@
 //! waiting for it get the same error instead of trying again one after another. If the
 //! fetching task is cancelled, the next waiter fetches.
 //!
+//! **Cache types.** The cache is chosen with a [`CacheType`]: an `Arc` of a cache (shared with
+//! other CMMs or hierarchical keyrings), or settings from which the CMM makes its own. With
+//! [`CacheType::No`] every request goes to the underlying CMM. A storm-tracking cache
+//! coordinates its callers itself ([`CryptographicMaterialsCache::coordinates_fetches`]): a
+//! miss from it is fetched at once, without the single flight above, and its errors (an
+//! exceeded in-flight TTL) are returned; an entry found past this CMM's limits still goes
+//! through the single flight.
+//!
 //! # Cache entry identifiers
 //!
 //! The implementations (the Python ESDK, the Material Providers Library's `CachingCMM.dfy`) and
@@ -76,7 +84,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use crate::cache::{
-    CacheEntry, CachedMaterials, Clock, CryptographicMaterialsCache, SystemClock, Usage,
+    CacheEntry, CacheType, CachedMaterials, Clock, CryptographicMaterialsCache, SystemClock, Usage,
 };
 use crate::cmm::{
     CryptographicMaterialsManager, DecryptMaterialsRequest, DefaultCmm, EncryptionMaterialsRequest,
@@ -118,7 +126,8 @@ pub const MAX_LIMIT_MESSAGES: u64 = 1 << 32;
 /// ```
 pub struct CachingCmm {
     underlying: Arc<dyn CryptographicMaterialsManager>,
-    cache: Arc<dyn CryptographicMaterialsCache>,
+    /// `None` for [`CacheType::No`].
+    cache: Option<Arc<dyn CryptographicMaterialsCache>>,
     partition_id: String,
     partition_hash: Vec<u8>,
     ttl: Duration,
@@ -151,7 +160,7 @@ enum Underlying {
 #[must_use = "a builder does nothing until built"]
 pub struct CachingCmmBuilder {
     underlying: Underlying,
-    cache: Arc<dyn CryptographicMaterialsCache>,
+    cache: CacheType,
     ttl: Duration,
     partition_id: Option<String>,
     limit_bytes: u64,
@@ -163,6 +172,7 @@ pub struct CachingCmmBuilder {
 impl fmt::Debug for CachingCmmBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CachingCmmBuilder")
+            .field("cache", &self.cache)
             .field("ttl", &self.ttl)
             .field("partition_id", &self.partition_id)
             .field("limit_bytes", &self.limit_bytes)
@@ -191,7 +201,8 @@ impl CachingCmmBuilder {
         self
     }
 
-    /// The clock for entry ages (default [`SystemClock`]). Give the cache the same clock.
+    /// The clock for entry ages (default [`SystemClock`]); also the clock of the cache made
+    /// when the cache type is not `Shared` (give a shared cache the same clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -207,14 +218,17 @@ impl CachingCmmBuilder {
     /// The caching CMM.
     ///
     /// # Errors
-    /// [`Error::ApiMisuse`] for a zero TTL, or `limit_messages` outside 1 to 2^32; a random
-    /// source failure when making the default partition ID.
+    /// [`Error::ApiMisuse`] for a zero TTL, `limit_messages` outside 1 to 2^32, cache
+    /// settings the MPL refuses, or a storm-tracking grace period not shorter than the TTL; a
+    /// random source failure when making the default partition ID.
     pub fn build(self) -> Result<CachingCmm> {
         if self.ttl.is_zero() {
             return Err(Error::misuse(
                 "the caching CMM's TTL must be greater than zero",
             ));
         }
+        crate::cache::types::check_ttl(&self.cache, self.ttl).map_err(Error::misuse)?;
+        let cache = self.cache.create(self.clock.clone())?;
         if !(1..=MAX_LIMIT_MESSAGES).contains(&self.limit_messages) {
             return Err(Error::misuse(format!(
                 "the caching CMM's message limit must be between 1 and 2^32, not {}",
@@ -237,7 +251,7 @@ impl CachingCmmBuilder {
         };
         Ok(CachingCmm {
             underlying,
-            cache: self.cache,
+            cache,
             partition_id,
             partition_hash,
             ttl: self.ttl,
@@ -268,30 +282,27 @@ fn random_uuid(provider: &CryptoProvider) -> Result<String> {
 }
 
 impl CachingCmm {
-    /// A builder for a caching CMM over `underlying`, storing entries in `cache` for at most
-    /// `ttl`.
+    /// A builder for a caching CMM over `underlying`, storing entries for at most `ttl` in
+    /// `cache`: an `Arc` of a cache (possibly shared), or a [`CacheType`] from which the CMM
+    /// makes its own.
     pub fn builder(
         underlying: Arc<dyn CryptographicMaterialsManager>,
-        cache: Arc<dyn CryptographicMaterialsCache>,
+        cache: impl Into<CacheType>,
         ttl: Duration,
     ) -> CachingCmmBuilder {
-        Self::builder_from(Underlying::Cmm(underlying), cache, ttl)
+        Self::builder_from(Underlying::Cmm(underlying), cache.into(), ttl)
     }
 
     /// A builder for a caching CMM over a [`DefaultCmm`] around `keyring`.
     pub fn builder_with_keyring(
         keyring: Arc<dyn Keyring>,
-        cache: Arc<dyn CryptographicMaterialsCache>,
+        cache: impl Into<CacheType>,
         ttl: Duration,
     ) -> CachingCmmBuilder {
-        Self::builder_from(Underlying::Keyring(keyring), cache, ttl)
+        Self::builder_from(Underlying::Keyring(keyring), cache.into(), ttl)
     }
 
-    fn builder_from(
-        underlying: Underlying,
-        cache: Arc<dyn CryptographicMaterialsCache>,
-        ttl: Duration,
-    ) -> CachingCmmBuilder {
+    fn builder_from(underlying: Underlying, cache: CacheType, ttl: Duration) -> CachingCmmBuilder {
         CachingCmmBuilder {
             underlying,
             cache,
@@ -395,54 +406,115 @@ impl CachingCmm {
             <= self.ttl
     }
 
+    /// Looks `id` up, counting `usage`. A failing cache is a miss (caching is an
+    /// optimisation), except a coordinating one, whose errors are the caller's.
+    async fn find(
+        cache: &Arc<dyn CryptographicMaterialsCache>,
+        id: &[u8],
+        usage: Usage,
+    ) -> Result<Option<CacheEntry>> {
+        match cache.get_cache_entry(id, usage).await {
+            Ok(found) => Ok(found),
+            Err(e) if cache.coordinates_fetches() => Err(e),
+            Err(_) => Ok(None),
+        }
+    }
+
     /// A cached entry for an encryption request, after counting this message against it;
-    /// `None` when there is none, or it is past a limit, or it does not suit the request.
+    /// [`Found::Unusable`] when it is past a limit or does not suit the request.
     async fn lookup_encryption(
         &self,
+        cache: &Arc<dyn CryptographicMaterialsCache>,
         id: &[u8],
         length: u64,
         request: &EncryptionMaterialsRequest,
-    ) -> Option<EncryptionMaterials> {
-        // A failing cache is treated as a miss: caching is an optimisation.
-        let entry = self
-            .cache
-            .get_cache_entry(id, Usage::Message { bytes: length })
-            .await
-            .ok()??;
+    ) -> Result<Found<EncryptionMaterials>> {
+        let Some(entry) = Self::find(cache, id, Usage::Message { bytes: length }).await? else {
+            return Ok(Found::Miss);
+        };
         let within_limits = self.young_enough(&entry)
             && entry.bytes_used() <= self.limit_bytes
             && entry.messages_used() <= self.limit_messages;
-        match entry.into_materials() {
-            CachedMaterials::Encryption(m) if within_limits && suits(&m, request) => Some(m),
-            _ => None,
-        }
+        Ok(match entry.into_materials() {
+            CachedMaterials::Encryption(m) if within_limits && suits(&m, request) => Found::Hit(m),
+            _ => Found::Unusable,
+        })
     }
 
     async fn lookup_decryption(
         &self,
+        cache: &Arc<dyn CryptographicMaterialsCache>,
         id: &[u8],
         request: &DecryptMaterialsRequest,
-    ) -> Option<DecryptionMaterials> {
-        let entry = self.cache.get_cache_entry(id, Usage::None).await.ok()??;
+    ) -> Result<Found<DecryptionMaterials>> {
+        let Some(entry) = Self::find(cache, id, Usage::None).await? else {
+            return Ok(Found::Miss);
+        };
         let young = self.young_enough(&entry);
-        match entry.into_materials() {
+        Ok(match entry.into_materials() {
             CachedMaterials::Decryption(m)
                 if young && m.algorithm_suite() == request.algorithm_suite =>
             {
-                Some(m)
+                Found::Hit(m)
             }
-            _ => None,
-        }
+            _ => Found::Unusable,
+        })
     }
 
-    async fn store(&self, id: &[u8], materials: CachedMaterials, length: u64) {
+    async fn store(
+        &self,
+        cache: &Arc<dyn CryptographicMaterialsCache>,
+        id: &[u8],
+        materials: CachedMaterials,
+        length: u64,
+    ) {
         let now = self.clock.now();
         let Some(expiry) = now.checked_add(self.ttl) else {
             return;
         };
         let entry = CacheEntry::new(materials, now, expiry, 1, length);
         // A cache that cannot store only costs a later miss.
-        let _ = self.cache.put_cache_entry(id, entry).await;
+        let _ = cache.put_cache_entry(id, entry).await;
+    }
+
+    /// Asks the underlying CMM for encryption materials and caches them.
+    async fn fetch_encryption(
+        &self,
+        cache: &Arc<dyn CryptographicMaterialsCache>,
+        id: &[u8],
+        length: u64,
+        request: &EncryptionMaterialsRequest,
+    ) -> Result<EncryptionMaterials> {
+        // The underlying CMM is told how much plaintext these materials may protect.
+        let mut inner = request.clone();
+        inner.max_plaintext_length = Some(self.limit_bytes);
+        let result = self.underlying.get_encryption_materials(inner).await;
+        if let Ok(m) = &result
+            && !has_identity_kdf(m.algorithm_suite())
+            && suits(m, request)
+        {
+            self.store(cache, id, CachedMaterials::Encryption(m.clone()), length)
+                .await;
+        }
+        result
+    }
+
+    /// Asks the underlying CMM for decryption materials and caches them.
+    async fn fetch_decryption(
+        &self,
+        cache: &Arc<dyn CryptographicMaterialsCache>,
+        id: &[u8],
+        request: &DecryptMaterialsRequest,
+    ) -> Result<DecryptionMaterials> {
+        let result = self.underlying.decrypt_materials(request.clone()).await;
+        if let Ok(m) = &result
+            && m.algorithm_suite() == request.algorithm_suite
+            && m.data_key().is_some()
+        {
+            self.store(cache, id, CachedMaterials::Decryption(m.clone()), 0)
+                .await;
+        }
+        result
     }
 
     /// Waits until no other task is fetching the entry `id`. `Err` carries the error of a
@@ -472,6 +544,16 @@ impl CachingCmm {
         lease.guard = Some(guard);
         Ok(lease)
     }
+}
+
+/// What a look at the cache found.
+enum Found<T> {
+    /// Materials this CMM may use.
+    Hit(T),
+    /// An entry past this CMM's limits, or not suiting the request.
+    Unusable,
+    /// No entry (from a coordinating cache: this caller is to fetch).
+    Miss,
 }
 
 /// True when cached encryption materials answer `request` exactly as the underlying CMM would:
@@ -576,6 +658,9 @@ impl CryptographicMaterialsManager for CachingCmm {
         request: EncryptionMaterialsRequest,
     ) -> BoxFuture<'a, Result<EncryptionMaterials>> {
         Box::pin(async move {
+            let Some(cache) = &self.cache else {
+                return self.underlying.get_encryption_materials(request).await;
+            };
             let length = match request.max_plaintext_length {
                 Some(n) if n <= self.limit_bytes => n,
                 // Unknown or too long a plaintext: these materials could not be reused.
@@ -585,24 +670,18 @@ impl CryptographicMaterialsManager for CachingCmm {
                 return self.underlying.get_encryption_materials(request).await;
             }
             let id = self.encryption_entry_id(&request)?;
-            if let Some(m) = self.lookup_encryption(&id, length, &request).await {
-                return Ok(m);
+            match self.lookup_encryption(cache, &id, length, &request).await? {
+                Found::Hit(m) => return Ok(m),
+                Found::Miss if cache.coordinates_fetches() => {
+                    return self.fetch_encryption(cache, &id, length, &request).await;
+                }
+                _ => {}
             }
             let mut lease = self.enter(&id).await?;
-            if let Some(m) = self.lookup_encryption(&id, length, &request).await {
+            if let Found::Hit(m) = self.lookup_encryption(cache, &id, length, &request).await? {
                 return Ok(m);
             }
-            // The underlying CMM is told how much plaintext these materials may protect.
-            let mut inner = request.clone();
-            inner.max_plaintext_length = Some(self.limit_bytes);
-            let result = self.underlying.get_encryption_materials(inner).await;
-            if let Ok(m) = &result
-                && !has_identity_kdf(m.algorithm_suite())
-                && suits(m, &request)
-            {
-                self.store(&id, CachedMaterials::Encryption(m.clone()), length)
-                    .await;
-            }
+            let result = self.fetch_encryption(cache, &id, length, &request).await;
             lease.complete(&result);
             result
         })
@@ -615,6 +694,9 @@ impl CryptographicMaterialsManager for CachingCmm {
         Box::pin(async move {
             let suite = request.algorithm_suite;
             request.commitment_policy.check_decrypt(suite)?;
+            let Some(cache) = &self.cache else {
+                return self.underlying.decrypt_materials(request).await;
+            };
             if has_identity_kdf(suite) {
                 return self.underlying.decrypt_materials(request).await;
             }
@@ -626,21 +708,18 @@ impl CryptographicMaterialsManager for CachingCmm {
                 }
             }
             let id = self.decryption_entry_id(&request)?;
-            if let Some(m) = self.lookup_decryption(&id, &request).await {
-                return Ok(m);
+            match self.lookup_decryption(cache, &id, &request).await? {
+                Found::Hit(m) => return Ok(m),
+                Found::Miss if cache.coordinates_fetches() => {
+                    return self.fetch_decryption(cache, &id, &request).await;
+                }
+                _ => {}
             }
             let mut lease = self.enter(&id).await?;
-            if let Some(m) = self.lookup_decryption(&id, &request).await {
+            if let Found::Hit(m) = self.lookup_decryption(cache, &id, &request).await? {
                 return Ok(m);
             }
-            let result = self.underlying.decrypt_materials(request.clone()).await;
-            if let Ok(m) = &result
-                && m.algorithm_suite() == suite
-                && m.data_key().is_some()
-            {
-                self.store(&id, CachedMaterials::Decryption(m.clone()), 0)
-                    .await;
-            }
+            let result = self.fetch_decryption(cache, &id, &request).await;
             lease.complete(&result);
             result
         })

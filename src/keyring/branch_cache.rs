@@ -1,20 +1,27 @@
 //! The hierarchical keyring's branch key cache (`aws-kms-hierarchical-keyring.md`, "Cache" and
 //! "Cache Entry Identifier"): a [`BranchKeySource`] that keeps what another source returned for
-//! a time-to-live, in a [`CryptographicMaterialsCache`].
+//! a time-to-live, in a cache chosen by [`CacheType`].
 //!
 //! * **TTL.** An entry is used only while `now − creation time ≤ ttl`, measured on the
 //!   source's [`Clock`], whatever expiry the cache itself keeps (a cache shared with other
 //!   keyrings may hold entries stored under a longer TTL).
-//! * **Capacity.** The default cache is a [`LocalMaterialsCache`] of 1000 entries (LRU), the
-//!   MPL's default size; any other cache can be passed in.
-//! * **Single flight.** Concurrent misses for one entry call the underlying source once: the
+//! * **Cache type.** By default a [`LocalMaterialsCache`](crate::cache::LocalMaterialsCache)
+//!   of 1000 entries (LRU), the MPL's default size; [`CacheType::StormTracking`] refreshes
+//!   entries shortly before they expire;
+//!   [`CacheType::Shared`] uses a cache shared with other keyrings or caching CMMs;
+//!   [`CacheType::No`] passes every call through.
+//! * **Single flight.** With a cache that does not coordinate fetches itself (all but the
+//!   storm-tracking one), concurrent misses for one entry call the underlying source once: the
 //!   first task fetches, the others wait for it and then find its entry. When the fetch fails,
-//!   the next waiter tries again (an error is not cached).
+//!   the next waiter tries again (an error is not cached). A storm-tracking cache does this
+//!   itself ([`CryptographicMaterialsCache::coordinates_fetches`]): its misses are fetched at
+//!   once, and its errors returned.
 //! * **Entry identifiers** are the spec's: SHA-384 over `0x02 ‖ 0x00 ‖ scope ‖ 0x00 ‖ partition
 //!   ID ‖ 0x00 ‖ logical key store name ‖ 0x00 ‖ branch key ID`, with scope `0x01` for the
 //!   active version (encrypt) and `0x02` followed by `0x00 ‖ version` for a given version
-//!   (decrypt). The partition ID defaults to 16 random bytes, so keyrings sharing one cache do
-//!   not share entries unless they are given the same partition ID.
+//!   (decrypt). The partition ID is the UTF-8 of the one given, by default the 16 bytes of a
+//!   random version 4 UUID, so keyrings sharing one cache do not share entries unless they are
+//!   given the same partition ID (and logical key store name, and branch key ID).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -24,22 +31,23 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use crate::cache::{
-    CacheEntry, CachedMaterials, Clock, CryptographicMaterialsCache, LocalMaterialsCache,
+    CacheEntry, CacheType, CachedMaterials, Clock, CryptographicMaterialsCache, DefaultCache,
     SystemClock, Usage,
 };
 use crate::crypto::{CryptoProvider, HashAlgorithm, default_provider};
-use crate::error::{KeyringError, Result};
+use crate::error::{Error, KeyringError, Result};
 use crate::keyring::hierarchy::{BranchKeyMaterials, BranchKeySource};
 
 /// The default number of entries of the cache a [`CachingBranchKeySource`] makes for itself.
-pub const DEFAULT_BRANCH_KEY_CACHE_CAPACITY: usize = 1000;
+pub const DEFAULT_BRANCH_KEY_CACHE_CAPACITY: usize = crate::cache::DEFAULT_ENTRY_CAPACITY;
 
 /// A [`BranchKeySource`] that caches another source's branch keys for a time-to-live.
 ///
 /// See the [module documentation](self) for the rules it follows.
 pub struct CachingBranchKeySource {
     inner: Arc<dyn BranchKeySource>,
-    cache: Arc<dyn CryptographicMaterialsCache>,
+    /// `None` for [`CacheType::No`].
+    cache: Option<Arc<dyn CryptographicMaterialsCache>>,
     clock: Arc<dyn Clock>,
     ttl: Duration,
     partition_id: Vec<u8>,
@@ -57,9 +65,19 @@ impl fmt::Debug for CachingBranchKeySource {
     }
 }
 
+/// What a look at the cache found.
+enum Lookup {
+    /// Usable branch key materials.
+    Hit(BranchKeyMaterials),
+    /// An entry this source cannot use (too old for its TTL, or another key).
+    Unusable,
+    /// No entry (from a coordinating cache: this caller is to fetch).
+    Miss,
+}
+
 impl CachingBranchKeySource {
-    /// Caches `inner`'s branch keys for `ttl` in a new [`LocalMaterialsCache`] of
-    /// [`DEFAULT_BRANCH_KEY_CACHE_CAPACITY`] entries.
+    /// Caches `inner`'s branch keys for `ttl` in a new [`LocalMaterialsCache`](crate::cache::LocalMaterialsCache)
+    /// of [`DEFAULT_BRANCH_KEY_CACHE_CAPACITY`] entries.
     ///
     /// # Errors
     /// [`KeyringError::InvalidConfiguration`] for a zero TTL.
@@ -67,7 +85,7 @@ impl CachingBranchKeySource {
         Self::builder(inner, ttl).build()
     }
 
-    /// A builder, to choose the cache, its capacity, the partition ID or the clock.
+    /// A builder, to choose the cache type, the partition ID or the clock.
     pub fn builder(
         inner: Arc<dyn BranchKeySource>,
         ttl: Duration,
@@ -75,8 +93,7 @@ impl CachingBranchKeySource {
         CachingBranchKeySourceBuilder {
             inner,
             ttl,
-            cache: None,
-            capacity: DEFAULT_BRANCH_KEY_CACHE_CAPACITY,
+            cache: CacheType::default(),
             partition_id: None,
             clock: None,
         }
@@ -85,6 +102,11 @@ impl CachingBranchKeySource {
     /// The time-to-live of cached branch keys.
     pub fn ttl(&self) -> Duration {
         self.ttl
+    }
+
+    /// The partition ID bytes that go into the entry identifiers.
+    pub fn partition_id(&self) -> &[u8] {
+        &self.partition_id
     }
 
     fn entry_id(&self, branch_key_id: &str, version: Option<&str>) -> Vec<u8> {
@@ -108,22 +130,64 @@ impl CachingBranchKeySource {
         self.provider.hash.digest(HashAlgorithm::Sha384, &parts)
     }
 
-    async fn lookup(&self, id: &[u8], want: &Want<'_>) -> Option<BranchKeyMaterials> {
-        let entry = self.cache.get_cache_entry(id, Usage::None).await.ok()??;
+    async fn lookup(
+        &self,
+        cache: &Arc<dyn CryptographicMaterialsCache>,
+        id: &[u8],
+        want: &Want<'_>,
+    ) -> Result<Lookup> {
+        let entry = match cache.get_cache_entry(id, Usage::None).await {
+            Ok(Some(entry)) => entry,
+            Ok(None) => return Ok(Lookup::Miss),
+            Err(e) if cache.coordinates_fetches() => return Err(e),
+            // A failing cache is a miss: caching is an optimisation.
+            Err(_) => return Ok(Lookup::Miss),
+        };
         let now = self.clock.now();
         let young = now
             .checked_duration_since(entry.creation_time())
             .is_some_and(|age| age <= self.ttl);
-        match entry.into_materials() {
-            CachedMaterials::BranchKey(m) if young && want.matches(&m) => Some(m),
-            _ => None,
+        Ok(match entry.into_materials() {
+            CachedMaterials::BranchKey(m) if young && want.matches(&m) => Lookup::Hit(m),
+            _ => Lookup::Unusable,
+        })
+    }
+
+    async fn fetch(&self, want: &Want<'_>) -> Result<BranchKeyMaterials> {
+        match want.version {
+            None => self.inner.active_branch_key(want.branch_key_id).await,
+            Some(v) => self.inner.branch_key_version(want.branch_key_id, v).await,
         }
     }
 
+    async fn fetch_and_store(
+        &self,
+        cache: &Arc<dyn CryptographicMaterialsCache>,
+        id: &[u8],
+        want: &Want<'_>,
+    ) -> Result<BranchKeyMaterials> {
+        let m = self.fetch(want).await?;
+        let now = self.clock.now();
+        if let Some(expiry) = now.checked_add(self.ttl) {
+            let entry = CacheEntry::new(CachedMaterials::BranchKey(m.clone()), now, expiry, 0, 0);
+            // A cache that cannot store only costs a later miss.
+            let _ = cache.put_cache_entry(id, entry).await;
+        }
+        Ok(m)
+    }
+
     async fn get(&self, want: Want<'_>) -> Result<BranchKeyMaterials> {
+        let Some(cache) = &self.cache else {
+            return self.fetch(&want).await;
+        };
         let id = self.entry_id(want.branch_key_id, want.version);
-        if let Some(m) = self.lookup(&id, &want).await {
-            return Ok(m);
+        match self.lookup(cache, &id, &want).await? {
+            Lookup::Hit(m) => return Ok(m),
+            // A coordinating cache chose this caller to fetch.
+            Lookup::Miss if cache.coordinates_fetches() => {
+                return self.fetch_and_store(cache, &id, &want).await;
+            }
+            _ => {}
         }
         let flight = {
             let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
@@ -136,23 +200,12 @@ impl CachingBranchKeySource {
         };
         let _turn = flight.lock().await;
         // Whoever held the lock before us may have fetched the entry.
-        if let Some(m) = self.lookup(&id, &want).await {
+        if let Lookup::Hit(m) = self.lookup(cache, &id, &want).await? {
             return Ok(m);
         }
-        let m = match want.version {
-            None => self.inner.active_branch_key(want.branch_key_id).await?,
-            Some(v) => self.inner.branch_key_version(want.branch_key_id, v).await?,
-        };
-        let now = self.clock.now();
-        if let Some(expiry) = now.checked_add(self.ttl) {
-            let entry = CacheEntry::new(CachedMaterials::BranchKey(m.clone()), now, expiry, 0, 0);
-            // A cache that cannot store only costs a later miss.
-            let _ = self.cache.put_cache_entry(&id, entry).await;
-        }
-        Ok(m)
+        self.fetch_and_store(cache, &id, &want).await
     }
 }
-
 /// What a lookup asks for: the active version (`version: None`) or a given one.
 struct Want<'a> {
     branch_key_id: &'a str,
@@ -222,11 +275,11 @@ impl BranchKeySource for CachingBranchKeySource {
 }
 
 /// Settings for a [`CachingBranchKeySource`].
+#[must_use = "a builder does nothing until built"]
 pub struct CachingBranchKeySourceBuilder {
     inner: Arc<dyn BranchKeySource>,
     ttl: Duration,
-    cache: Option<Arc<dyn CryptographicMaterialsCache>>,
-    capacity: usize,
+    cache: CacheType,
     partition_id: Option<Vec<u8>>,
     clock: Option<Arc<dyn Clock>>,
 }
@@ -236,35 +289,35 @@ impl fmt::Debug for CachingBranchKeySourceBuilder {
         f.debug_struct("CachingBranchKeySourceBuilder")
             .field("inner", &self.inner)
             .field("ttl", &self.ttl)
-            .field("capacity", &self.capacity)
+            .field("cache", &self.cache)
             .finish_non_exhaustive()
     }
 }
 
 impl CachingBranchKeySourceBuilder {
-    /// Keeps entries in `cache` (possibly shared with other keyrings or caching CMMs) instead
-    /// of a cache of its own.
-    pub fn cache(mut self, cache: Arc<dyn CryptographicMaterialsCache>) -> Self {
-        self.cache = Some(cache);
+    /// The cache type (default: [`CacheType::Default`] of
+    /// [`DEFAULT_BRANCH_KEY_CACHE_CAPACITY`] entries). An `Arc` of a cache converts into
+    /// [`CacheType::Shared`]: entries are then kept in that cache, possibly shared with other
+    /// keyrings or caching CMMs.
+    pub fn cache(mut self, cache: impl Into<CacheType>) -> Self {
+        self.cache = cache.into();
         self
     }
 
-    /// The capacity of the cache made when none is given (default
-    /// [`DEFAULT_BRANCH_KEY_CACHE_CAPACITY`]).
-    pub fn capacity(mut self, entries: usize) -> Self {
-        self.capacity = entries;
-        self
+    /// Shorthand for `.cache(DefaultCache::new(entries))`.
+    pub fn capacity(self, entries: usize) -> Self {
+        self.cache(DefaultCache::new(entries))
     }
 
-    /// The partition ID of the entry identifiers (default: 16 random bytes). Keyrings given
-    /// the same partition ID and cache share branch keys.
+    /// The partition ID of the entry identifiers (default: the 16 bytes of a random version
+    /// 4 UUID). Keyrings given the same partition ID and cache share branch keys.
     pub fn partition_id(mut self, id: impl Into<Vec<u8>>) -> Self {
         self.partition_id = Some(id.into());
         self
     }
 
     /// The clock that ages entries (default [`SystemClock`]); also the clock of the cache made
-    /// when none is given.
+    /// when the type is not `Shared`.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
         self
@@ -273,8 +326,9 @@ impl CachingBranchKeySourceBuilder {
     /// The caching source.
     ///
     /// # Errors
-    /// [`KeyringError::InvalidConfiguration`] for a zero TTL or a zero capacity; an error of
-    /// the random source while making the partition ID.
+    /// [`KeyringError::InvalidConfiguration`] for a zero TTL, cache settings the MPL refuses
+    /// (a zero capacity, inconsistent storm-tracking periods) or a storm-tracking grace period
+    /// not shorter than the TTL; an error of the random source while making the partition ID.
     pub fn build(self) -> Result<CachingBranchKeySource> {
         if self.ttl.is_zero() {
             return Err(KeyringError::InvalidConfiguration(
@@ -282,26 +336,22 @@ impl CachingBranchKeySourceBuilder {
             )
             .into());
         }
-        if self.cache.is_none() && self.capacity == 0 {
-            return Err(KeyringError::InvalidConfiguration(
-                "the branch key cache capacity must be above zero".into(),
-            )
-            .into());
-        }
+        crate::cache::types::check_ttl(&self.cache, self.ttl)
+            .map_err(KeyringError::InvalidConfiguration)?;
         let provider = *default_provider();
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let cache = match self.cache {
-            Some(c) => c,
-            None => Arc::new(LocalMaterialsCache::with_clock(
-                self.capacity,
-                clock.clone(),
-            )),
-        };
+        let cache = self.cache.create(clock.clone()).map_err(|e| match e {
+            Error::ApiMisuse(m) => Error::from(KeyringError::InvalidConfiguration(m)),
+            e => e,
+        })?;
         let partition_id = match self.partition_id {
             Some(p) => p,
             None => {
                 let mut p = vec![0u8; 16];
                 provider.random.fill(&mut p)?;
+                // A version 4 UUID, as the specification describes the default.
+                p[6] = (p[6] & 0x0f) | 0x40;
+                p[8] = (p[8] & 0x3f) | 0x80;
                 p
             }
         };
@@ -322,7 +372,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::cache::ManualClock;
+    use crate::cache::{LocalMaterialsCache, ManualClock};
     use crate::keyring::hierarchy::StaticBranchKeySource;
 
     const V1: &str = "e9ce18a3-edb5-4272-9f86-1cacb7997ff6";

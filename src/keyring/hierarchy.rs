@@ -26,7 +26,7 @@ use futures::future::BoxFuture;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::cache::{Clock, CryptographicMaterialsCache};
+use crate::cache::{CacheType, Clock, DefaultCache};
 use crate::context::EncryptionContext;
 use crate::crypto::{CryptoProvider, HashAlgorithm, default_provider};
 use crate::error::{KeyringError, Result};
@@ -252,7 +252,7 @@ enum BranchKeyId {
 /// the branch key named by a fixed ID or by a [`BranchKeyIdSupplier`].
 ///
 /// [`HierarchicalKeyring::new`] asks its source on every call; [`HierarchicalKeyring::builder`]
-/// puts the spec's branch key cache (a [`CachingBranchKeySource`] with a TTL and a capacity)
+/// puts the spec's branch key cache (a [`CachingBranchKeySource`] with a TTL and a cache type)
 /// in front of the source.
 #[derive(Debug, Clone)]
 pub struct HierarchicalKeyring {
@@ -281,15 +281,14 @@ impl HierarchicalKeyring {
         }
     }
 
-    /// A builder: branch key ID or supplier, the branch key cache's TTL, capacity, shared
-    /// cache, partition ID and clock.
+    /// A builder: branch key ID or supplier, the branch key cache's TTL, cache type, partition
+    /// ID and clock.
     pub fn builder(source: Arc<dyn BranchKeySource>) -> HierarchicalKeyringBuilder {
         HierarchicalKeyringBuilder {
             source,
             branch_key_id: None,
             ttl: None,
             cache: None,
-            capacity: None,
             partition_id: None,
             clock: None,
             provider: *default_provider(),
@@ -480,12 +479,12 @@ impl Keyring for HierarchicalKeyring {
 }
 
 /// Settings for a [`HierarchicalKeyring`] (from [`HierarchicalKeyring::builder`]).
+#[must_use = "a builder does nothing until built"]
 pub struct HierarchicalKeyringBuilder {
     source: Arc<dyn BranchKeySource>,
     branch_key_id: Option<BranchKeyId>,
     ttl: Option<Duration>,
-    cache: Option<Arc<dyn CryptographicMaterialsCache>>,
-    capacity: Option<usize>,
+    cache: Option<CacheType>,
     partition_id: Option<Vec<u8>>,
     clock: Option<Arc<dyn Clock>>,
     provider: CryptoProvider,
@@ -521,20 +520,23 @@ impl HierarchicalKeyringBuilder {
         self
     }
 
-    /// Keeps cached branch keys in `cache` (see [`CachingBranchKeySourceBuilder::cache`](crate::keyring::branch_cache::CachingBranchKeySourceBuilder::cache)).
-    pub fn cache(mut self, cache: Arc<dyn CryptographicMaterialsCache>) -> Self {
-        self.cache = Some(cache);
+    /// The branch key cache's type (the MPL's `cache`; default: [`CacheType::Default`] of
+    /// [`DEFAULT_BRANCH_KEY_CACHE_CAPACITY`](crate::keyring::branch_cache::DEFAULT_BRANCH_KEY_CACHE_CAPACITY)
+    /// entries). An `Arc` of a cache converts into [`CacheType::Shared`], to share one cache
+    /// between keyrings; give each its own [`partition_id`](Self::partition_id) unless they
+    /// are meant to share branch keys. See [`crate::cache#which-cache`].
+    pub fn cache(mut self, cache: impl Into<CacheType>) -> Self {
+        self.cache = Some(cache.into());
         self
     }
 
-    /// The capacity of the keyring's own cache (default
-    /// [`DEFAULT_BRANCH_KEY_CACHE_CAPACITY`](crate::keyring::branch_cache::DEFAULT_BRANCH_KEY_CACHE_CAPACITY)).
-    pub fn cache_capacity(mut self, entries: usize) -> Self {
-        self.capacity = Some(entries);
-        self
+    /// Shorthand for `.cache(DefaultCache::new(entries))`.
+    pub fn cache_capacity(self, entries: usize) -> Self {
+        self.cache(DefaultCache::new(entries))
     }
 
-    /// The partition ID of cache entries (see [`CachingBranchKeySourceBuilder::partition_id`](crate::keyring::branch_cache::CachingBranchKeySourceBuilder::partition_id)).
+    /// The partition ID of cache entries, as UTF-8 for a string (see
+    /// [`CachingBranchKeySourceBuilder::partition_id`](crate::keyring::branch_cache::CachingBranchKeySourceBuilder::partition_id)).
     pub fn partition_id(mut self, id: impl Into<Vec<u8>>) -> Self {
         self.partition_id = Some(id.into());
         self
@@ -556,15 +558,18 @@ impl HierarchicalKeyringBuilder {
     ///
     /// # Errors
     /// [`KeyringError::InvalidConfiguration`] without a branch key ID or supplier, with cache
-    /// settings but no TTL, or with a zero TTL or capacity.
+    /// settings but no TTL, with a zero TTL, with cache settings the MPL refuses, or with a
+    /// storm-tracking grace period not shorter than the TTL.
     pub fn build(self) -> Result<HierarchicalKeyring> {
         let branch_key_id = self.branch_key_id.ok_or_else(|| {
             KeyringError::InvalidConfiguration(
                 "a hierarchical keyring needs a branch key ID or a branch key ID supplier".into(),
             )
         })?;
-        let cache_settings = self.cache.is_some()
-            || self.capacity.is_some()
+        let cache_settings = self
+            .cache
+            .as_ref()
+            .is_some_and(|c| !matches!(c, CacheType::No))
             || self.partition_id.is_some()
             || self.clock.is_some();
         let source = match self.ttl {
@@ -575,13 +580,12 @@ impl HierarchicalKeyringBuilder {
                 .into());
             }
             None => self.source,
+            // No cache: every call reaches the source.
+            Some(_) if matches!(self.cache, Some(CacheType::No)) => self.source,
             Some(ttl) => {
                 let mut b = CachingBranchKeySource::builder(self.source, ttl);
                 if let Some(c) = self.cache {
                     b = b.cache(c);
-                }
-                if let Some(n) = self.capacity {
-                    b = b.capacity(n);
                 }
                 if let Some(p) = self.partition_id {
                     b = b.partition_id(p);
