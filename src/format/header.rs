@@ -136,7 +136,13 @@ impl From<Incomplete> for Error {
 /// first; the encrypted-data-key count against `limits` before any key is read; the header
 /// length against `limits` whatever has arrived.
 pub(crate) fn parse_header_body(buf: &[u8], limits: &Limits) -> Result<Parsed<MessageHeader>> {
-    match parse_inner(buf, limits) {
+    let out = parse_inner(buf, limits);
+    count_work(1 + match &out {
+        Ok(Parsed::Done(_, n)) => *n,
+        Err(ParseFail::Incomplete(needed)) => (*needed).min(buf.len()),
+        _ => buf.len(),
+    });
+    match out {
         Ok(v) => Ok(v),
         Err(ParseFail::Incomplete(needed)) => {
             if needed > limits.max_header_len {
@@ -270,4 +276,20 @@ fn parse_inner(buf: &[u8], limits: &Limits) -> Result<Parsed<MessageHeader>, Par
         },
         r.position(),
     ))
+}
+
+thread_local! {
+    static PARSE_WORK: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Adds `n` units to this thread's header-parse work counter.
+fn count_work(n: usize) {
+    PARSE_WORK.with(|w| w.set(w.get().saturating_add(n as u64)));
+}
+
+/// Header-parse work done on this thread so far: bytes examined plus one per parse attempt.
+/// For tests that prove parsing costs linear work however the header is fed.
+#[doc(hidden)]
+pub fn header_parse_work() -> u64 {
+    PARSE_WORK.with(|w| w.get())
 }
