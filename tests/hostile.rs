@@ -375,8 +375,11 @@ fn clone_error(e: &Error) -> Error {
 #[tokio::test]
 async fn a_hostile_frame_length_is_refused_before_the_frame_is_read() {
     let client = Client::new();
-    // An authentic header declaring 1 GiB frames, then 1 GiB + 100 bytes of anything.
-    let header = header_with_frames(&client, 1 << 30).await;
+    // An authentic header declaring 1 GiB frames, the head of frame 1, then 1 GiB + 100 bytes
+    // of anything.
+    let mut header = header_with_frames(&client, 1 << 30).await;
+    header.extend_from_slice(&[0, 0, 0, 1]);
+    header.extend_from_slice(&[0; 12]);
     for release in [Release::Streaming, Release::verified(1 << 20)] {
         for (name, err, read) in
             through_every_adapter(&client, &header, (1 << 30) + 100, release).await
@@ -478,8 +481,11 @@ async fn through_every_adapter_with(
 #[ignore = "a measurement for the report, run alone under /usr/bin/time -v"]
 async fn rss_of_a_hostile_frame() {
     let client = Client::new();
-    let header = header_with_frames(&client, 1 << 30).await;
-    let (inner, read) = Flood::new(header, (1 << 30) + 100);
+    let mut start = header_with_frames(&client, 1 << 30).await;
+    // The head of frame 1 (sequence number, IV): the decryptor then waits for the whole frame.
+    start.extend_from_slice(&[0, 0, 0, 1]);
+    start.extend_from_slice(&[0; 12]);
+    let (inner, read) = Flood::new(start, (1 << 30) + 100);
     let outcome =
         match DecryptingReader::new(&client, aes_keys(), inner, &DecryptOptions::new()).await {
             Err(e) => e.to_string(),
