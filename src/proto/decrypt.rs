@@ -283,12 +283,6 @@ impl Decryptor {
                                     return Ok(None);
                                 }
                             };
-                        self.config.commitment_policy.check_decrypt(header.suite)?;
-                        if self.config.unsigned_only && header.suite.is_signing() {
-                            return Err(
-                                PolicyError::SignedMessageNotAllowed(header.suite.id()).into()
-                            );
-                        }
                         self.header_need = body_len + header.auth_len();
                         self.parsed = Some(header);
                         if input.len() < self.header_need {
@@ -299,6 +293,10 @@ impl Decryptor {
                         .parsed
                         .take()
                         .ok_or_else(|| Error::misuse("no header parsed"))?;
+                    self.config.commitment_policy.check_decrypt(header.suite)?;
+                    if self.config.unsigned_only && header.suite.is_signing() {
+                        return Err(PolicyError::SignedMessageNotAllowed(header.suite.id()).into());
+                    }
                     let total = self.header_need;
                     self.raw_header = input.split_to(total).freeze();
                     if header.commitment.is_none() {
