@@ -202,7 +202,11 @@ pub struct EncryptOptions {
     pub algorithm_suite: Option<AlgorithmSuite>,
     /// The frame length (default 4096).
     pub frame_length: FrameLength,
-    /// The plaintext length, when known in advance (it lets caching CMMs account for it).
+    /// The plaintext length, when known in advance (it lets caching CMMs account for it). It is
+    /// a maximum: every encrypting adapter (and the [`Encryptor`] of
+    /// [`Client::encryptor`]) fails with
+    /// [`LimitError::PlaintextLengthExceeded`](crate::error::LimitError::PlaintextLengthExceeded)
+    /// rather than encrypt more.
     pub plaintext_length: Option<u64>,
 }
 
@@ -349,7 +353,11 @@ impl Client {
                 return Err(PolicyError::MissingRequiredEncryptionContextKey(key.clone()).into());
             }
         }
-        Encryptor::new(&materials, options.frame_length, self.provider)
+        let encryptor = Encryptor::new(&materials, options.frame_length, self.provider)?;
+        Ok(match options.plaintext_length {
+            Some(n) => encryptor.with_max_plaintext_length(n),
+            None => encryptor,
+        })
     }
 
     /// A decryptor configured with this client's policy and limits.
@@ -376,7 +384,14 @@ impl Client {
         reproduced: Option<&EncryptionContext>,
     ) -> Result<DecryptionMaterials> {
         self.policy.check_decrypt(header.algorithm_suite())?;
-        let request = DecryptMaterialsRequest::new(header, self.policy, reproduced.cloned());
+        let mut request = DecryptMaterialsRequest::new(header, self.policy, reproduced.cloned());
+        request.checks = crate::keyring::DecryptChecks {
+            candidate: crate::proto::keys::CandidateCheck::for_header(header, self.provider),
+            attempts: self
+                .limits
+                .max_encrypted_data_keys
+                .map(crate::keyring::AttemptBudget::new),
+        };
         let materials = source
             .to_cmm(self.provider)
             .decrypt_materials(request)

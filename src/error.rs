@@ -245,13 +245,24 @@ impl fmt::Display for KeyringAttempt {
     }
 }
 
+/// How many keyring attempts an error message lists; the rest are counted ("and N more"), so
+/// that a message with thousands of encrypted data keys cannot make an error message (a log
+/// line) megabytes long. All of them stay in the error's `attempts`.
+pub const MAX_LISTED_ATTEMPTS: usize = 10;
+
 fn fmt_attempts(attempts: &[KeyringAttempt]) -> String {
     if attempts.is_empty() {
-        String::from(" (no key matched)")
-    } else {
-        let parts: Vec<String> = attempts.iter().map(|a| a.to_string()).collect();
-        format!(" ({})", parts.join("; "))
+        return String::from(" (no key matched)");
     }
+    let mut parts: Vec<String> = attempts
+        .iter()
+        .take(MAX_LISTED_ATTEMPTS)
+        .map(|a| a.to_string())
+        .collect();
+    if attempts.len() > MAX_LISTED_ATTEMPTS {
+        parts.push(format!("and {} more", attempts.len() - MAX_LISTED_ATTEMPTS));
+    }
+    format!(" ({})", parts.join("; "))
 }
 
 /// A configured limit was exceeded.
@@ -262,7 +273,10 @@ pub enum LimitError {
     #[error("header longer than {0} bytes")]
     HeaderTooLarge(usize),
     /// The frame length is above the configured maximum.
-    #[error("frame length {got} above the maximum of {limit}")]
+    #[error(
+        "frame length {got} above the maximum of {limit} (a frame is held whole until its tag \
+         verifies; raise the limit with Limits::max_frame_length)"
+    )]
     FrameTooLarge {
         /// Configured maximum.
         limit: u32,
@@ -270,7 +284,10 @@ pub enum LimitError {
         got: u32,
     },
     /// The non-framed body is longer than allowed.
-    #[error("non-framed body of {got} bytes above the maximum of {limit}")]
+    #[error(
+        "non-framed body of {got} bytes above the maximum of {limit} (the body is held whole \
+         until its tag verifies; raise the limit with Limits::max_body_len)"
+    )]
     BodyTooLarge {
         /// Configured maximum.
         limit: u64,
@@ -280,6 +297,16 @@ pub enum LimitError {
     /// The plaintext is larger than the declared or possible maximum.
     #[error("plaintext longer than {0} bytes")]
     PlaintextTooLarge(u64),
+    /// More plaintext than the length declared for the message
+    /// ([`EncryptOptions::plaintext_length`](crate::EncryptOptions::plaintext_length)), which the
+    /// materials were obtained for.
+    #[error(
+        "more plaintext than the {0} bytes declared for this message (EncryptOptions::plaintext_length)"
+    )]
+    PlaintextLengthExceeded(u64),
+    /// A frame or body too long to address on this platform (a 32-bit target).
+    #[error("{0} too large for this platform's address space")]
+    TooLargeForPlatform(&'static str),
     /// The encryption context is too large to serialize.
     #[error("encryption context too large to serialize")]
     EncryptionContextTooLarge,

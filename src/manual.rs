@@ -46,13 +46,70 @@
 //! to two different plaintexts under two different data keys. Use the ALLOW_DECRYPT policies only
 //! while migrating from messages written by older SDKs.
 //!
-//! ## Limits
+//! ## Limits: what a hostile sender can cost you
 //!
-//! Every length in a message is checked before memory is committed to it, against the format's
-//! own bounds and against [`Limits`](crate::Limits). Memory per stream is bounded by one frame
-//! (plus the header); set `max_frame_length` when you decrypt messages from untrusted writers,
-//! and `max_encrypted_data_keys` when you know how many keys your writers use (each encrypted
-//! data key may cost a key-service call).
+//! Anyone who can encrypt to you (with your RSA, ECDH or KMS *public* key, or with no key at all
+//! for everything before the header tag) controls the sizes, the counts and the timing of what
+//! you decrypt. Every length in a message is checked before memory is committed to it, against
+//! the format's own bounds and against [`Limits`](crate::Limits), and every limit holds under
+//! the **default** settings for every way of decrypting (one-shot, [`Decryptor`](crate::proto::Decryptor),
+//! each adapter of [`crate::io`]):
+//!
+//! | limit (default) | defends against |
+//! |---|---|
+//! | [`max_frame_length`](crate::Limits::max_frame_length) (4 MiB) | a header that declares 1 GiB frames, followed by 1 GiB of anything: a frame is held whole until its tag verifies, so a decryptor would hold it all. It is refused right after the header, before a byte of the frame is read, with an error that names the option. Other ESDKs write 4 KiB (their default) to 1 MiB frames |
+//! | [`max_body_len`](crate::Limits::max_body_len) (4 MiB) | the same with a non-framed body (written only by legacy SDKs), which the format lets declare 64 GiB |
+//! | [`max_header_len`](crate::Limits::max_header_len) (4 MiB) | a header is held whole until its tag verifies |
+//! | [`max_encryption_context_len`](crate::Limits::max_encryption_context_len) (65535) | the stored context is parsed into a map |
+//! | [`max_encrypted_data_keys`](crate::Limits::max_encrypted_data_keys) (none; **set it**) | work per message: each encrypted data key may cost an RSA decryption (about 3 ms; a 4 MiB header holds some 15,000) or a key-service call. A message with more is refused before any key is read, and the keyrings working on one message (children of a multi-keyring included) stop after that many attempts in all. Set it to the most recipients your writers use; the format allows 65535 |
+//!
+//! Besides the limits:
+//!
+//! * **Memory.** A streaming decryption holds at most about two frames (or batches of frames)
+//!   plus a read chunk: with the defaults, a few MiB per stream, whatever the sender declares.
+//!   (`benches/memory.rs` measures it.)
+//! * **Time before authentication.** The header is parsed incrementally: each field is read once,
+//!   however the bytes arrive, so a header trickled a byte at a time costs the same work as one
+//!   sent whole (the decryptor used to parse it again from its first byte whenever more bytes
+//!   arrived: quadratic work, with no key needed).
+//! * **Error messages.** A failed decryption lists at most
+//!   [`MAX_LISTED_ATTEMPTS`](crate::error::MAX_LISTED_ATTEMPTS) keyring attempts, then "and N
+//!   more" (all of them stay in the error value).
+//! * **Plaintext length.** [`EncryptOptions::plaintext_length`](crate::EncryptOptions::plaintext_length)
+//!   is a promise the encryptor keeps: encrypting more fails with
+//!   [`LimitError::PlaintextLengthExceeded`](crate::error::LimitError::PlaintextLengthExceeded),
+//!   so a caller cannot declare 1 byte to a caching CMM (which counts the declared bytes against
+//!   its byte limit) and then stream gigabytes under the same data key.
+//! * **Spill files** of the verified release mode are created mode 0600, unlinked at once, and
+//!   hold only ciphertext under a one-time key.
+//! * **32-bit targets.** Frame and body lengths whose wire length does not fit in the address
+//!   space are refused, rather than wrapping around.
+//!
+//! ## RSA PKCS#1 v1.5: candidates, not keys
+//!
+//! A data key unwrapped with RSA PKCS#1 v1.5 is only a *candidate*. The RustCrypto backend
+//! decrypts with *implicit rejection*: a ciphertext that is not for this RSA key decrypts to
+//! random bytes rather than failing, so that an attacker learns nothing from the outcome (the
+//! Bleichenbacher and Marvin padding oracles). The encrypted data keys of two RSA recipients
+//! with the same provider ID and key name cannot be told apart, and about once in 250 tries the
+//! other recipient's key unwraps to random bytes of exactly the data key's length.
+//!
+//! So the [`RawRsaKeyring`](crate::RawRsaKeyring) checks each PKCS#1 v1.5 candidate against the
+//! message before taking it, through the materials
+//! ([`DecryptionMaterials::check_candidate`](crate::DecryptionMaterials::check_candidate)): the
+//! key commitment of v2 messages, the header tag of v1 messages. A wrong candidate is a failed
+//! attempt like any other, and the search goes on with the next encrypted data key and the next
+//! keyring.
+//!
+//! The aws-lc backend reports bad padding as an error. Left at that, "unwrapping failed" (bad
+//! padding) and "commitment mismatch" (good padding, wrong key) would be two different outcomes,
+//! which is a padding oracle. The keyring removes it for both backends: on *any* PKCS#1 v1.5
+//! failure (an error, or a result of the wrong length) it checks a random candidate of the right
+//! length instead, exactly as it checks a real one. Bad padding and a wrong candidate then give
+//! the same error after the same work (one RSA decryption, one key derivation, one comparison).
+//! This emulates implicit rejection above the backend rather than inside it: what remains is the
+//! backend's own constant-time decryption. OAEP needs none of this: its failures are explicit and
+//! indistinguishable by design. Prefer OAEP for new keys.
 //!
 //! ## What the caller must do
 //!

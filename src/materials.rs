@@ -255,6 +255,7 @@ pub struct DecryptionMaterials {
     required_encryption_context_keys: Vec<String>,
     data_key: Option<DataKey>,
     verification_key: Option<Vec<u8>>,
+    checks: crate::keyring::DecryptChecks,
 }
 
 impl DecryptionMaterials {
@@ -273,7 +274,51 @@ impl DecryptionMaterials {
             required_encryption_context_keys,
             data_key: None,
             verification_key,
+            checks: Default::default(),
         }
+    }
+
+    /// Carries the per-message checks of `request` to the keyrings:
+    ///
+    /// * *candidate* data keys can be checked against the message (its key commitment, or for
+    ///   v1 messages its header tag) with [`check_candidate`](Self::check_candidate);
+    /// * the keyrings share a budget of attempts (unwrappings, key-service calls) for the
+    ///   message: [`Limits::max_encrypted_data_keys`](crate::Limits::max_encrypted_data_keys)
+    ///   when set. Once it is spent, keyrings stop trying.
+    ///
+    /// Some unwrapping cannot tell a wrong key from the right one: RSA PKCS#1 v1.5 decryption
+    /// with implicit rejection turns a data key wrapped for *another* RSA key into random
+    /// bytes, of the right length about once in 250 tries. [`DefaultCmm`](crate::DefaultCmm)
+    /// calls this; a custom CMM that builds its own materials should too, or such a keyring
+    /// takes the first candidate of the right length (and decryption then fails on the key
+    /// commitment or header tag instead of trying the next encrypted data key).
+    pub fn with_request_checks(mut self, request: &crate::cmm::DecryptMaterialsRequest) -> Self {
+        self.checks = request.checks.clone();
+        self
+    }
+
+    /// Whether `key` is the data key of the message these materials are for: `Some(true)` or
+    /// `Some(false)`, with the same work either way; `None` when the materials carry no check
+    /// (see [`with_request_checks`](Self::with_request_checks)).
+    pub fn check_candidate(&self, key: &DataKey) -> Option<bool> {
+        let check = self.checks.candidate.as_ref()?;
+        let required = self
+            .encryption_context
+            .subset(&self.required_encryption_context_keys)
+            .serialize()
+            .unwrap_or_default();
+        Some(check.accepts(key, &required))
+    }
+
+    /// Drops the per-message checks (the candidate check may hold a v1 header) once the keyring
+    /// is done.
+    pub(crate) fn clear_request_checks(&mut self) {
+        self.checks = Default::default();
+    }
+
+    /// The keyring attempts this message may still cost, when limited.
+    pub(crate) fn attempt_budget(&self) -> Option<&crate::keyring::AttemptBudget> {
+        self.checks.attempts.as_deref()
     }
 
     /// The algorithm suite.

@@ -249,6 +249,7 @@ fn entry_ids_match_the_python_esdk() {
                     encrypted_data_keys: edks,
                     encryption_context: ec,
                     reproduced_encryption_context: None,
+                    checks: Default::default(),
                 };
                 cmm.decryption_entry_id(&r).unwrap()
             }
@@ -284,6 +285,7 @@ fn extensions_apply_only_when_present() {
         encrypted_data_keys: vec![EncryptedDataKey::new("p", vec![1], vec![2])],
         encryption_context: [("a", "1")].into_iter().collect(),
         reproduced_encryption_context: reproduced.map(|r| r.iter().copied().collect()),
+        checks: Default::default(),
     };
     let none = s.cmm.decryption_entry_id(&decrypt(None)).unwrap();
     // Reproduced pairs the header already holds change nothing; others do.

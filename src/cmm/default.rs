@@ -104,12 +104,12 @@ impl CryptographicMaterialsManager for DefaultCmm {
 
     fn decrypt_materials<'a>(
         &'a self,
-        request: DecryptMaterialsRequest,
+        mut request: DecryptMaterialsRequest,
     ) -> BoxFuture<'a, Result<DecryptionMaterials>> {
         Box::pin(async move {
             let suite = request.algorithm_suite;
             request.commitment_policy.check_decrypt(suite)?;
-            let mut context = request.encryption_context;
+            let mut context = std::mem::take(&mut request.encryption_context);
             let mut required = Vec::new();
             if let Some(reproduced) = &request.reproduced_encryption_context {
                 for (k, v) in reproduced.iter() {
@@ -140,11 +140,13 @@ impl CryptographicMaterialsManager for DefaultCmm {
                 }
                 (None, None) => None,
             };
-            let materials = DecryptionMaterials::new(suite, context, required, verification_key);
-            let materials = self
+            let materials = DecryptionMaterials::new(suite, context, required, verification_key)
+                .with_request_checks(&request);
+            let mut materials = self
                 .keyring
                 .on_decrypt(materials, &request.encrypted_data_keys)
                 .await?;
+            materials.clear_request_checks();
             if materials.data_key().is_none() {
                 return Err(KeyringError::InvalidMaterials("keyring returned no data key").into());
             }

@@ -59,10 +59,14 @@ pub struct DecryptMaterialsRequest {
     pub encryption_context: EncryptionContext,
     /// The context the caller supplied at decrypt time, if any.
     pub reproduced_encryption_context: Option<EncryptionContext>,
+    /// Per-message checks for the keyrings (see [`DecryptionMaterials::with_request_checks`]).
+    pub(crate) checks: crate::keyring::DecryptChecks,
 }
 
 impl DecryptMaterialsRequest {
-    /// A request built from a parsed header.
+    /// A request built from a parsed header. When the header was received by a decryptor, the
+    /// request also carries what a keyring needs to check *candidate* data keys against the
+    /// message (see [`DecryptionMaterials::with_request_checks`]).
     pub fn new(
         header: &crate::MessageHeader,
         commitment_policy: CommitmentPolicy,
@@ -74,6 +78,13 @@ impl DecryptMaterialsRequest {
             encrypted_data_keys: header.encrypted_data_keys().to_vec(),
             encryption_context: header.encryption_context().clone(),
             reproduced_encryption_context,
+            checks: crate::keyring::DecryptChecks {
+                candidate: crate::proto::keys::CandidateCheck::for_header(
+                    header,
+                    crate::crypto::default_provider(),
+                ),
+                attempts: None,
+            },
         }
     }
 }

@@ -222,8 +222,10 @@ pub trait RsaPrivateKey: Send + Sync {
     /// Decrypts `ciphertext` with `padding`.
     ///
     /// PKCS#1 v1.5 decryption may use *implicit rejection* (a wrong key or corrupt ciphertext
-    /// yields a pseudo-random message rather than an error); callers must authenticate the
-    /// result.
+    /// yields a pseudo-random message rather than an error, as with the RustCrypto backend) or
+    /// report bad padding (the aws-lc backend); callers must authenticate the result and must
+    /// not let the two outcomes differ. The raw RSA keyring treats every PKCS#1 v1.5 outcome,
+    /// an error included, as a *candidate* checked against the message (see the `manual`).
     ///
     /// # Errors
     /// [`crate::error::Error::Crypto`] with nothing else said.

@@ -74,13 +74,38 @@ pub(crate) struct FrameHead {
     pub(crate) head_len: usize,
     /// Ciphertext length (equal to the plaintext length).
     pub(crate) content_len: usize,
+    /// Whole length on the wire: head, ciphertext, tag.
+    total_len: usize,
 }
 
 impl FrameHead {
     /// Whole frame length on the wire, tag included.
     pub(crate) fn total_len(&self) -> usize {
-        self.head_len + self.content_len + crate::suite::TAG_LEN
+        self.total_len
     }
+}
+
+/// `head + content + tag`, the wire length of a frame or body, when it fits in `max` (the
+/// address space: `usize::MAX`, only 2^32 − 1 on 32-bit targets, where a 4 GiB frame would
+/// otherwise wrap around).
+fn checked_wire_len(head: usize, content: u64, max: usize) -> Option<usize> {
+    usize::try_from(content)
+        .ok()?
+        .checked_add(head)?
+        .checked_add(crate::suite::TAG_LEN)
+        .filter(|&n| n <= max)
+}
+
+/// The wire length of a final frame (the longest frame head) of `frame_length` bytes; an
+/// error when it does not fit in this platform's address space.
+pub(crate) fn check_frame_length(frame_length: u32) -> Result<usize> {
+    checked_wire_len(FINAL_HEAD_LEN, u64::from(frame_length), usize::MAX)
+        .ok_or_else(|| LimitError::TooLargeForPlatform("frame").into())
+}
+
+fn wire_len(head: usize, content: u64) -> Result<usize> {
+    checked_wire_len(head, content, usize::MAX)
+        .ok_or_else(|| LimitError::TooLargeForPlatform("message block").into())
 }
 
 /// Length of a regular frame head: seq and IV.
@@ -104,6 +129,7 @@ pub(crate) fn parse_frame_head(buf: &[u8], frame_length: u32) -> Result<Option<F
             iv,
             head_len: REGULAR_HEAD_LEN,
             content_len: frame_length as usize,
+            total_len: wire_len(REGULAR_HEAD_LEN, frame_length.into())?,
         }));
     }
     let (Ok(seq), Ok(iv), Ok(len)) = (r.u32(), r.array::<IV_LEN>(), r.u32()) else {
@@ -118,6 +144,7 @@ pub(crate) fn parse_frame_head(buf: &[u8], frame_length: u32) -> Result<Option<F
         iv,
         head_len: FINAL_HEAD_LEN,
         content_len: len as usize,
+        total_len: wire_len(FINAL_HEAD_LEN, len.into())?,
     }))
 }
 
@@ -144,6 +171,7 @@ pub(crate) fn parse_non_framed_head(buf: &[u8], max_body_len: u64) -> Result<Opt
         iv,
         head_len: NON_FRAMED_HEAD_LEN,
         content_len,
+        total_len: wire_len(NON_FRAMED_HEAD_LEN, len)?,
     }))
 }
 
@@ -185,6 +213,35 @@ mod tests {
                 .len(),
             32 + 35 + 12
         );
+    }
+
+    #[test]
+    fn wire_lengths_are_checked() {
+        // What a 32-bit target sees: a 4 GiB − 1 frame does not fit with its head and tag.
+        let max32 = u32::MAX as usize;
+        assert_eq!(
+            checked_wire_len(REGULAR_HEAD_LEN, u64::from(u32::MAX), max32),
+            None
+        );
+        // A final frame's head and tag take 24 + 16 bytes.
+        assert_eq!(
+            checked_wire_len(FINAL_HEAD_LEN, u64::from(u32::MAX) - 39, max32),
+            None
+        );
+        assert_eq!(
+            checked_wire_len(FINAL_HEAD_LEN, u64::from(u32::MAX) - 40, max32),
+            Some(max32)
+        );
+        assert_eq!(
+            checked_wire_len(NON_FRAMED_HEAD_LEN, MAX_NON_FRAMED_LEN, max32),
+            None
+        );
+        assert_eq!(checked_wire_len(0, u64::MAX, usize::MAX), None);
+        // And a 64-bit one: the format's largest frame and body fit.
+        if usize::BITS == 64 {
+            assert!(check_frame_length(u32::MAX).is_ok());
+            assert!(wire_len(NON_FRAMED_HEAD_LEN, MAX_NON_FRAMED_LEN).is_ok());
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub(crate) mod body;
 pub(crate) mod codec;
 pub(crate) mod header;
 
-pub use header::{ContentType, MessageHeader};
+pub use header::{ContentType, MessageHeader, header_parse_work};
 
 use std::num::NonZeroU32;
 

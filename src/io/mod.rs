@@ -46,7 +46,9 @@
 //!
 //! Each adapter buffers at most about two frames (plus a small read chunk), whatever the
 //! message size: the frame being assembled and the plaintext being handed out. A non-framed
-//! message is one block and is buffered whole (bounded by [`Limits`](crate::Limits)). The
+//! message is one block and is buffered whole. Both are bounded by [`Limits`](crate::Limits)
+//! (4 MiB frames and bodies by default), checked before the frame or body is read, so a sender
+//! who declares 1 GiB frames gets an error rather than 1 GiB of your memory. The
 //! `benches/memory.rs` benchmark measures peak RSS for 1 GiB through each adapter.
 //!
 //! With frames on every core ([`Parallelism`], on by default
@@ -328,6 +330,11 @@ impl DecryptEngine {
     fn batch_wire(&self) -> Option<usize> {
         let par = self.parallelism.as_ref()?;
         let frame = self.header.as_ref()?.frame_length() as usize;
+        // A non-framed body (frame length 0) is one block: nothing to batch, nothing to read
+        // ahead (it would read 32 MiB of whatever follows the header before the body head).
+        if frame == 0 {
+            return None;
+        }
         // A frame is opened whole: frames of a batch's size or more gain nothing. The verified
         // release mode works frame by frame: its memory limit counts the plaintext it holds,
         // and a frame opened in a batch would keep the whole batch buffer alive in the spool.
@@ -336,7 +343,7 @@ impl DecryptEngine {
         {
             return None;
         }
-        Some(frames * (frame + 32))
+        frames.checked_mul(frame.checked_add(32)?)
     }
 
     /// True when more ciphertext would fill the next batch: adapters that can read ahead do so

@@ -142,7 +142,7 @@ impl SpillFile {
         let mut key = Zeroizing::new([0u8; 32]);
         provider.random.fill(&mut key[..])?;
         let key = provider.aead.key(&key[..])?;
-        let file = tempfile::tempfile()?;
+        let file = spill_file()?;
         Ok(Self {
             file: tokio::fs::File::from_std(file),
             key,
@@ -264,6 +264,23 @@ impl SpillFile {
             }
         }
     }
+}
+
+/// A temporary file readable and writable by its owner alone (mode 0600 from its creation; an
+/// anonymous `O_TMPFILE` would take the umask's 0644), unlinked at once.
+#[cfg(unix)]
+fn spill_file() -> io::Result<std::fs::File> {
+    use std::os::unix::fs::PermissionsExt;
+    Ok(tempfile::Builder::new()
+        .prefix(".esdk-spill-")
+        .permissions(std::fs::Permissions::from_mode(0o600))
+        .tempfile()?
+        .into_file())
+}
+
+#[cfg(not(unix))]
+fn spill_file() -> io::Result<std::fs::File> {
+    tempfile::tempfile()
 }
 
 fn altered() -> Error {

@@ -468,6 +468,7 @@ impl Keyring for HierarchicalKeyring {
             let key = unwrap_first(
                 &Self::describe(&branch_key_id),
                 "no encrypted data key names this branch key",
+                materials.attempt_budget(),
                 encrypted_data_keys,
                 |edk| self.try_edk(&branch_key_id, edk, &context, key_len),
             )

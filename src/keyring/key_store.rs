@@ -799,6 +799,16 @@ impl DynamoDbKeyStore {
                 .map(|b| b.into_inner())
                 .unwrap_or_default(),
         );
+        // The response must name the key that was asked for (as the KMS keyrings check too): a
+        // key store item is trusted only as far as that key protects it.
+        if out.key_id.as_deref() != Some(key_id.as_str()) {
+            return Err(KeyringError::Service {
+                message: format!("Decrypt answered for KeyId {:?}, not this key", out.key_id),
+                key_id,
+                source: None,
+            }
+            .into());
+        }
         if key.len() != KEY_LEN {
             return Err(KeyringError::Service {
                 key_id,

@@ -5,6 +5,8 @@
 //! nothing next to a network round trip, and it keeps the trait usable as `dyn`.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::future::BoxFuture;
 
@@ -131,12 +133,63 @@ pub(crate) fn no_decryptable_key(
     crate::error::KeyringError::NoDecryptableKey { attempts }.into()
 }
 
+/// Per-message checks a decrypt request carries to the keyrings, through the materials (see
+/// [`DecryptionMaterials::with_request_checks`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DecryptChecks {
+    /// Checks candidate data keys against the message.
+    pub(crate) candidate: Option<crate::proto::keys::CandidateCheck>,
+    /// The attempts left for the message, shared by every keyring that works on it.
+    pub(crate) attempts: Option<Arc<AttemptBudget>>,
+}
+
+/// How many keyring attempts (unwrappings, key-service calls) one message may still cost. The
+/// client makes one per message when
+/// [`Limits::max_encrypted_data_keys`](crate::Limits::max_encrypted_data_keys) is set; every
+/// keyring working on the message (the children of a multi-keyring too) draws on it.
+#[derive(Debug)]
+pub(crate) struct AttemptBudget {
+    left: AtomicUsize,
+    limit: usize,
+}
+
+impl AttemptBudget {
+    pub(crate) fn new(limit: u16) -> Arc<Self> {
+        Arc::new(Self {
+            left: AtomicUsize::new(usize::from(limit)),
+            limit: usize::from(limit),
+        })
+    }
+
+    fn spent(&self) -> bool {
+        self.left.load(Ordering::Relaxed) == 0
+    }
+
+    fn take(&self) {
+        let _ = self
+            .left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// Why a keyring stopped early.
+    pub(crate) fn reason(&self) -> String {
+        format!(
+            "stopped: this message already cost {} keyring attempts, its limit \
+             (Limits::max_encrypted_data_keys)",
+            self.limit
+        )
+    }
+}
+
 /// The decrypt loop every keyring shares: `unwrap` each candidate in order and return the first
 /// data key one gives. `unwrap` answers `None` for a candidate that is not for this keyring
 /// (skipped, not an attempt), else the data key or why not. When nothing unwraps: every
-/// failure, in order.
+/// failure, in order. With a `budget`, each attempt draws on it, and once it is spent the loop
+/// stops with `stopped(budget)` as the last failure.
 pub(crate) async fn first_data_key<T, E, Fut>(
     candidates: impl IntoIterator<Item = T>,
+    budget: Option<&AttemptBudget>,
+    stopped: impl FnOnce(&AttemptBudget) -> E,
     mut unwrap: impl FnMut(T) -> Fut,
 ) -> std::result::Result<DataKey, Vec<E>>
 where
@@ -144,31 +197,45 @@ where
 {
     let mut failures = Vec::new();
     for candidate in candidates {
+        if let Some(b) = budget.filter(|b| b.spent()) {
+            failures.push(stopped(b));
+            break;
+        }
         match unwrap(candidate).await {
-            Some(Ok(key)) => return Ok(key),
-            Some(Err(e)) => failures.push(e),
+            Some(result) => {
+                if let Some(b) = budget {
+                    b.take();
+                }
+                match result {
+                    Ok(key) => return Ok(key),
+                    Err(e) => failures.push(e),
+                }
+            }
             None => {}
         }
     }
     Err(failures)
 }
 
-/// [`first_data_key`] over the encrypted data keys, for keyrings that report every failed
-/// attempt: the data key, or [`KeyringError::NoDecryptableKey`](crate::error::KeyringError::NoDecryptableKey)
+/// [`first_data_key`] over the encrypted data keys (drawing on `budget`, the materials'
+/// [`attempt_budget`](DecryptionMaterials::attempt_budget)), for keyrings that report every
+/// failed attempt: the data key, or [`KeyringError::NoDecryptableKey`](crate::error::KeyringError::NoDecryptableKey)
 /// listing each reason under `keyring` (or `none_matched` when no EDK was for this keyring).
 pub(crate) async fn unwrap_first<'e, Fut>(
     keyring: &str,
     none_matched: &str,
+    budget: Option<&AttemptBudget>,
     encrypted_data_keys: &'e [EncryptedDataKey],
     unwrap: impl FnMut(&'e EncryptedDataKey) -> Fut,
 ) -> Result<DataKey>
 where
     Fut: Future<Output = Option<std::result::Result<DataKey, String>>>,
 {
-    let reasons = match first_data_key(encrypted_data_keys, unwrap).await {
-        Ok(key) => return Ok(key),
-        Err(reasons) => reasons,
-    };
+    let reasons =
+        match first_data_key(encrypted_data_keys, budget, AttemptBudget::reason, unwrap).await {
+            Ok(key) => return Ok(key),
+            Err(reasons) => reasons,
+        };
     let attempts = reasons
         .into_iter()
         .map(|reason| crate::error::KeyringAttempt {

@@ -177,6 +177,7 @@ impl Keyring for RawAesKeyring {
             let key = unwrap_first(
                 &self.describe(),
                 "no encrypted data key names this key",
+                materials.attempt_budget(),
                 encrypted_data_keys,
                 |edk| std::future::ready(self.try_edk(edk, &aad, key_len)),
             )

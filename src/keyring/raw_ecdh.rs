@@ -321,6 +321,7 @@ impl Keyring for RawEcdhKeyring {
             let key = unwrap_first(
                 &self.describe(),
                 "no encrypted data key is for these public keys",
+                materials.attempt_budget(),
                 encrypted_data_keys,
                 |edk| std::future::ready(self.try_edk(edk, &context, key_len)),
             )

@@ -138,7 +138,49 @@ impl RawRsaKeyring {
     fn describe(&self) -> String {
         format!("raw-rsa({}/{})", self.namespace, self.name)
     }
+
+    /// A PKCS#1 v1.5 unwrapping is only a *candidate* data key: with implicit rejection (the
+    /// RustCrypto backend) an encrypted data key for another RSA key with the same namespace
+    /// and name unwraps to random bytes, of the data key's length about once in 250 tries.
+    /// The candidate is checked against the message (key commitment or header tag) before it
+    /// is taken; a wrong one is a failed attempt like any other, and the search goes on.
+    ///
+    /// Whatever the backend, a failed unwrapping (an explicit padding error from aws-lc, or a
+    /// result of the wrong length) becomes a random candidate of the right length, checked the
+    /// same way: bad padding and a wrong key then give the same error after the same work, so
+    /// neither the error nor the work is a padding oracle.
+    ///
+    /// Without a check in the materials (a custom CMM that does not call
+    /// [`DecryptionMaterials::with_request_checks`]) a candidate of the right length is taken
+    /// as is, and a wrong one fails later, on the message's key commitment or header tag.
+    fn pkcs1_candidate(
+        &self,
+        unwrapped: Result<zeroize::Zeroizing<Vec<u8>>>,
+        materials: &DecryptionMaterials,
+    ) -> std::result::Result<DataKey, String> {
+        let key_len = materials.algorithm_suite().key_len();
+        let (candidate, unwrapped_ok) = match unwrapped {
+            Ok(key) if key.len() == key_len => (DataKey::from_slice(&key), true),
+            Ok(_) | Err(_) => {
+                let mut random = vec![0u8; key_len];
+                if self.provider.random.fill(&mut random).is_err() {
+                    return Err(UNWRAP_FAILED.into());
+                }
+                (DataKey::new(random), false)
+            }
+        };
+        match materials.check_candidate(&candidate) {
+            Some(true) => Ok(candidate),
+            Some(false) => Err(UNWRAP_FAILED.into()),
+            None if unwrapped_ok => Ok(candidate),
+            None => Err(UNWRAP_FAILED.into()),
+        }
+    }
 }
+
+/// The one reason for every failed unwrapping: wrong key, bad padding, wrong candidate.
+const UNWRAP_FAILED: &str =
+    "unwrapping failed (wrong key or padding, or a corrupt encrypted data key)";
 
 impl Keyring for RawRsaKeyring {
     fn on_encrypt<'a>(
@@ -182,18 +224,19 @@ impl Keyring for RawRsaKeyring {
             let key = unwrap_first(
                 &self.describe(),
                 "no encrypted data key names this key",
+                materials.attempt_budget(),
                 encrypted_data_keys,
                 |edk| {
                     let ours = edk.provider_id() == self.namespace
                         && edk.provider_info() == self.name.as_bytes();
-                    // PKCS#1 v1.5 decryption uses implicit rejection: a wrong key yields a
-                    // pseudo-random message instead of an error. A result of the wrong length
-                    // is a failure; one of the right length is caught by the message's key
-                    // commitment or header tag.
                     std::future::ready(ours.then(|| {
-                        match private_key.decrypt(self.padding, edk.ciphertext()) {
-                            Ok(key) if key.len() == key_len => Ok(DataKey::from_slice(&key)),
-                            Ok(_) | Err(_) => Err("unwrapping failed (wrong key or padding, or a corrupt encrypted data key)".into()),
+                        let unwrapped = private_key.decrypt(self.padding, edk.ciphertext());
+                        match self.padding {
+                            RsaPadding::Pkcs1V15 => self.pkcs1_candidate(unwrapped, &materials),
+                            _ => match unwrapped {
+                                Ok(key) if key.len() == key_len => Ok(DataKey::from_slice(&key)),
+                                Ok(_) | Err(_) => Err(UNWRAP_FAILED.into()),
+                            },
                         }
                     }))
                 },

@@ -20,7 +20,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use crate::crypto::{AeadKey, CryptoProvider, Verifier};
 use crate::error::{AuthError, Error, FormatError, KeyringError, PolicyError, Result};
 use crate::format::body::{self, BodyAad, BodyKind, FrameHead};
-use crate::format::header::{Parsed, parse_header_body};
+use crate::format::header::{HeaderParser, Parsed};
 use crate::format::{ContentType, MessageHeader};
 use crate::limits::Limits;
 use crate::materials::DecryptionMaterials;
@@ -86,6 +86,11 @@ pub struct Decryptor {
     header: Option<MessageHeader>,
     header_len: usize,
     header_need: usize,
+    /// Resumes where the last attempt stopped, so that a header fed a byte at a time costs
+    /// linear work.
+    parser: HeaderParser,
+    /// The header body once parsed, while its authentication is still arriving.
+    parsed: Option<MessageHeader>,
     raw_header: Bytes,
     content_key: Option<Arc<dyn AeadKey>>,
     verifier: Option<Box<dyn Verifier>>,
@@ -110,6 +115,8 @@ impl Decryptor {
             header: None,
             header_len: 0,
             header_need: 0,
+            parser: HeaderParser::new(),
+            parsed: None,
             raw_header: Bytes::new(),
             content_key: None,
             verifier: None,
@@ -262,28 +269,41 @@ impl Decryptor {
             match &mut self.state {
                 State::Failed => return Err(Error::misuse("decryption already failed")),
                 State::Header => {
-                    // Parse again only once the bytes the last attempt lacked have arrived, so
-                    // a header fed a byte at a time costs linear, not quadratic, time.
+                    // Go on only once the bytes the last attempt lacked have arrived; the parser
+                    // then resumes at the field it stopped at.
                     if input.len() < self.header_need {
                         return Ok(None);
                     }
-                    let (header, body_len) = match parse_header_body(input, &self.config.limits)? {
-                        Parsed::Done(h, len) => (h, len),
-                        Parsed::Incomplete(needed) => {
-                            self.header_need = needed;
+                    if self.parsed.is_none() {
+                        let (header, body_len) =
+                            match self.parser.resume(input, &self.config.limits)? {
+                                Parsed::Done(h, len) => (h, len),
+                                Parsed::Incomplete(needed) => {
+                                    self.header_need = needed;
+                                    return Ok(None);
+                                }
+                            };
+                        self.header_need = body_len + header.auth_len();
+                        self.parsed = Some(header);
+                        if input.len() < self.header_need {
                             return Ok(None);
                         }
-                    };
-                    let total = body_len + header.auth_len();
-                    if input.len() < total {
-                        self.header_need = total;
-                        return Ok(None);
                     }
+                    let mut header = self
+                        .parsed
+                        .take()
+                        .ok_or_else(|| Error::misuse("no header parsed"))?;
                     self.config.commitment_policy.check_decrypt(header.suite)?;
                     if self.config.unsigned_only && header.suite.is_signing() {
                         return Err(PolicyError::SignedMessageNotAllowed(header.suite.id()).into());
                     }
+                    let total = self.header_need;
                     self.raw_header = input.split_to(total).freeze();
+                    if header.commitment.is_none() {
+                        // v1: candidate data keys are checked against the header tag. A copy,
+                        // so that the input buffer is not kept alive with it.
+                        header.raw = Some(Bytes::copy_from_slice(&self.raw_header));
+                    }
                     self.header_len = total;
                     self.header = Some(header.clone());
                     self.state = State::Materials;
@@ -380,10 +400,17 @@ impl Decryptor {
             return None;
         };
         let frame_length = self.header.as_ref()?.frame_length as usize;
-        let w = body::REGULAR_HEAD_LEN + frame_length + TAG_LEN;
+        // Fits: the header parser refused frame lengths whose wire length does not.
+        let w = body::REGULAR_HEAD_LEN
+            .checked_add(frame_length)?
+            .checked_add(TAG_LEN)?;
         let mut count = 0usize;
         while count < max {
-            let Some(frame) = input.get(count * w..(count + 1) * w) else {
+            let (Some(start), Some(end)) = (count.checked_mul(w), (count + 1).checked_mul(w))
+            else {
+                break;
+            };
+            let Some(frame) = input.get(start..end) else {
                 break;
             };
             let expected = next_seq.checked_add(count as u32);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::{BufMut, BytesMut};
 
 use crate::crypto::{AeadKey, CryptoProvider, Signer};
-use crate::error::{Error, FormatError, KeyringError, Result};
+use crate::error::{Error, FormatError, KeyringError, LimitError, Result};
 use crate::format::body::{self, BodyAad, BodyKind};
 use crate::format::{ContentType, FrameLength, MessageHeader};
 use crate::materials::EncryptionMaterials;
@@ -39,6 +39,9 @@ pub struct Encryptor {
     finished: bool,
     /// A [`SealRun`] is out: every other call fails until it comes back.
     run_out: bool,
+    /// The declared plaintext length, when there is one, and the plaintext taken so far.
+    max_plaintext: Option<u64>,
+    taken: u64,
 }
 
 impl std::fmt::Debug for Encryptor {
@@ -90,6 +93,7 @@ impl Encryptor {
             content_type: ContentType::Framed,
             frame_length: frame_length.get(),
             commitment: keys.commitment,
+            raw: None,
         };
         let mut bytes = header.encode()?;
         let mut aad = bytes.clone();
@@ -122,7 +126,36 @@ impl Encryptor {
             pending: Vec::new(),
             finished: false,
             run_out: false,
+            max_plaintext: None,
+            taken: 0,
         })
+    }
+
+    /// Fails every call that would take the plaintext past `n` bytes in all, with
+    /// [`LimitError::PlaintextLengthExceeded`] (the spec's "max plaintext length": a CMM, a
+    /// caching one above all, handed out the materials for that much).
+    /// [`Client::encryptor`](crate::Client::encryptor) sets it from
+    /// [`EncryptOptions::plaintext_length`](crate::EncryptOptions::plaintext_length).
+    pub fn with_max_plaintext_length(mut self, n: u64) -> Self {
+        self.max_plaintext = Some(n);
+        self
+    }
+
+    /// Counts `n` more bytes of plaintext against the declared length.
+    fn take_plaintext(&mut self, n: usize) -> Result<()> {
+        let total = self.taken.saturating_add(n as u64);
+        if let Some(max) = self.max_plaintext
+            && total > max
+        {
+            return Err(LimitError::PlaintextLengthExceeded(max).into());
+        }
+        self.taken = total;
+        Ok(())
+    }
+
+    /// Plaintext bytes the declared length still allows.
+    fn plaintext_room(&self) -> u64 {
+        self.max_plaintext.map_or(u64::MAX, |m| m - self.taken)
     }
 
     /// The header of the message being written.
@@ -147,6 +180,7 @@ impl Encryptor {
             return Err(Error::misuse("update after finish"));
         }
         self.check_no_run()?;
+        self.take_plaintext(plaintext.len())?;
         self.write_header(out);
         let f = self.frame_length;
         while !plaintext.is_empty() {
@@ -221,7 +255,13 @@ impl Encryptor {
         }
         // The final frame's sequence number must fit too, so regular frames stop at 2^32 − 2.
         let room = (u32::MAX - self.next_seq) as usize;
-        (available / self.frame_length).min(max).min(room)
+        // Never more than the declared plaintext length allows: `update` reports the excess.
+        let declared =
+            usize::try_from(self.plaintext_room() / self.frame_length as u64).unwrap_or(usize::MAX);
+        (available / self.frame_length)
+            .min(max)
+            .min(room)
+            .min(declared)
     }
 
     /// Claims the next regular frames for sealing elsewhere (see [`crate::proto::frames`]):
@@ -244,6 +284,7 @@ impl Encryptor {
             count,
         };
         self.next_seq += count as u32;
+        self.taken += (count * self.frame_length) as u64;
         self.run_out = true;
         Some(SealRun {
             jobs,

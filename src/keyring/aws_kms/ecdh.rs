@@ -384,6 +384,7 @@ impl Keyring for AwsKmsEcdhKeyring {
             let key = unwrap_first(
                 &self.describe(),
                 "no encrypted data key is for these public keys",
+                materials.attempt_budget(),
                 encrypted_data_keys,
                 |edk| self.try_edk(edk, &context, key_len),
             )

@@ -307,16 +307,21 @@ fn kms_edks<'e>(
 async fn decrypt_first<T, Fut>(
     describe: &str,
     none_matched: &str,
+    budget: Option<&crate::keyring::AttemptBudget>,
     candidates: impl IntoIterator<Item = T>,
     mut decrypt: impl FnMut(T) -> Fut,
 ) -> Result<DataKey>
 where
     Fut: Future<Output = Result<DataKey>>,
 {
-    let mut errors = match first_data_key(candidates, |c| decrypt(c).map(Some)).await {
-        Ok(key) => return Ok(key),
-        Err(errors) => errors,
+    let stopped = |b: &crate::keyring::AttemptBudget| -> Error {
+        KeyringError::Unsupported(b.reason()).into()
     };
+    let mut errors =
+        match first_data_key(candidates, budget, stopped, |c| decrypt(c).map(Some)).await {
+            Ok(key) => return Ok(key),
+            Err(errors) => errors,
+        };
     if errors.len() == 1 {
         return Err(errors.pop().expect("one error"));
     }
@@ -356,6 +361,7 @@ async fn decrypt_kms_edks(
     let key = decrypt_first(
         describe,
         "no encrypted data key matches this keyring",
+        materials.attempt_budget(),
         candidates,
         |(edk, key_id)| async move {
             let kms = KmsKey {

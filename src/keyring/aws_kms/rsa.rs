@@ -277,6 +277,7 @@ impl Keyring for AwsKmsRsaKeyring {
             let key = decrypt_first(
                 &self.describe(),
                 "no encrypted data key matches this KMS RSA key",
+                materials.attempt_budget(),
                 candidates,
                 |edk| self.decrypt_one(client, edk, &digest, key_len),
             )
