@@ -4,11 +4,11 @@
 //! header-time steps they share with the streaming adapters ([`Client::encryptor`],
 //! [`Client::decrypt_materials`]) are public so every adapter uses the same code.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use crate::cmm::{
     CachingCmm, CryptographicMaterialsManager, DecryptMaterialsRequest, DefaultCmm,
@@ -68,6 +68,27 @@ impl From<Arc<dyn CryptographicMaterialsManager>> for MaterialsSource {
         Self::Cmm(c)
     }
 }
+
+/// Any keyring already shared in an `Arc` (the same keyring can serve several sources).
+impl<K: Keyring + 'static> From<Arc<K>> for MaterialsSource {
+    fn from(k: Arc<K>) -> Self {
+        Self::Keyring(k)
+    }
+}
+
+/// A built-in CMM already shared in an `Arc`. For a CMM of your own in an `Arc`, use
+/// `MaterialsSource::Cmm(arc)` (the `Arc` converts to `Arc<dyn CryptographicMaterialsManager>`).
+macro_rules! shared_cmm_sources {
+    ($($cmm:ty),* $(,)?) => {$(
+        impl From<Arc<$cmm>> for MaterialsSource {
+            fn from(c: Arc<$cmm>) -> Self {
+                Self::Cmm(c)
+            }
+        }
+    )*};
+}
+
+shared_cmm_sources!(DefaultCmm, RequiredEncryptionContextCmm, CachingCmm);
 
 impl From<&MaterialsSource> for MaterialsSource {
     fn from(s: &MaterialsSource) -> Self {
@@ -143,6 +164,8 @@ pub struct Client {
     limits: Limits,
     provider: &'static CryptoProvider,
     parallelism: Parallelism,
+    suite: Option<AlgorithmSuite>,
+    frame_length: FrameLength,
 }
 
 impl Default for Client {
@@ -187,6 +210,27 @@ impl ClientBuilder {
         self
     }
 
+    /// The algorithm suite messages are encrypted with when the call does not choose one.
+    /// Without it, the commitment policy's default applies: 0x0578 under the default policy,
+    /// which is **signed** (ECDSA P-384). Signing costs about 60 times the work of a small
+    /// unsigned message, and streaming decryption holds a signed message's final frame back
+    /// until the signature verifies. Unsigned committing suite for services whose readers
+    /// are trusted as much as the writers:
+    /// `AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY` (0x0478), which also allows range
+    /// reads ([`crate::io::RangeReader`]).
+    pub fn algorithm_suite(mut self, suite: AlgorithmSuite) -> Self {
+        self.0.suite = Some(suite);
+        self
+    }
+
+    /// The frame length of the messages this client encrypts when the call does not choose
+    /// one (default 4096 bytes). An [`EncryptOptions::frame_length`] left at its default
+    /// ([`FrameLength::DEFAULT`]) means this one.
+    pub fn frame_length(mut self, frame_length: FrameLength) -> Self {
+        self.0.frame_length = frame_length;
+        self
+    }
+
     /// The client.
     pub fn build(self) -> Client {
         self.0
@@ -198,9 +242,11 @@ impl ClientBuilder {
 pub struct EncryptOptions {
     /// The encryption context (no key may start with `aws-crypto-`).
     pub encryption_context: EncryptionContext,
-    /// The suite; `None` for the policy's default.
+    /// The suite; `None` for the client's ([`ClientBuilder::algorithm_suite`]), or else the
+    /// policy's default.
     pub algorithm_suite: Option<AlgorithmSuite>,
-    /// The frame length (default 4096).
+    /// The frame length. Its default, [`FrameLength::DEFAULT`] (4096), stands for the
+    /// client's frame length ([`ClientBuilder::frame_length`]), which is 4096 unless set.
     pub frame_length: FrameLength,
     /// The plaintext length, when known in advance (it lets caching CMMs account for it). It is
     /// a maximum: every encrypting adapter (and the [`Encryptor`] of
@@ -243,6 +289,8 @@ impl Client {
             limits: Limits::default(),
             provider: default_provider(),
             parallelism: Parallelism::default(),
+            suite: None,
+            frame_length: FrameLength::DEFAULT,
         }
     }
 
@@ -271,6 +319,16 @@ impl Client {
         &self.parallelism
     }
 
+    /// The algorithm suite set with [`ClientBuilder::algorithm_suite`], if any.
+    pub fn algorithm_suite(&self) -> Option<AlgorithmSuite> {
+        self.suite
+    }
+
+    /// The frame length used when a call does not choose one.
+    pub fn frame_length(&self) -> FrameLength {
+        self.frame_length
+    }
+
     /// One-shot encryption of `plaintext`. Set options on the returned call, then `.await` it.
     ///
     /// ```
@@ -281,32 +339,70 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn encrypt<'a>(
-        &'a self,
+        &self,
         source: impl Into<MaterialsSource>,
         plaintext: &'a [u8],
     ) -> EncryptCall<'a> {
-        EncryptCall {
-            client: self,
+        EncryptCall::new(EncryptJob {
+            client: *self,
             source: source.into(),
-            plaintext,
+            plaintext: Input::Borrowed(plaintext),
             options: EncryptOptions::default(),
-        }
+        })
+    }
+
+    /// One-shot encryption of an owned `plaintext` (a `Vec<u8>`, `Bytes`, `String`…): the call
+    /// borrows nothing, so it can be handed to `tokio::spawn` as it is.
+    ///
+    /// ```
+    /// # async fn demo(client: esdk::Client, keys: esdk::MaterialsSource) -> esdk::Result<()> {
+    /// let task = tokio::spawn(client.encrypt_owned(keys, vec![1u8; 1000]).encryption_context([("k", "v")]));
+    /// let message = task.await.expect("not cancelled")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn encrypt_owned(
+        &self,
+        source: impl Into<MaterialsSource>,
+        plaintext: impl Into<Bytes>,
+    ) -> EncryptCall<'static> {
+        EncryptCall::new(EncryptJob {
+            client: *self,
+            source: source.into(),
+            plaintext: Input::Owned(plaintext.into()),
+            options: EncryptOptions::default(),
+        })
+    }
+
+    /// One-shot decryption of an owned message: the call borrows nothing, so it can be handed
+    /// to `tokio::spawn` as it is.
+    pub fn decrypt_owned(
+        &self,
+        source: impl Into<MaterialsSource>,
+        ciphertext: impl Into<Bytes>,
+    ) -> DecryptCall<'static> {
+        DecryptCall::new(DecryptJob {
+            client: *self,
+            source: source.into(),
+            ciphertext: Input::Owned(ciphertext.into()),
+            reproduced: None,
+            unsigned_only: false,
+        })
     }
 
     /// One-shot decryption of a whole message. Set options on the returned call, then `.await`
     /// it. Nothing is returned unless every check passed.
     pub fn decrypt<'a>(
-        &'a self,
+        &self,
         source: impl Into<MaterialsSource>,
         ciphertext: &'a [u8],
     ) -> DecryptCall<'a> {
-        DecryptCall {
-            client: self,
+        DecryptCall::new(DecryptJob {
+            client: *self,
             source: source.into(),
-            ciphertext,
+            ciphertext: Input::Borrowed(ciphertext),
             reproduced: None,
             unsigned_only: false,
-        }
+        })
     }
 
     /// The header phase of encryption: gets materials from the source, checks them against the
@@ -323,12 +419,13 @@ impl Client {
         if let Some(k) = options.encryption_context.reserved_key() {
             return Err(PolicyError::ReservedEncryptionContextKey(k.to_owned()).into());
         }
-        if let Some(s) = options.algorithm_suite {
+        let requested = options.algorithm_suite.or(self.suite);
+        if let Some(s) = requested {
             self.policy.check_encrypt(s)?;
         }
         let mut request =
             EncryptionMaterialsRequest::new(options.encryption_context.clone(), self.policy);
-        request.algorithm_suite = options.algorithm_suite;
+        request.algorithm_suite = requested;
         request.max_plaintext_length = options.plaintext_length;
         let materials = source
             .to_cmm(self.provider)
@@ -336,7 +433,7 @@ impl Client {
             .await?;
         let suite = materials.algorithm_suite();
         self.policy.check_encrypt(suite)?;
-        if options.algorithm_suite.is_some_and(|s| s != suite) {
+        if requested.is_some_and(|s| s != suite) {
             return Err(PolicyError::MaterialsMismatch(
                 "materials use another algorithm suite than requested",
             )
@@ -353,7 +450,12 @@ impl Client {
                 return Err(PolicyError::MissingRequiredEncryptionContextKey(key.clone()).into());
             }
         }
-        let encryptor = Encryptor::new(&materials, options.frame_length, self.provider)?;
+        let frame_length = if options.frame_length == FrameLength::DEFAULT {
+            self.frame_length
+        } else {
+            options.frame_length
+        };
+        let encryptor = Encryptor::new(&materials, frame_length, self.provider)?;
         Ok(match options.plaintext_length {
             Some(n) => encryptor.with_max_plaintext_length(n),
             None => encryptor,
@@ -410,44 +512,116 @@ impl Client {
     }
 }
 
-/// A one-shot encryption waiting for its options; `.await` it.
+/// Plaintext or ciphertext handed to a one-shot call: borrowed, or owned by the call.
+enum Input<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Bytes),
+}
+
+impl Input<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Borrowed(b) => b,
+            Self::Owned(b) => b,
+        }
+    }
+}
+
+/// A one-shot call's future: set up until first polled, then running.
+enum Call<'a, J, T> {
+    Setup(J),
+    Running(Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>),
+    Done,
+}
+
+impl<'a, J, T> Call<'a, J, T> {
+    fn job(&mut self) -> Option<&mut J> {
+        match self {
+            Self::Setup(j) => Some(j),
+            _ => None,
+        }
+    }
+
+    fn poll_with(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        start: impl FnOnce(J) -> Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>,
+    ) -> std::task::Poll<Result<T>> {
+        if let Self::Setup(_) = self {
+            let Self::Setup(job) = std::mem::replace(self, Self::Done) else {
+                unreachable!("checked above")
+            };
+            *self = Self::Running(start(job));
+        }
+        let Self::Running(fut) = self else {
+            return std::task::Poll::Ready(Err(Error::misuse(
+                "a one-shot call polled after it completed",
+            )));
+        };
+        let out = std::task::ready!(fut.as_mut().poll(cx));
+        *self = Self::Done;
+        std::task::Poll::Ready(out)
+    }
+}
+
+/// A one-shot encryption waiting for its options; `.await` it (it is a `Future`; the one from
+/// [`Client::encrypt_owned`] is `'static` and can be spawned as it is).
 #[must_use = "an encryption does nothing until awaited"]
 pub struct EncryptCall<'a> {
-    client: &'a Client,
+    call: Call<'a, EncryptJob<'a>, EncryptOutput>,
+}
+
+struct EncryptJob<'a> {
+    client: Client,
     source: MaterialsSource,
-    plaintext: &'a [u8],
+    plaintext: Input<'a>,
     options: EncryptOptions,
 }
 
 impl<'a> EncryptCall<'a> {
+    fn new(job: EncryptJob<'a>) -> Self {
+        Self {
+            call: Call::Setup(job),
+        }
+    }
+
+    fn set(mut self, f: impl FnOnce(&mut EncryptOptions)) -> Self {
+        if let Some(job) = self.call.job() {
+            f(&mut job.options);
+        }
+        self
+    }
+
     /// The encryption context.
     pub fn encryption_context<K: Into<String>, V: Into<String>>(
-        mut self,
+        self,
         context: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
-        self.options.encryption_context = context.into_iter().collect();
-        self
+        let context = context.into_iter().collect();
+        self.set(|o| o.encryption_context = context)
     }
 
-    /// The algorithm suite (default: the commitment policy's default).
-    pub fn algorithm_suite(mut self, suite: AlgorithmSuite) -> Self {
-        self.options.algorithm_suite = Some(suite);
-        self
+    /// The algorithm suite (default: the client's, see [`ClientBuilder::algorithm_suite`]).
+    pub fn algorithm_suite(self, suite: AlgorithmSuite) -> Self {
+        self.set(|o| o.algorithm_suite = Some(suite))
     }
 
-    /// The frame length (default 4096).
-    pub fn frame_length(mut self, frame_length: FrameLength) -> Self {
-        self.options.frame_length = frame_length;
-        self
+    /// The frame length (default: the client's, 4096 unless
+    /// [`ClientBuilder::frame_length`] says otherwise).
+    pub fn frame_length(self, frame_length: FrameLength) -> Self {
+        self.set(|o| o.frame_length = frame_length)
     }
+}
 
+impl EncryptJob<'_> {
     async fn run(self) -> Result<EncryptOutput> {
+        let plaintext = self.plaintext.as_slice();
         let mut options = self.options;
-        options.plaintext_length = Some(self.plaintext.len() as u64);
+        options.plaintext_length = Some(plaintext.len() as u64);
         let mut encryptor = self.client.encryptor(&self.source, &options).await?;
         let par = self.client.parallelism;
-        let ciphertext = if par.applies(self.plaintext.len()) {
-            encrypt_parallel(&mut encryptor, self.plaintext, &par).await?
+        let ciphertext = if par.applies(plaintext.len()) {
+            encrypt_parallel(&mut encryptor, plaintext, &par).await?
         } else {
             // One allocation for the whole message: the header, then room for every frame (a
             // frame adds at most 40 bytes: sequence number, final-frame marker and length, IV,
@@ -455,8 +629,10 @@ impl<'a> EncryptCall<'a> {
             // a copy.
             let mut out = BytesMut::new();
             encryptor.write_header(&mut out);
-            out.reserve(max_body_len(self.plaintext.len(), options.frame_length));
-            encryptor.update(self.plaintext, &mut out)?;
+            let frame_length = FrameLength::new(encryptor.header().frame_length())
+                .ok_or_else(|| Error::misuse("zero frame length"))?;
+            out.reserve(max_body_len(plaintext.len(), frame_length));
+            encryptor.update(plaintext, &mut out)?;
             encryptor.finish(&mut out)?;
             Vec::from(out)
         };
@@ -542,45 +718,75 @@ async fn encrypt_parallel(
     Ok(out)
 }
 
-impl<'a> IntoFuture for EncryptCall<'a> {
+impl<'a> Future for EncryptCall<'a> {
     type Output = Result<EncryptOutput>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.run())
+    fn poll(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        self.get_mut().call.poll_with(cx, |job| Box::pin(job.run()))
     }
 }
 
 /// How much ciphertext one-shot decryption hands the decryptor at a time.
 const DECRYPT_PIECE: usize = 256 * 1024;
 
-/// A one-shot decryption waiting for its options; `.await` it.
+/// A one-shot decryption waiting for its options; `.await` it (it is a `Future`; the one from
+/// [`Client::decrypt_owned`] is `'static` and can be spawned as it is).
 #[must_use = "a decryption does nothing until awaited"]
 pub struct DecryptCall<'a> {
-    client: &'a Client,
+    call: Call<'a, DecryptJob<'a>, DecryptOutput>,
+}
+
+struct DecryptJob<'a> {
+    client: Client,
     source: MaterialsSource,
-    ciphertext: &'a [u8],
+    ciphertext: Input<'a>,
     reproduced: Option<EncryptionContext>,
     unsigned_only: bool,
 }
 
 impl<'a> DecryptCall<'a> {
+    fn new(job: DecryptJob<'a>) -> Self {
+        Self {
+            call: Call::Setup(job),
+        }
+    }
+
     /// The encryption context expected in the message: every pair must match the header's, and
     /// pairs the header does not store (required-context CMM) are supplied from here.
     pub fn encryption_context<K: Into<String>, V: Into<String>>(
         mut self,
         context: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
-        self.reproduced = Some(context.into_iter().collect());
+        if let Some(job) = self.call.job() {
+            job.reproduced = Some(context.into_iter().collect());
+        }
         self
     }
 
     /// Refuse signed messages right after the header.
     pub fn unsigned_only(mut self) -> Self {
-        self.unsigned_only = true;
+        if let Some(job) = self.call.job() {
+            job.unsigned_only = true;
+        }
         self
     }
+}
 
+impl<'a> Future for DecryptCall<'a> {
+    type Output = Result<DecryptOutput>;
+    fn poll(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        self.get_mut().call.poll_with(cx, |job| Box::pin(job.run()))
+    }
+}
+
+impl DecryptJob<'_> {
     async fn run(self) -> Result<DecryptOutput> {
+        let ciphertext = self.ciphertext.as_slice();
         let mut decryptor = self.client.decryptor(self.unsigned_only);
         let par = self.client.parallelism;
         // The ciphertext goes to the decryptor a piece at a time through one small buffer, in
@@ -590,7 +796,7 @@ impl<'a> DecryptCall<'a> {
         // place in the output, on every core (see `crate::parallel`). The output is allocated
         // zeroed and untouched (plaintext is never longer than the ciphertext) and cut to
         // length at the end.
-        let mut rest = self.ciphertext;
+        let mut rest = ciphertext;
         let mut input = BytesMut::with_capacity(DECRYPT_PIECE.min(rest.len()));
         let mut plaintext = Vec::new();
         // Bytes of `plaintext` written; `plaintext` is longer only when allocated zeroed.
@@ -641,7 +847,7 @@ impl<'a> DecryptCall<'a> {
                     context = Some(materials.encryption_context().clone());
                     // The body starts right after the header: what `input` holds is its first
                     // bytes, still in `ciphertext`.
-                    let body = &self.ciphertext[decryptor.header_len()..];
+                    let body = &ciphertext[decryptor.header_len()..];
                     if par.applies(body.len()) {
                         rest = body;
                         input.clear();
@@ -686,13 +892,5 @@ impl<'a> DecryptCall<'a> {
             header,
             encryption_context: context.unwrap_or_default(),
         })
-    }
-}
-
-impl<'a> IntoFuture for DecryptCall<'a> {
-    type Output = Result<DecryptOutput>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.run())
     }
 }

@@ -177,6 +177,10 @@ pub enum PolicyError {
     /// The message is signed, and only unsigned messages were allowed.
     #[error("message is signed (algorithm suite {0:#06x}) and only unsigned messages are allowed")]
     SignedMessageNotAllowed(u16),
+    /// Range decryption was asked of a message that does not allow it (a signed message,
+    /// whose signature covers all of it, or a non-framed one).
+    #[error("range decryption needs an unsigned framed message: {0}")]
+    RangeNotSupported(&'static str),
     /// The materials returned do not match what was requested.
     #[error("materials do not match the request: {0}")]
     MaterialsMismatch(&'static str),
@@ -319,9 +323,64 @@ pub enum LimitError {
     InFlightTtlExceeded(std::time::Duration),
 }
 
+/// What kind of failure an [`Error`] is, for callers that must answer someone (an HTTP
+/// status, a retry decision, a log level): see [`Error::kind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The input is not a well-formed message, ended early, or its sender went away (format
+    /// errors, truncation, a reset or aborted connection). HTTP `400`.
+    Input,
+    /// The message did not authenticate: altered, or not decryptable with the keys at hand
+    /// (header, frame or signature tags, key commitment, no decryptable data key). HTTP `422`.
+    Authentication,
+    /// A configured limit was exceeded. HTTP `413`.
+    Limit,
+    /// A configured policy refused the operation (commitment policy, encryption context
+    /// mismatch, a signed message where only unsigned ones are allowed). HTTP `403`.
+    Policy,
+    /// A remote key service or key store failed; retrying later may succeed. HTTP `503`.
+    Unavailable,
+    /// A fault on this side: configuration, a backend failure, API misuse, local I/O. HTTP `500`.
+    Internal,
+}
+
 impl Error {
     pub(crate) fn misuse(msg: impl Into<String>) -> Self {
         Error::ApiMisuse(msg.into())
+    }
+
+    /// What kind of failure this is (see [`ErrorKind`]; `esdk::http::status_code` maps it to
+    /// an HTTP status).
+    ///
+    /// An [`Error::Io`] counts as [`ErrorKind::Input`] when it says the peer went away or the
+    /// data ended early (`UnexpectedEof`, `ConnectionReset`, `ConnectionAborted`, `BrokenPipe`,
+    /// `InvalidData`), as [`ErrorKind::Internal`] otherwise; one that wraps an [`Error`] (as
+    /// the adapters' do) counts as that error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Format(_) => ErrorKind::Input,
+            Error::Authentication(_) => ErrorKind::Authentication,
+            Error::Policy(_) => ErrorKind::Policy,
+            Error::Limit(_) => ErrorKind::Limit,
+            Error::Keyring(k) => match k {
+                KeyringError::NoDecryptableKey { .. } => ErrorKind::Authentication,
+                KeyringError::Service { .. } | KeyringError::KeyStore(_) => ErrorKind::Unavailable,
+                _ => ErrorKind::Internal,
+            },
+            Error::Io(e) => match e.get_ref().and_then(|i| i.downcast_ref::<Error>()) {
+                Some(inner) => inner.kind(),
+                None => match e.kind() {
+                    io::ErrorKind::UnexpectedEof
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::InvalidData => ErrorKind::Input,
+                    _ => ErrorKind::Internal,
+                },
+            },
+            Error::ApiMisuse(_) | Error::Crypto(_) => ErrorKind::Internal,
+        }
     }
 
     /// True when the error means the input ended early.

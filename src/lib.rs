@@ -70,6 +70,9 @@ pub mod context;
 pub mod crypto;
 pub mod error;
 pub mod format;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 pub mod io;
 pub mod keyring;
 pub mod limits;
@@ -87,7 +90,7 @@ pub use cmm::{
     CachingCmm, CryptographicMaterialsManager, DefaultCmm, RequiredEncryptionContextCmm,
 };
 pub use context::EncryptionContext;
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use format::{ContentType, FrameLength, MessageHeader};
 #[cfg(feature = "kms")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kms")))]

@@ -1,5 +1,6 @@
 //! tokio-util codec: [`MessageEncoder`] and [`MessageDecoder`], for
-//! [`FramedWrite`](tokio_util::codec::FramedWrite) and [`FramedRead`].
+//! [`FramedWrite`](tokio_util::codec::FramedWrite) and [`FramedRead`], carrying one message or
+//! any number of them on one connection.
 //!
 //! Two things differ from an ordinary codec, both on purpose:
 //!
@@ -7,31 +8,54 @@
 //!   is an explicit item: send [`EncryptItem::Finish`] before closing the sink.
 //! * tokio-util's default `decode_eof` ends the stream cleanly when the buffer is empty, which
 //!   would turn a message cut at a frame boundary into a clean end. [`MessageDecoder`]
-//!   overrides it: the stream ends cleanly only after the whole message has verified.
+//!   overrides it: the stream ends cleanly only after the whole message has verified (in
+//!   [many-message](MessageDecoder::many) mode: only between two messages).
+//!
+//! The simplest way to read is [`decrypt_message`] (one message, plaintext only) or
+//! [`decrypt_messages`] (a sequence: [`DecryptItem::Header`], plaintext, [`DecryptItem::End`],
+//! next header…), which do the materials step themselves:
 //!
 //! ```no_run
 //! # async fn demo(client: esdk::Client, keys: esdk::MaterialsSource, socket: tokio::net::TcpStream) -> esdk::Result<()> {
-//! use esdk::io::{DecryptOptions, MessageDecoder, codec};
+//! use esdk::io::{DecryptItem, codec};
 //! use futures::TryStreamExt;
-//! use tokio_util::codec::FramedRead;
 //!
-//! let mut framed = FramedRead::new(socket, MessageDecoder::new(&client, &DecryptOptions::new()));
-//! let header = codec::decrypt_header(&mut framed, &keys).await?; // header phase
-//! while let Some(chunk) = framed.try_next().await? {                // body phase
-//!     let plaintext = chunk.into_plaintext()?;
-//!     // use `plaintext`; it is final only once the stream has ended without an error
+//! let mut messages = codec::decrypt_messages(&client, &keys, socket);
+//! while let Some(item) = messages.try_next().await? {
+//!     match item {
+//!         DecryptItem::Header(header) => { /* authenticated: a message starts */ }
+//!         DecryptItem::Plaintext(bytes) => { /* provisional until its End */ }
+//!         DecryptItem::End(header) => { /* the message verified completely */ }
+//!         _ => {}
+//!     }
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! # Latency: a partial frame cannot be flushed
+//!
+//! A frame is sealed only once it is full (or the message finishes), because its length is
+//! fixed by the header. `FramedWrite::flush` therefore sends whole frames only; plaintext short
+//! of a frame waits in the encoder. For records that must go out at once (requests, chat
+//! lines, events), make **each record a message**: [`send_message`] writes one, the decoder in
+//! [many-message](MessageDecoder::many) mode yields its [`DecryptItem::End`] as soon as it has
+//! verified, and the record boundary is the message boundary. A message costs a header and a
+//! materials call; put a [`CachingCmm`](crate::CachingCmm) in front of a remote keyring so that
+//! the data key is reused for many records. Choosing a frame length equal to a fixed record size
+//! also works, but only for fixed-size records.
 
 use std::task::{Context, Poll, Waker};
 
-use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
-use tokio::io::AsyncRead;
-use tokio_util::codec::{Decoder, Encoder, FramedRead};
+use std::pin::Pin;
 
-use super::{DecryptEngine, DecryptOptions, Step};
+use bytes::{Bytes, BytesMut};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use futures::{SinkExt, Stream, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::codec::{Decoder, Encoder, FramedRead, FramedWrite};
+
+use super::{DecryptEngine, DecryptOptions, Release, Step};
 use crate::client::{Client, EncryptOptions, MaterialsSource};
 use crate::context::EncryptionContext;
 use crate::error::{Error, FormatError, Result};
@@ -57,8 +81,12 @@ impl From<Bytes> for EncryptItem {
 /// Encrypts [`EncryptItem`]s into one message, for [`FramedWrite`](tokio_util::codec::FramedWrite).
 ///
 /// The header goes out with the first item. Send [`EncryptItem::Finish`] before closing the
-/// sink: without it the message has no final frame and will not decrypt. Items after `Finish`
-/// are an error.
+/// sink: without it the message has no final frame and will not decrypt. After `Finish`, start
+/// the next message on the same connection with [`start_message`](Self::start_message) (or
+/// [`send_message`] does both); other items after `Finish` are an error.
+///
+/// Frames go out whole: a flush sends no partial frame (see the
+/// [module docs](self#latency-a-partial-frame-cannot-be-flushed)).
 ///
 /// # Cancel safety
 ///
@@ -68,6 +96,8 @@ impl From<Bytes> for EncryptItem {
 #[derive(Debug)]
 pub struct MessageEncoder {
     encryptor: Encryptor,
+    /// Something of the current message has been encoded.
+    used: bool,
 }
 
 impl MessageEncoder {
@@ -87,7 +117,10 @@ impl MessageEncoder {
 
     /// An encoder over an [`Encryptor`] made by [`Client::encryptor`].
     pub fn from_encryptor(encryptor: Encryptor) -> Self {
-        Self { encryptor }
+        Self {
+            encryptor,
+            used: false,
+        }
     }
 
     /// The header of the message being written.
@@ -99,12 +132,75 @@ impl MessageEncoder {
     pub fn is_finished(&self) -> bool {
         self.encryptor.is_finished()
     }
+
+    /// Begins the next message on the same connection, with an [`Encryptor`] made by
+    /// [`Client::encryptor`]. Its header goes out with its first item. A message of which
+    /// nothing has been encoded yet (the one [`new`](Self::new) prepared) is simply replaced.
+    ///
+    /// # Errors
+    /// [`Error::ApiMisuse`] when the current message has begun and is not finished.
+    pub fn start(&mut self, encryptor: Encryptor) -> Result<()> {
+        self.check_between()?;
+        self.encryptor = encryptor;
+        self.used = false;
+        Ok(())
+    }
+
+    fn check_between(&self) -> Result<()> {
+        if self.used && !self.encryptor.is_finished() {
+            return Err(Error::misuse(
+                "a new message was started before the current one was finished",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Obtains encryption materials from `source` and begins the next message with them.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start), or a policy refusal or keyring failure.
+    pub async fn start_message(
+        &mut self,
+        client: &Client,
+        source: impl Into<MaterialsSource>,
+        options: &EncryptOptions,
+    ) -> Result<()> {
+        self.check_between()?;
+        let encryptor = client.encryptor(&source.into(), options).await?;
+        self.start(encryptor)
+    }
+}
+
+/// Sends `plaintext` as one whole message on `framed`: the materials step
+/// ([`MessageEncoder::start_message`]), the data, the final frame and footer, and a flush. The
+/// encoder must be between messages (or not have encoded anything yet).
+///
+/// The receiving end reads it with a decoder in [many-message](MessageDecoder::many) mode.
+///
+/// # Errors
+/// A policy refusal, a keyring failure, an error of the sink, or [`Error::ApiMisuse`] when a
+/// message is still open.
+pub async fn send_message<W: AsyncWrite + Unpin>(
+    framed: &mut FramedWrite<W, MessageEncoder>,
+    client: &Client,
+    source: impl Into<MaterialsSource>,
+    plaintext: Bytes,
+    options: &EncryptOptions,
+) -> Result<()> {
+    framed
+        .encoder_mut()
+        .start_message(client, source, options)
+        .await?;
+    framed.feed(EncryptItem::Data(plaintext)).await?;
+    framed.feed(EncryptItem::Finish).await?;
+    <FramedWrite<W, MessageEncoder> as SinkExt<EncryptItem>>::flush(framed).await
 }
 
 impl Encoder<EncryptItem> for MessageEncoder {
     type Error = Error;
 
     fn encode(&mut self, item: EncryptItem, dst: &mut BytesMut) -> Result<()> {
+        self.used = true;
         match item {
             EncryptItem::Data(b) => self.encryptor.update(&b, dst),
             EncryptItem::Finish => self.encryptor.finish(dst),
@@ -122,6 +218,10 @@ pub enum DecryptItem {
     Header(MessageHeader),
     /// Plaintext that the release rules allow out, in order.
     Plaintext(Bytes),
+    /// The end of a message, with its header: every frame and the signature have verified.
+    /// Only in [many-message](MessageDecoder::many) mode; the next item, if any, is the next
+    /// message's [`DecryptItem::Header`].
+    End(MessageHeader),
 }
 
 impl DecryptItem {
@@ -132,7 +232,9 @@ impl DecryptItem {
     pub fn into_plaintext(self) -> Result<Bytes> {
         match self {
             Self::Plaintext(b) => Ok(b),
-            Self::Header(_) => Err(Error::misuse("a header where plaintext was expected")),
+            Self::Header(_) | Self::End(_) => Err(Error::misuse(
+                "a message boundary where plaintext was expected",
+            )),
         }
     }
 }
@@ -148,6 +250,10 @@ impl DecryptItem {
 /// While the header's materials are outstanding, decoding fails rather than letting
 /// `FramedRead` buffer the body without bound.
 ///
+/// [`MessageDecoder::many`] reads any number of messages, one after the other, from the same
+/// input: each ends with [`DecryptItem::End`], and the next starts with its header (which needs
+/// its own materials step). The input may then end cleanly only between messages.
+///
 /// # Cancel safety
 ///
 /// `decode` and `decode_eof` are synchronous. `FramedRead`'s `next` is cancel safe (bytes
@@ -159,7 +265,9 @@ pub struct MessageDecoder {
     engine: DecryptEngine,
     client: Client,
     reproduced: Option<EncryptionContext>,
+    release: Release,
     header_seen: bool,
+    many: bool,
 }
 
 impl MessageDecoder {
@@ -169,7 +277,19 @@ impl MessageDecoder {
             engine: DecryptEngine::new(client, options.release, false),
             client: *client,
             reproduced: options.encryption_context.clone(),
+            release: options.release,
             header_seen: false,
+            many: false,
+        }
+    }
+
+    /// A decoder for any number of messages in a row on the same input (see the type docs).
+    /// `options` apply to each message.
+    pub fn many(client: &Client, options: &DecryptOptions) -> Self {
+        Self {
+            engine: DecryptEngine::new(client, options.release, false).concatenated(),
+            many: true,
+            ..Self::new(client, options)
         }
     }
 
@@ -199,6 +319,8 @@ impl MessageDecoder {
                     self.header_seen = true;
                     Ok(Some(DecryptItem::Header(h)))
                 }
+                // Between two messages, the input may end.
+                None if eof && self.many && src.is_empty() => Ok(None),
                 None if eof => Err(FormatError::Truncated.into()),
                 None => Ok(None),
             };
@@ -212,6 +334,16 @@ impl MessageDecoder {
         let mut cx = Context::from_waker(Waker::noop());
         match self.engine.poll_step(&mut cx, src, eof) {
             Poll::Ready(Ok(Step::Data(b))) => Ok(Some(DecryptItem::Plaintext(b))),
+            Poll::Ready(Ok(Step::End)) if self.many => {
+                let next = DecryptEngine::new(&self.client, self.release, false).concatenated();
+                let done = std::mem::replace(&mut self.engine, next);
+                self.header_seen = false;
+                let header = done
+                    .header()
+                    .cloned()
+                    .ok_or_else(|| Error::misuse("a message ended without a header"))?;
+                Ok(Some(DecryptItem::End(header)))
+            }
             Poll::Ready(Ok(Step::NeedInput | Step::End)) => Ok(None),
             Poll::Ready(Err(e)) => Err(e),
             Poll::Pending => Err(Error::misuse("decoder engine would block")),
@@ -245,7 +377,9 @@ pub async fn decrypt_header<R: AsyncRead + Unpin>(
 ) -> Result<MessageHeader> {
     let header = match framed.next().await {
         Some(Ok(DecryptItem::Header(h))) => h,
-        Some(Ok(DecryptItem::Plaintext(_))) => return Err(Error::misuse("header already read")),
+        Some(Ok(DecryptItem::Plaintext(_) | DecryptItem::End(_))) => {
+            return Err(Error::misuse("header already read"));
+        }
         Some(Err(e)) => return Err(e),
         None => return Err(FormatError::Truncated.into()),
     };
@@ -256,4 +390,158 @@ pub async fn decrypt_header<R: AsyncRead + Unpin>(
         .await?;
     framed.decoder_mut().supply_materials(&materials)?;
     Ok(header)
+}
+
+type MaterialsFuture = BoxFuture<'static, Result<DecryptionMaterials>>;
+
+/// Messages read from an [`AsyncRead`] through a [`MessageDecoder`], with the materials step
+/// done between header and body: made by [`decrypt_messages`] (or [`MessageStream::new`] over a
+/// decoder of your own).
+///
+/// Yields [`DecryptItem::Header`] once a message's header has been **authenticated** (materials
+/// obtained, commitment and header tag checked), then its plaintext, then — in many-message
+/// mode — [`DecryptItem::End`], and so on. An error ends the stream.
+///
+/// # Cancel safety
+/// `poll_next` is cancel safe: a materials request in flight is kept across calls.
+pub struct MessageStream<R> {
+    framed: FramedRead<R, MessageDecoder>,
+    source: MaterialsSource,
+    pending: Option<(MessageHeader, MaterialsFuture)>,
+    done: bool,
+}
+
+impl<R> std::fmt::Debug for MessageStream<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageStream")
+            .field("decoder", self.framed.decoder())
+            .field("awaiting_materials", &self.pending.is_some())
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: AsyncRead> MessageStream<R> {
+    /// A stream over `framed`, asking `source` for the materials of each message.
+    pub fn new(framed: FramedRead<R, MessageDecoder>, source: impl Into<MaterialsSource>) -> Self {
+        Self {
+            framed,
+            source: source.into(),
+            pending: None,
+            done: false,
+        }
+    }
+
+    /// The decoder (its current header and encryption context).
+    pub fn decoder(&self) -> &MessageDecoder {
+        self.framed.decoder()
+    }
+
+    /// Only the plaintext: headers and ends are left out. Suits a stream of one message
+    /// (see [`decrypt_message`]), where the stream's clean end is the message's.
+    pub fn plaintext(self) -> PlaintextStream<R> {
+        PlaintextStream { inner: self }
+    }
+}
+
+impl<R: AsyncRead + Unpin> Stream for MessageStream<R> {
+    type Item = Result<DecryptItem>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        loop {
+            if let Some((_, fut)) = this.pending.as_mut() {
+                let got = std::task::ready!(fut.as_mut().poll_unpin(cx));
+                let (header, _) = this.pending.take().expect("pending checked");
+                let out = got.and_then(|m| this.framed.decoder_mut().supply_materials(&m));
+                return Poll::Ready(Some(match out {
+                    Ok(()) => Ok(DecryptItem::Header(header)),
+                    Err(e) => {
+                        this.done = true;
+                        Err(e)
+                    }
+                }));
+            }
+            match std::task::ready!(this.framed.poll_next_unpin(cx)) {
+                Some(Ok(DecryptItem::Header(header))) => {
+                    let decoder = this.framed.decoder();
+                    let (client, reproduced) = (decoder.client, decoder.reproduced.clone());
+                    let (source, h) = (this.source.clone(), header.clone());
+                    let fut: MaterialsFuture = Box::pin(async move {
+                        client
+                            .decrypt_materials(&source, &h, reproduced.as_ref())
+                            .await
+                    });
+                    this.pending = Some((header, fut));
+                }
+                Some(Ok(item)) => return Poll::Ready(Some(Ok(item))),
+                Some(Err(e)) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+                None => {
+                    this.done = true;
+                    return Poll::Ready(None);
+                }
+            }
+        }
+    }
+}
+
+/// The plaintext of a [`MessageStream`]: made by [`decrypt_message`] or
+/// [`MessageStream::plaintext`].
+#[derive(Debug)]
+pub struct PlaintextStream<R> {
+    inner: MessageStream<R>,
+}
+
+impl<R> PlaintextStream<R> {
+    /// The decoder (the header and encryption context of the message being read).
+    pub fn decoder(&self) -> &MessageDecoder {
+        self.inner.framed.decoder()
+    }
+}
+
+impl<R: AsyncRead + Unpin> Stream for PlaintextStream<R> {
+    type Item = Result<Bytes>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            return match std::task::ready!(this.inner.poll_next_unpin(cx)) {
+                Some(Ok(DecryptItem::Plaintext(b))) => Poll::Ready(Some(Ok(b))),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => Poll::Ready(Some(Err(e))),
+                None => Poll::Ready(None),
+            };
+        }
+    }
+}
+
+/// Decrypts any number of messages sent one after the other on `reader` (a socket), with the
+/// default [`DecryptOptions`]; see [`MessageStream`]. For other options, build the decoder with
+/// [`MessageDecoder::many`] and use [`MessageStream::new`].
+pub fn decrypt_messages<R: AsyncRead>(
+    client: &Client,
+    source: impl Into<MaterialsSource>,
+    reader: R,
+) -> MessageStream<R> {
+    let decoder = MessageDecoder::many(client, &DecryptOptions::new());
+    MessageStream::new(FramedRead::new(reader, decoder), source)
+}
+
+/// Decrypts the one message on `reader` and yields its plaintext: the header step happens
+/// inside the stream. It ends cleanly only when the message has verified and `reader` ended
+/// right after it. For other options use [`MessageDecoder::new`], [`MessageStream::new`] and
+/// [`MessageStream::plaintext`].
+pub fn decrypt_message<R: AsyncRead>(
+    client: &Client,
+    source: impl Into<MaterialsSource>,
+    reader: R,
+) -> PlaintextStream<R> {
+    let decoder = MessageDecoder::new(client, &DecryptOptions::new());
+    MessageStream::new(FramedRead::new(reader, decoder), source).plaintext()
 }

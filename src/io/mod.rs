@@ -92,12 +92,14 @@ use crate::proto::frames::OpenRun;
 use crate::proto::{DecryptEvent, Decryptor};
 
 pub mod codec;
+mod range;
 mod read;
 mod spool;
 mod stream;
 mod write;
 
 pub use codec::{DecryptItem, EncryptItem, MessageDecoder, MessageEncoder};
+pub use range::RangeReader;
 pub use read::{DecryptingReader, EncryptingReader};
 pub use stream::{DecryptStream, EncryptStream, decrypt_stream, encrypt_stream};
 pub use write::{DecryptingWriter, EncryptingWriter};
@@ -220,6 +222,9 @@ pub(crate) struct DecryptEngine {
     ended: bool,
     header: Option<MessageHeader>,
     context: EncryptionContext,
+    /// More messages may follow this one in the same input (the codec's many-message mode):
+    /// the message ends when it has verified, not when the input ends.
+    concatenated: bool,
 }
 
 impl std::fmt::Debug for DecryptEngine {
@@ -256,7 +261,16 @@ impl DecryptEngine {
             ended: false,
             header: None,
             context: EncryptionContext::new(),
+            concatenated: false,
         }
+    }
+
+    /// This engine's message may be followed by others in the same input: it ends once the
+    /// message has verified, leaving the bytes after it in the input.
+    pub(crate) fn concatenated(mut self) -> Self {
+        self.decryptor.set_concatenated();
+        self.concatenated = true;
+        self
     }
 
     /// Header phase: parses the header from the front of `input`; `None` when more is needed.
@@ -415,6 +429,12 @@ impl DecryptEngine {
         Poll::Ready(Ok(()))
     }
 
+    /// Length of the message header in bytes, once parsed.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn header_len(&self) -> usize {
+        self.decryptor.header_len()
+    }
+
     pub(crate) fn needs_materials(&self) -> bool {
         self.decryptor.needs_materials()
     }
@@ -452,10 +472,12 @@ impl DecryptEngine {
                 if self.decryptor.decode(input)?.is_some() {
                     return Poll::Ready(Err(Error::misuse("event after the end of the message")));
                 }
-                if !eof {
-                    return Poll::Ready(Ok(Step::NeedInput));
+                if !self.concatenated {
+                    if !eof {
+                        return Poll::Ready(Ok(Step::NeedInput));
+                    }
+                    self.decryptor.finish(input)?;
                 }
-                self.decryptor.finish(input)?;
                 self.ended = true;
                 if let Some(spool) = self.hold.as_mut() {
                     spool.start_drain();

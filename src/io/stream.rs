@@ -226,6 +226,12 @@ impl<S> DecryptStream<S> {
     pub fn encryption_context(&self) -> &EncryptionContext {
         self.engine.encryption_context()
     }
+
+    /// Length of the message header (body and authentication) in bytes.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn header_len(&self) -> usize {
+        self.engine.header_len()
+    }
 }
 
 impl<S, E> Stream for DecryptStream<S>

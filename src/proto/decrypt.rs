@@ -94,6 +94,8 @@ pub struct Decryptor {
     raw_header: Bytes,
     content_key: Option<Arc<dyn AeadKey>>,
     verifier: Option<Box<dyn Verifier>>,
+    /// Bytes after the message belong to the next one: leave them in the input.
+    concatenated: bool,
 }
 
 impl std::fmt::Debug for Decryptor {
@@ -120,7 +122,15 @@ impl Decryptor {
             raw_header: Bytes::new(),
             content_key: None,
             verifier: None,
+            concatenated: false,
         }
+    }
+
+    /// Lets bytes follow the message (the next message of a connection): decoding stops at
+    /// the end of the message and leaves them in the input, instead of failing with
+    /// [`FormatError::TrailingData`]. [`finish`](Self::finish) still reports them.
+    pub(crate) fn set_concatenated(&mut self) {
+        self.concatenated = true;
     }
 
     /// The parsed header, once [`DecryptEvent::Header`] has been returned.
@@ -378,7 +388,7 @@ impl Decryptor {
                     }
                 }
                 State::Done { reported } => {
-                    if !input.is_empty() {
+                    if !input.is_empty() && !self.concatenated {
                         return Err(FormatError::TrailingData(input.len()).into());
                     }
                     if *reported {
@@ -390,6 +400,21 @@ impl Decryptor {
                 }
             }
         }
+    }
+
+    /// The frame cipher of an unsigned framed message whose header has been authenticated and
+    /// whose body has not been decoded yet: what range decryption opens frames with.
+    pub(crate) fn body_cipher(&self) -> Option<FrameCipher> {
+        if !matches!(self.state, State::Frames { next_seq: 1 }) || self.verifier.is_some() {
+            return None;
+        }
+        let header = self.header.as_ref()?;
+        let key = self.content_key.clone()?;
+        Some(FrameCipher::new(
+            key,
+            &header.message_id,
+            header.frame_length,
+        ))
     }
 
     /// How many whole regular frames [`claim_frames`](Self::claim_frames) would take from the
@@ -489,7 +514,7 @@ impl Decryptor {
             self.state = State::Footer { held: plaintext };
             return Ok(None);
         }
-        if !input.is_empty() {
+        if !input.is_empty() && !self.concatenated {
             return Err(FormatError::TrailingData(input.len()).into());
         }
         self.state = State::Done { reported: false };

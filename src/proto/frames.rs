@@ -110,6 +110,31 @@ impl FrameCipher {
             .map_err(|_| Error::from(AuthError::FrameTag { seq }))
     }
 
+    /// Opens the final frame `seq` in place: `frame` is the whole frame (head, content, tag),
+    /// its content length already checked by the caller against its head. Afterwards its
+    /// plaintext is `frame[FINAL_HEAD_LEN..][..len]`.
+    pub(crate) fn open_final(&self, seq: u32, frame: &mut [u8]) -> Result<()> {
+        let len = frame
+            .len()
+            .checked_sub(body::FINAL_HEAD_LEN + TAG_LEN)
+            .ok_or_else(|| Error::misuse("final frame job of the wrong size"))?;
+        if len > self.frame_length {
+            return Err(Error::misuse("final frame job of the wrong size"));
+        }
+        let iv: [u8; IV_LEN] = frame[8..8 + IV_LEN].try_into().expect("length checked");
+        let (head_content, tag) = frame.split_at_mut(body::FINAL_HEAD_LEN + len);
+        let tag: [u8; TAG_LEN] = (&*tag).try_into().expect("length checked");
+        let aad = BodyAad::new(&self.message_id, BodyKind::FinalFrame, seq, len as u64);
+        self.key
+            .open_in_place(
+                &iv,
+                aad.as_bytes(),
+                &mut head_content[body::FINAL_HEAD_LEN..],
+                &tag,
+            )
+            .map_err(|_| Error::from(AuthError::FrameTag { seq }))
+    }
+
     /// Opens regular frame `seq` read from `frame` into `out` (`frame_length` bytes): the
     /// content is copied there first unless `copied` says it already is, then decrypted in
     /// place. On failure `out` is garbage.

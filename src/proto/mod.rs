@@ -9,6 +9,8 @@ mod decrypt;
 mod encrypt;
 pub(crate) mod frames;
 pub(crate) mod keys;
+pub mod range;
 
 pub use decrypt::{DecryptEvent, Decryptor, DecryptorConfig};
 pub use encrypt::Encryptor;
+pub use range::{FrameLayout, FrameSpan, RangeDecryptor};

@@ -1,0 +1,124 @@
+//! The library's common case without ceremony: shared keyrings and CMMs convert into a
+//! `MaterialsSource`, owned one-shot calls spawn as they are, a client carries a default suite
+//! and frame length.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use esdk::{
+    AlgorithmSuite, CachingCmm, Client, DefaultCmm, EncryptOptions, FrameLength,
+    LocalMaterialsCache, MaterialsSource, RawAesKeyring,
+};
+
+fn keyring() -> RawAesKeyring {
+    RawAesKeyring::new("ergo", "key", &[8u8; 32]).unwrap()
+}
+
+#[tokio::test]
+async fn shared_keyrings_and_cmms_are_sources() {
+    let shared = Arc::new(keyring());
+    let a = MaterialsSource::from(shared.clone());
+    let b = MaterialsSource::from(shared);
+    let msg = Client::new().encrypt(&a, b"shared").await.unwrap();
+    assert_eq!(
+        Client::new()
+            .decrypt(&b, &msg.ciphertext)
+            .await
+            .unwrap()
+            .plaintext,
+        b"shared"
+    );
+
+    let cmm = Arc::new(DefaultCmm::new(Arc::new(keyring())));
+    let c = MaterialsSource::from(cmm);
+    let msg = Client::new().encrypt(&c, b"cmm").await.unwrap();
+    assert_eq!(
+        Client::new()
+            .decrypt(&c, &msg.ciphertext)
+            .await
+            .unwrap()
+            .plaintext,
+        b"cmm"
+    );
+
+    let cache = Arc::new(LocalMaterialsCache::new(10));
+    let caching = Arc::new(
+        CachingCmm::builder_with_keyring(Arc::new(keyring()), cache, Duration::from_secs(60))
+            .build()
+            .unwrap(),
+    );
+    let d = MaterialsSource::from(caching);
+    let msg = Client::new().encrypt(&d, b"cached").await.unwrap();
+    assert_eq!(
+        Client::new()
+            .decrypt(&d, &msg.ciphertext)
+            .await
+            .unwrap()
+            .plaintext,
+        b"cached"
+    );
+}
+
+#[tokio::test]
+async fn owned_calls_spawn_as_they_are() {
+    let client = Client::new();
+    let keys = MaterialsSource::from(keyring());
+    let data = vec![42u8; 100_000];
+    let message = tokio::spawn(
+        client
+            .encrypt_owned(keys.clone(), data.clone())
+            .encryption_context([("k", "v")]),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let out = tokio::spawn(
+        client
+            .decrypt_owned(keys, message.ciphertext)
+            .encryption_context([("k", "v")]),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(out.plaintext, data);
+}
+
+#[tokio::test]
+async fn the_client_default_suite_and_frame_length_apply_unless_a_call_chooses() {
+    let unsigned = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
+    let client = Client::builder()
+        .algorithm_suite(unsigned)
+        .frame_length(FrameLength::new(1024).unwrap())
+        .build();
+    let keys = MaterialsSource::from(keyring());
+    let msg = client.encrypt(&keys, &[1u8; 5000]).await.unwrap();
+    assert_eq!(msg.header.algorithm_suite(), unsigned);
+    assert_eq!(msg.header.frame_length(), 1024);
+    // The streaming adapters use the same defaults through `Client::encryptor`.
+    let enc = client
+        .encryptor(&keys, &EncryptOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (enc.header().algorithm_suite(), enc.header().frame_length()),
+        (unsigned, 1024)
+    );
+    // A call's own choice wins.
+    let signed = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384;
+    let msg = client
+        .encrypt(&keys, b"x")
+        .algorithm_suite(signed)
+        .frame_length(FrameLength::new(64).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (msg.header.algorithm_suite(), msg.header.frame_length()),
+        (signed, 64)
+    );
+    // Without a client default, the policy's default (signed 0x0578) and 4096 apply.
+    let msg = Client::new().encrypt(&keys, b"x").await.unwrap();
+    assert_eq!(
+        (msg.header.algorithm_suite(), msg.header.frame_length()),
+        (signed, 4096)
+    );
+}
