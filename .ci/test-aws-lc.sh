@@ -15,14 +15,14 @@ export ESDK_VECTORS=${ESDK_VECTORS:-$shared/vectors}
 
 step() { printf '\n=== %s ===\n' "$*"; }
 
-step "cargo clippy -p esdk --all-targets --features aws-lc,hierarchy -- -D warnings"
-cargo clippy -p esdk --all-targets --features aws-lc,hierarchy -- -D warnings
+step "cargo clippy -p esdk --all-targets --features aws-lc,hierarchy,http -- -D warnings"
+cargo clippy -p esdk --all-targets --features aws-lc,hierarchy,http -- -D warnings
 
 PY=$(bash "$shared/peers/setup.sh")
 export ESDK_PEERS_PYTHON=$PY
 
 step "cargo test -p esdk --features aws-lc, with local AWS KMS servers (moto) running"
-bash .ci/kms.sh run -- cargo test -p esdk --features aws-lc,hierarchy
+bash .ci/kms.sh run -- cargo test -p esdk --features aws-lc,hierarchy,http
 
 step "test vectors, aws-lc backend"
 cargo build --release -p esdk-test-vectors --features esdk/aws-lc --bin esdk-vectors

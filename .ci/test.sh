@@ -37,14 +37,14 @@ step() {
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy --workspace --all-targets --features esdk/hierarchy -- -D warnings"
-cargo clippy --workspace --all-targets --features esdk/hierarchy -- -D warnings
+step "cargo clippy --workspace --all-targets --features esdk/hierarchy,esdk/http -- -D warnings"
+cargo clippy --workspace --all-targets --features esdk/hierarchy,esdk/http -- -D warnings
 
 step "cargo clippy -p esdk --no-default-features (the library without AWS KMS)"
 cargo clippy -p esdk --no-default-features --all-targets -- -D warnings
 
 step "cargo doc, warnings denied (broken intra-doc links fail)"
-RUSTDOCFLAGS="-D warnings" cargo doc -p esdk --features hierarchy --no-deps --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc -p esdk --features hierarchy,http --no-deps --quiet
 
 step "cargo test -p esdk --no-default-features (the library without AWS KMS)"
 # (doctests run once, in the full-feature run below)
@@ -54,7 +54,7 @@ PY=$(bash "$shared/peers/setup.sh")
 export ESDK_PEERS_PYTHON=$PY
 
 step "cargo test --workspace (library, CLI, vectors), with local AWS KMS servers (moto) running"
-bash .ci/kms.sh run -- cargo test --workspace --features esdk/hierarchy
+bash .ci/kms.sh run -- cargo test --workspace --features esdk/hierarchy,esdk/http
 
 step "the aws-lc-rs crypto backend: lints, tests, vectors, Python interop"
 bash .ci/test-aws-lc.sh
