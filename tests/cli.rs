@@ -157,8 +157,9 @@ fn file_round_trip_with_context_and_metadata() {
     let enc: serde_json::Value =
         serde_json::from_str(fs::read_to_string(d.join("enc.jsonl")).unwrap().trim()).unwrap();
     assert_eq!(enc["mode"], "encrypt");
-    assert_eq!(enc["input"], "p.bin");
-    assert_eq!(enc["output"], "c.bin");
+    // Absolute paths, as the official CLI writes them.
+    assert_eq!(enc["input"], d.join("p.bin").to_str().unwrap());
+    assert_eq!(enc["output"], d.join("c.bin").to_str().unwrap());
     assert_eq!(enc["algorithm_suite_id"], "0x0578");
     assert_eq!(enc["frame_length"], 1000);
     assert_eq!(enc["bytes_in"], plaintext.len() as u64);
@@ -1199,4 +1200,415 @@ fn interrupted_work_leaves_nothing() {
     let o = child.wait_with_output().unwrap();
     drop(stdin);
     fails(&o, 130, "interrupted", d, &["k.key", "p.bin"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The official aws-encryption-cli's spellings (issue 13).
+
+/// esdk with extra environment variables (and optionally standard input).
+fn esdk_env(dir: &Path, args: &[&str], envs: &[(&str, &str)], stdin: Option<&[u8]>) -> Output {
+    let mut cmd = Command::new(EXE);
+    cmd.args(args)
+        .current_dir(dir)
+        .envs(envs.iter().copied())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("run esdk");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        });
+    }
+    child.wait_with_output().expect("wait for esdk")
+}
+
+/// The one JSON record of a metadata file.
+fn record(path: &Path) -> serde_json::Value {
+    serde_json::from_str(fs::read_to_string(path).unwrap().trim()).unwrap()
+}
+
+#[test]
+fn mode_flags_policies_and_all_eleven_suite_names() {
+    let (dir, plaintext) = setup();
+    let d = dir.path();
+    let names = [
+        ("AES_128_GCM_IV12_TAG16", 0x0014),
+        ("AES_192_GCM_IV12_TAG16", 0x0046),
+        ("AES_256_GCM_IV12_TAG16", 0x0078),
+        ("AES_128_GCM_IV12_TAG16_HKDF_SHA256", 0x0114),
+        ("AES_192_GCM_IV12_TAG16_HKDF_SHA256", 0x0146),
+        ("AES_256_GCM_IV12_TAG16_HKDF_SHA256", 0x0178),
+        ("AES_128_GCM_IV12_TAG16_HKDF_SHA256_ECDSA_P256", 0x0214),
+        ("AES_192_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384", 0x0346),
+        ("AES_256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384", 0x0378),
+        ("AES_256_GCM_HKDF_SHA512_COMMIT_KEY", 0x0478),
+        ("AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384", 0x0578),
+    ];
+    for (name, id) in names {
+        let committing = id >= 0x0478;
+        let policy = if committing {
+            "require-encrypt-require-decrypt"
+        } else {
+            "forbid-encrypt-allow-decrypt"
+        };
+        // The mode flag anywhere on the line, as the official CLI takes it.
+        let o = esdk(
+            d,
+            &[
+                "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c", "--algorithm", name,
+                "--commitment-policy", policy, "-e", "--metadata-output", "m",
+                "--overwrite-metadata", "--overwrite",
+            ],
+        );
+        ok(&o);
+        let m = record(&d.join("m"));
+        assert_eq!(m["header"]["algorithm"], name);
+        assert_eq!(m["algorithm_suite_id"], format!("0x{id:04X}"));
+        let o = esdk(
+            d,
+            &[
+                "--decrypt", "-w", "key=aes:k.key", "-i", "c", "-o", "-",
+                "--commitment-policy", "require-encrypt-allow-decrypt",
+            ],
+        );
+        ok(&o);
+        assert_eq!(o.stdout, plaintext, "{name}");
+        if !committing {
+            // The default policy refuses what was written without commitment.
+            let o = esdk(d, &["-d", "-w", "key=aes:k.key", "-i", "c", "-o", "-"]);
+            assert_eq!(o.status.code(), Some(1), "{name}: {}", stderr(&o));
+        }
+    }
+    // The hex id and esdk's own name still work, and a bundled -S with the mode.
+    ok(&esdk(
+        d,
+        &[
+            "-eS", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c", "--overwrite",
+            "--algorithm", "0x0478",
+        ],
+    ));
+    ok(&esdk(
+        d,
+        &[
+            "-e", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c", "--overwrite",
+            "--algorithm", "AES_256_GCM_IV12_TAG16_NO_KDF", "--commitment-policy",
+            "FORBID_ENCRYPT_ALLOW_DECRYPT",
+        ],
+    ));
+    // --decrypt-unsigned: unsigned messages pass, signed ones are refused.
+    ok(&esdk(
+        d,
+        &[
+            "-e", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c", "--overwrite",
+            "--algorithm", "AES_256_GCM_HKDF_SHA512_COMMIT_KEY",
+        ],
+    ));
+    let o = esdk(d, &["--decrypt-unsigned", "-w", "key=aes:k.key", "-i", "c", "-o", "-"]);
+    ok(&o);
+    assert_eq!(o.stdout, plaintext);
+    ok(&esdk(d, &["-e", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c", "--overwrite"]));
+    let o = esdk(d, &["--decrypt-unsigned", "-w", "key=aes:k.key", "-i", "c", "-o", "out"]);
+    fails(&o, 1, "signed", d, &["k.key", "p.bin", "c", "m"]);
+    // Two modes, an unknown suite or policy: usage errors.
+    let o = esdk(d, &["-e", "-d", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "x"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = esdk(d, &["-e", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "x", "--algorithm", "AES_512"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("AES_256_GCM_IV12_TAG16 (0x0078)"), "{}", stderr(&o));
+    let o = esdk(d, &["-e", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "x", "--commitment-policy", "maybe"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("require-encrypt-require-decrypt"), "{}", stderr(&o));
+}
+
+#[test]
+fn argument_files_split_lines_like_the_official_cli() {
+    let (dir, plaintext) = setup();
+    let d = dir.path();
+    fs::create_dir(d.join("sub dir")).unwrap();
+    fs::write(
+        d.join("keys.args"),
+        "# the wrapping key\n-w key=aes:${ESDK_TEST_KEY}   # trailing comment\n",
+    )
+    .unwrap();
+    fs::write(
+        d.join("enc.args"),
+        "-e\n@keys.args\n-i p.bin -o 'sub dir/c 1'\n-c \"purpose=it's a \\\"test\\\"\" tenant=a\n",
+    )
+    .unwrap();
+    let o = esdk_env(d, &["@enc.args", "--metadata-output", "m"], &[("ESDK_TEST_KEY", "k.key")], None);
+    ok(&o);
+    let m = record(&d.join("m"));
+    assert_eq!(m["encryption_context"]["purpose"], "it's a \"test\"");
+    assert_eq!(m["encryption_context"]["tenant"], "a");
+    assert!(m["output"].as_str().unwrap().ends_with("sub dir/c 1"), "{m}");
+    let o = esdk_env(
+        d,
+        &["-d", "@keys.args", "-i", "sub dir/c 1", "-o", "-"],
+        &[("ESDK_TEST_KEY", "k.key")],
+        None,
+    );
+    ok(&o);
+    assert_eq!(o.stdout, plaintext);
+    // A missing file, an unclosed quote: usage errors naming the file.
+    let o = esdk(d, &["-d", "@nope.args"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("nope.args"), "{}", stderr(&o));
+    fs::write(d.join("bad.args"), "-i 'p.bin\n").unwrap();
+    let o = esdk(d, &["-e", "@bad.args"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bad.args:1: no closing quotation"), "{}", stderr(&o));
+}
+
+#[test]
+fn decrypt_context_keys_must_be_present() {
+    let (dir, plaintext) = setup();
+    let d = dir.path();
+    // -c takes several pairs per occurrence, as the official CLI does.
+    encrypt_to_c(d, &["-c", "tenant=a", "stage=prod"]);
+    let o = esdk(d, &["-d", "-w", "key=aes:k.key", "-i", "c", "-o", "-", "-c", "tenant", "stage=prod"]);
+    ok(&o);
+    assert_eq!(o.stdout, plaintext);
+    let o = esdk(d, &["-d", "-w", "key=aes:k.key", "-i", "c", "-o", "out", "-c", "tenant", "region"]);
+    fails(&o, 1, "\"region\" is missing", d, &["k.key", "p.bin", "c"]);
+    // To standard output, nothing is released either.
+    let o = esdk(d, &["-d", "-w", "key=aes:k.key", "-i", "c", "-o", "-", "-c", "region"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    let o = esdk(d, &["-e", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "x", "-c", "tenant"]);
+    fails(&o, 2, "bare key only works to decrypt", d, &["k.key", "p.bin", "c"]);
+}
+
+#[test]
+fn encode_and_decode_base64() {
+    let (dir, plaintext) = setup();
+    let d = dir.path();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    ok(&esdk(d, &["-e", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c.b64", "--encode"]));
+    let text = fs::read_to_string(d.join("c.b64")).unwrap();
+    assert!(!text.contains('\n'), "one line, as the official CLI writes");
+    let ct = b64.decode(&text).expect("valid base64");
+    assert_eq!(ct[0], 2, "a message format v2 message inside");
+    fs::write(d.join("c.bin"), &ct).unwrap();
+    // --decode reads it back, also wrapped at 76 columns with CRLF; --encode encodes the
+    // plaintext.
+    let wrapped: Vec<u8> = text
+        .as_bytes()
+        .chunks(76)
+        .flat_map(|l| [l, b"\r\n"].concat())
+        .collect();
+    for input in [text.as_bytes(), &wrapped[..]] {
+        let o = esdk_stdin(d, &["-d", "-w", "key=aes:k.key", "-i", "-", "-o", "-", "--decode"], Some(input));
+        ok(&o);
+        assert_eq!(o.stdout, plaintext);
+    }
+    let o = esdk(d, &["-d", "-w", "key=aes:k.key", "-i", "c.bin", "-o", "-", "--encode"]);
+    ok(&o);
+    assert_eq!(o.stdout, b64.encode(&plaintext).into_bytes());
+    // Both ways at once: base64 plaintext in, base64 message out, and back.
+    fs::write(d.join("p.b64"), b64.encode(&plaintext)).unwrap();
+    ok(&esdk(d, &["-e", "-w", "key=aes:k.key", "-i", "p.b64", "-o", "c2.b64", "--decode", "--encode"]));
+    let o = esdk(d, &["-d", "-w", "key=aes:k.key", "-i", "c2.b64", "-o", "-", "--decode", "--encode"]);
+    ok(&o);
+    assert_eq!(o.stdout, b64.encode(&plaintext).into_bytes());
+    // Not base64: a refusal, and no output.
+    let o = esdk_stdin(d, &["-d", "-w", "key=aes:k.key", "-i", "-", "-o", "out", "--decode"], Some(b"AgV4*not base64*"));
+    fails(&o, 1, "not valid base64", d, &["k.key", "p.bin", "c.b64", "c.bin", "p.b64", "c2.b64"]);
+}
+
+#[test]
+fn max_length_bounds_plaintext_and_frames() {
+    let (dir, plaintext) = setup();
+    let d = dir.path();
+    let n = plaintext.len().to_string();
+    let less = (plaintext.len() - 1).to_string();
+    // Encrypt: a file longer than the bound is refused before any key is used.
+    let o = esdk(d, &["-e", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c", "--max-length", &less]);
+    fails(&o, 1, "plaintext longer than 99999 bytes", d, &["k.key", "p.bin"]);
+    // From a pipe, the stream is cut off when it passes the bound; nothing is kept.
+    let o = esdk_stdin(d, &["-e", "-w", "key=aes:k.key", "-i", "-", "-o", "c", "--max-length", &less], Some(&plaintext));
+    fails(&o, 1, "plaintext longer than 99999 bytes", d, &["k.key", "p.bin"]);
+    let o = esdk_stdin(d, &["-e", "-w", "key=aes:k.key", "-i", "-", "-o", "c", "--max-length", &n], Some(&plaintext));
+    ok(&o);
+    // Decrypt: the frame length (4096 here) must not exceed it.
+    let o = esdk(d, &["-d", "-w", "key=aes:k.key", "-i", "c", "-o", "out", "--max-length", "4095"]);
+    fails(&o, 1, "frame length 4096 above the maximum of 4095", d, &["k.key", "p.bin", "c"]);
+    let o = esdk(d, &["-d", "-w", "key=aes:k.key", "-i", "c", "-o", "-", "--max-length", "4096"]);
+    ok(&o);
+    assert_eq!(o.stdout, plaintext);
+}
+
+#[test]
+fn verbosity_levels_log_to_stderr() {
+    let (dir, _) = setup();
+    let d = dir.path();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["-e", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c", "--overwrite"];
+        args.extend_from_slice(extra);
+        let o = esdk(d, &args);
+        ok(&o);
+        stderr(&o)
+    };
+    assert_eq!(run(&[]), "", "silent by default");
+    let v = run(&["-v"]);
+    assert!(v.contains("INFO") && v.contains("encrypting p.bin to c"), "{v}");
+    assert!(!v.contains("DEBUG"), "{v}");
+    let vv = run(&["-vv"]);
+    assert!(vv.contains("DEBUG") && vv.contains("settings"), "{vv}");
+    assert!(run(&["-q", "-vv"]).is_empty());
+    // A skipped output is a warning, shown without -v and hidden by -q.
+    let o = esdk(d, &["-e", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c", "--no-overwrite"]);
+    ok(&o);
+    assert!(stderr(&o).contains("WARN") && stderr(&o).contains("skipping p.bin"), "{}", stderr(&o));
+    let o = esdk(d, &["-e", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c", "--no-overwrite", "-q"]);
+    ok(&o);
+    assert_eq!(stderr(&o), "");
+}
+
+#[test]
+fn interactive_and_no_overwrite() {
+    let (dir, plaintext) = setup();
+    let d = dir.path();
+    fs::write(d.join("out"), b"precious").unwrap();
+    encrypt_to_c(d, &[]);
+    let args = ["-d", "-w", "key=aes:k.key", "-i", "c", "-o", "out", "--interactive"];
+    for answer in [&b"n\n"[..], b"", b"\n", b"nope\n"] {
+        let o = esdk_stdin(d, &args, Some(answer));
+        ok(&o);
+        assert!(stderr(&o).contains("Overwrite existing output file \"out\" with new contents? [y/N]"), "{}", stderr(&o));
+        assert_eq!(fs::read(d.join("out")).unwrap(), b"precious", "{answer:?}");
+    }
+    let o = esdk_stdin(d, &args, Some(b"y\n"));
+    ok(&o);
+    assert_eq!(fs::read(d.join("out")).unwrap(), plaintext);
+    // No question when the output does not exist yet.
+    let o = esdk_stdin(d, &["-d", "-w", "key=aes:k.key", "-i", "c", "-o", "new", "--interactive"], Some(b""));
+    ok(&o);
+    assert!(!stderr(&o).contains("Overwrite"));
+    // --no-overwrite skips; --interactive cannot read answers from the data pipe.
+    fs::write(d.join("out"), b"precious").unwrap();
+    ok(&esdk(d, &["-d", "-w", "key=aes:k.key", "-i", "c", "-o", "out", "--no-overwrite"]));
+    assert_eq!(fs::read(d.join("out")).unwrap(), b"precious");
+    let o = esdk(d, &["-d", "-w", "key=aes:k.key", "-i", "-", "-o", "x", "--interactive"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = esdk(d, &["-d", "-w", "key=aes:k.key", "-i", "c", "-o", "out", "--interactive", "--overwrite"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+/// The first encrypted data key of each record of a metadata file.
+fn edks(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["header"]["encrypted_data_keys"][0]["encrypted_data_key"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn caching_reuses_data_keys_within_its_limits() {
+    let (dir, _) = setup();
+    let d = dir.path();
+    fs::create_dir(d.join("tree")).unwrap();
+    for i in 0..4 {
+        fs::write(d.join(format!("tree/f{i}")), vec![i as u8; 1000]).unwrap();
+    }
+    let enc = |out: &str, meta: &str, caching: &[&str]| {
+        let mut args = vec!["-e", "-w", "key=aes:k.key", "-i", "tree", "-o", out, "-r", "--metadata-output", meta];
+        if !caching.is_empty() {
+            args.push("--caching");
+            args.extend_from_slice(caching);
+        }
+        ok(&esdk(d, &args));
+        edks(&d.join(meta))
+    };
+    let none = enc("e0", "m0", &[]);
+    assert_eq!(none.len(), 4);
+    assert!(none.iter().skip(1).all(|k| *k != none[0]), "a new data key per file");
+    let all = enc("e1", "m1", &["capacity=10", "max_age=60"]);
+    assert!(all.iter().all(|k| *k == all[0]), "one cached data key: {all:?}");
+    let two = enc("e2", "m2", &["capacity=10", "max_age=60.5", "max_messages_encrypted=2"]);
+    assert_eq!(two[0], two[1]);
+    assert_ne!(two[1], two[2]);
+    assert_eq!(two[2], two[3]);
+    let bytes = enc("e3", "m3", &["capacity=10", "max_age=60", "max_bytes_encrypted=2500"]);
+    assert_eq!(bytes[0], bytes[1]);
+    assert_ne!(bytes[1], bytes[2], "the third 1000 bytes pass the 2500-byte limit");
+    // Every file decrypts, also through a decrypting cache.
+    ok(&esdk(d, &["-d", "-w", "key=aes:k.key", "-i", "e2", "-o", "d2", "--caching", "capacity=1", "max_age=1"]));
+    for i in 0..4 {
+        assert_eq!(fs::read(d.join(format!("d2/f{i}"))).unwrap(), vec![i as u8; 1000]);
+    }
+    for bad in [&["capacity=10"][..], &["capacity=0", "max_age=1"], &["capacity=1", "max_age=0"], &["capacity=1", "max_age=1", "ttl=3"]] {
+        let mut args = vec!["-e", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "x", "--caching"];
+        args.extend_from_slice(bad);
+        let o = esdk(d, &args);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("--caching"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn metadata_records_use_the_official_keys() {
+    let (dir, _) = setup();
+    let d = dir.path();
+    ok(&esdk(d, &["-e", "-w", "key=aes:k.key", "namespace=ns", "name=kn", "-i", "p.bin", "-o", "c", "--metadata-output", "m", "-c", "a=b"]));
+    ok(&esdk(d, &["-d", "-w", "key=aes:k.key", "namespace=ns", "name=kn", "-i", "c", "-o", "out", "--metadata-output", "m"]));
+    let lines: Vec<serde_json::Value> = fs::read_to_string(d.join("m"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "appended");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for (m, mode) in lines.iter().zip(["encrypt", "decrypt"]) {
+        assert_eq!(m["mode"], mode);
+        let input = Path::new(m["input"].as_str().unwrap());
+        assert!(input.is_absolute() && input.exists(), "{m}");
+        let h = &m["header"];
+        assert_eq!(h["version"], "2.0");
+        assert_eq!(h["type"], serde_json::Value::Null);
+        assert_eq!(h["header_iv_length"], serde_json::Value::Null);
+        assert_eq!(h["content_type"], 2);
+        assert_eq!(h["frame_length"], 4096);
+        assert_eq!(h["algorithm"], "AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384");
+        assert_eq!(b64.decode(h["commitment_key"].as_str().unwrap()).unwrap().len(), 32);
+        assert_eq!(b64.decode(h["message_id"].as_str().unwrap()).unwrap().len(), 32);
+        assert_eq!(h["encryption_context"]["a"], "b");
+        assert!(h["encryption_context"]["aws-crypto-public-key"].is_string());
+        let edk = &h["encrypted_data_keys"][0];
+        assert_eq!(b64.decode(edk["key_provider"]["provider_id"].as_str().unwrap()).unwrap(), b"ns");
+        assert!(b64.decode(edk["key_provider"]["key_info"].as_str().unwrap()).unwrap().starts_with(b"kn"));
+        assert!(b64.decode(edk["encrypted_data_key"].as_str().unwrap()).unwrap().len() >= 32);
+    }
+    assert_eq!(lines[0]["header"], lines[1]["header"], "both sides see the same header");
+    // --overwrite-metadata truncates; v1 headers have a type and an IV length.
+    ok(&esdk(d, &["-e", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c1", "--metadata-output", "m", "--overwrite-metadata", "--algorithm", "AES_256_GCM_IV12_TAG16_HKDF_SHA256", "--commitment-policy", "forbid-encrypt-allow-decrypt"]));
+    let m = record(&d.join("m"));
+    assert_eq!(m["header"]["version"], "1.0");
+    assert_eq!(m["header"]["type"], 128);
+    assert_eq!(m["header"]["header_iv_length"], 12);
+    assert_eq!(m["header"]["commitment_key"], serde_json::Value::Null);
+    // Standard streams are named as the official CLI names them.
+    let o = esdk_stdin(d, &["-e", "-w", "key=aes:k.key", "-i", "-", "-o", "c2", "--metadata-output", "-"], Some(b"x"));
+    ok(&o);
+    let m: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(m["input"], "<stdin>");
+    // -S and --metadata-output exclude each other; --overwrite-metadata needs a file.
+    let o = esdk(d, &["-e", "-S", "--metadata-output", "m", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = esdk(d, &["-e", "--overwrite-metadata", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+    ok(&esdk(d, &["-e", "-S", "-w", "key=aes:k.key", "-i", "p.bin", "-o", "c3"]));
 }

@@ -7,17 +7,19 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use base64::Engine as _;
 use esdk::io::{DecryptOptions, DecryptingReader, EncryptingReader, Release};
 use esdk::{
-    AlgorithmSuite, Client, EncryptOptions, EncryptionContext, FrameLength, Keyring,
-    MaterialsSource, MessageHeader,
+    AlgorithmSuite, CachingCmm, Client, EncryptOptions, EncryptionContext, FrameLength, Keyring,
+    LocalMaterialsCache, MaterialsSource, MessageHeader,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use zeroize::Zeroizing;
 
+use crate::compat::Caching;
 use crate::keys::{self, Purpose};
+use crate::metadata::{self, Record};
+use crate::streams::{DecodeReader, EncodeReader, Limited};
 use crate::{Common, Failure};
 
 /// The direction and its own options.
@@ -71,14 +73,16 @@ struct Job {
     source: MaterialsSource,
     mode: Mode,
     context: EncryptionContext,
+    /// `-c KEY` on decrypt: keys the message's context must have, with any value.
+    required_keys: Vec<String>,
     overwrite: bool,
+    no_overwrite: bool,
+    interactive: bool,
+    encode: bool,
+    decode: bool,
+    max_length: Option<u64>,
     quiet: bool,
-    metadata: Option<Metadata>,
-}
-
-enum Metadata {
-    Stdout,
-    File(fs::File),
+    metadata: Option<metadata::Sink>,
 }
 
 /// `esdk encrypt` / `esdk decrypt`.
@@ -87,10 +91,8 @@ pub async fn run(common: &Common, mode: Mode) -> Result<(), Failure> {
         Mode::Encrypt { .. } => Purpose::Encrypt,
         Mode::Decrypt { .. } => Purpose::Decrypt,
     };
-    if common.suffix.is_empty() || common.suffix.contains('/') {
-        return Err(Failure::usage(
-            "--suffix must be non-empty and contain no '/'",
-        ));
+    if common.suffix.contains('/') {
+        return Err(Failure::usage("--suffix must contain no '/'"));
     }
     let stdout_used = common.output == "-";
     if stdout_used && common.metadata_output.as_deref() == Some("-") {
@@ -98,34 +100,89 @@ pub async fn run(common: &Common, mode: Mode) -> Result<(), Failure> {
             "--output - and --metadata-output - cannot both use standard output",
         ));
     }
-    let keyring: Arc<dyn Keyring> =
-        keys::keyring(&common.key_groups, purpose, common.kms_endpoint.as_deref()).await?;
-    let mut builder = Client::builder().commitment_policy(common.commitment_policy.into());
+    if common.interactive && common.input == "-" {
+        return Err(Failure::usage(
+            "--interactive reads its answers from standard input, which --input - uses",
+        ));
+    }
+    let mut context = EncryptionContext::new();
+    let mut required_keys = Vec::new();
+    for (k, v) in &common.encryption_context {
+        match (v, purpose) {
+            (Some(v), _) => {
+                context.insert(k.clone(), v.clone());
+            }
+            (None, Purpose::Decrypt) => required_keys.push(k.clone()),
+            (None, Purpose::Encrypt) => {
+                return Err(Failure::usage(format!(
+                    "-c {k}: encrypting needs key=value (a bare key only works to decrypt)"
+                )));
+            }
+        }
+    }
+    tracing::debug!(
+        groups = ?common.key_groups,
+        recursive = common.recursive,
+        suppress_metadata = common.suppress_metadata,
+        "settings"
+    );
+    let endpoints = keys::Endpoints {
+        kms: common.kms_endpoint.as_deref(),
+        dynamodb: common.dynamodb_endpoint.as_deref(),
+    };
+    let keyring: Arc<dyn Keyring> = keys::keyring(&common.key_groups, purpose, endpoints).await?;
+    let source = match &common.caching {
+        None => MaterialsSource::from(keyring),
+        Some(settings) => {
+            let c = Caching::parse(settings)?;
+            let cache = Arc::new(LocalMaterialsCache::new(c.capacity));
+            let mut b = CachingCmm::builder_with_keyring(keyring, cache, c.max_age);
+            if let Some(n) = c.max_messages {
+                b = b.limit_messages(n);
+            }
+            if let Some(n) = c.max_bytes {
+                b = b.limit_bytes(n);
+            }
+            let cmm = b
+                .build()
+                .map_err(|e| Failure::usage(format!("--caching: {e}")))?;
+            tracing::debug!(?c, "caching CMM");
+            MaterialsSource::from(cmm)
+        }
+    };
+    let mut limits = esdk::Limits::new();
     if let Some(n) = common.max_encrypted_data_keys {
         if n == 0 {
             return Err(Failure::usage(
                 "--max-encrypted-data-keys must be at least 1",
             ));
         }
-        builder = builder.max_encrypted_data_keys(n);
+        limits = limits.max_encrypted_data_keys(n);
     }
+    if let (Some(n), Purpose::Decrypt) = (common.max_length, purpose) {
+        limits = limits
+            .max_frame_length(u32::try_from(n).unwrap_or(u32::MAX))
+            .max_body_len(n);
+    }
+    let builder = Client::builder()
+        .commitment_policy(common.commitment_policy.into())
+        .limits(limits);
     let metadata = match common.metadata_output.as_deref() {
         None => None,
-        Some("-") => Some(Metadata::Stdout),
-        Some(path) => Some(Metadata::File(
-            fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| Failure::io(format!("cannot open metadata file {path}: {e}")))?,
-        )),
+        Some(target) => Some(metadata::Sink::open(target, common.overwrite_metadata)?),
     };
     let mut job = Job {
         client: builder.build(),
-        source: MaterialsSource::from(keyring),
+        source,
         mode,
-        context: common.encryption_context.iter().cloned().collect(),
+        context,
+        required_keys,
         overwrite: common.overwrite,
+        no_overwrite: common.no_overwrite,
+        interactive: common.interactive,
+        encode: common.encode,
+        decode: common.decode,
+        max_length: common.max_length,
         quiet: common.quiet,
         metadata,
     };
@@ -307,14 +364,24 @@ impl Job {
                 "{shown_in}: the output is the input itself"
             )));
         }
+        let mut replace = self.overwrite;
         if let Some(o) = output
             && !self.overwrite
             && fs::symlink_metadata(o).is_ok()
         {
-            return Err(Failure::usage(format!(
-                "{shown_out} exists; pass --overwrite to replace it"
-            )));
+            if !self.replace_existing(&shown_out)? {
+                tracing::warn!("skipping {shown_in}: its output {shown_out} exists");
+                return Ok(());
+            }
+            replace = true;
         }
+        tracing::info!(
+            "{}ing {shown_in} to {shown_out}",
+            match self.mode {
+                Mode::Encrypt { .. } => "encrypt",
+                Mode::Decrypt { .. } => "decrypt",
+            }
+        );
         let reader: BoxRead = match input {
             None => Box::pin(tokio::io::stdin()),
             Some(p) => Box::pin(
@@ -327,6 +394,20 @@ impl Job {
             Some(p) => fs::metadata(p).ok().map(|m| m.len()),
             None => None,
         };
+        // The plaintext length, when known (the spec's `maxPlaintextLength`: the known length,
+        // else the caller's bound), checked against --max-length before any key is used.
+        let plaintext_len = match self.mode {
+            Mode::Encrypt { .. } if !self.decode => len,
+            _ => None,
+        };
+        if let (Mode::Encrypt { .. }, Some(max), Some(n)) = (self.mode, self.max_length, plaintext_len)
+            && n > max
+        {
+            return Err(Failure::from(esdk::Error::Limit(
+                esdk::error::LimitError::PlaintextTooLarge(max),
+            ))
+            .context(format!("{shown_in} ({n} bytes, --max-length {max})")));
+        }
         let reader = Counting {
             inner: reader,
             count: 0,
@@ -336,7 +417,7 @@ impl Job {
         let outcome = match output {
             None => {
                 let mut stdout = tokio::io::stdout();
-                let r = self.transform(reader, &mut stdout).await;
+                let r = self.transform(reader, plaintext_len, &mut stdout).await;
                 let flushed = stdout.flush().await;
                 let o = r?;
                 flushed.map_err(|e| Failure::io(format!("standard output: {e}")))?;
@@ -358,13 +439,13 @@ impl Job {
                 let std_file = tmp.as_file().try_clone()?;
                 let mut file = tokio::fs::File::from_std(std_file);
                 let o = self
-                    .transform(reader, &mut file)
+                    .transform(reader, plaintext_len, &mut file)
                     .await
                     .map_err(|f| f.context(&shown_in))?;
                 file.flush().await?;
                 file.sync_all().await?;
                 drop(file);
-                let persisted = if self.overwrite {
+                let persisted = if replace {
                     tmp.persist(target).map(drop)
                 } else {
                     tmp.persist_noclobber(target).map(drop)
@@ -381,15 +462,38 @@ impl Job {
                 o
             }
         };
-        self.report(&shown_in, &shown_out, &outcome)
+        let input = metadata::shown_path(input, "<stdin>");
+        let output = metadata::shown_path(output, "<stdout>");
+        self.report(&input, &output, &outcome)
+    }
+
+    /// Whether to replace an existing output: never with `--no-overwrite`, the user's answer
+    /// with `--interactive`, otherwise a usage error.
+    fn replace_existing(&self, shown_out: &str) -> Result<bool, Failure> {
+        if self.no_overwrite {
+            return Ok(false);
+        }
+        if !self.interactive {
+            return Err(Failure::usage(format!(
+                "{shown_out} exists; pass --overwrite to replace it"
+            )));
+        }
+        eprint!("Overwrite existing output file \"{shown_out}\" with new contents? [y/N]: ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| Failure::io(format!("cannot read the answer: {e}")))?;
+        Ok(answer.trim_start().starts_with(['y', 'Y']))
     }
 
     async fn transform<W: AsyncWrite + Unpin>(
         &self,
         mut reader: Counting<BoxRead>,
+        plaintext_len: Option<u64>,
         out: &mut W,
     ) -> Result<Outcome, Failure> {
-        let result = self.transform_inner(&mut reader, out).await;
+        let result = self.transform_inner(&mut reader, plaintext_len, out).await;
         if let Some(bar) = reader.progress.take() {
             bar.finish_and_clear();
         }
@@ -399,22 +503,34 @@ impl Job {
     async fn transform_inner<W: AsyncWrite + Unpin>(
         &self,
         reader: &mut Counting<BoxRead>,
+        plaintext_len: Option<u64>,
         out: &mut W,
     ) -> Result<Outcome, Failure> {
+        let mut input: Pin<Box<dyn AsyncRead + Send + '_>> = Box::pin(&mut *reader);
+        if self.decode {
+            input = Box::pin(DecodeReader::new(input));
+        }
         match self.mode {
             Mode::Encrypt { suite, frame } => {
+                if let Some(max) = self.max_length {
+                    input = Box::pin(Limited::new(input, max));
+                }
                 let options = EncryptOptions {
                     encryption_context: self.context.clone(),
                     algorithm_suite: suite,
                     frame_length: frame,
-                    plaintext_length: None,
+                    plaintext_length: plaintext_len.or(self.max_length),
                 };
                 let mut enc =
-                    EncryptingReader::new(&self.client, &self.source, &mut *reader, &options)
-                        .await?;
+                    EncryptingReader::new(&self.client, &self.source, &mut input, &options).await?;
                 let header = enc.header().clone();
-                let bytes_out = tokio::io::copy(&mut enc, out).await?;
+                let bytes_out = if self.encode {
+                    tokio::io::copy(&mut EncodeReader::new(&mut enc), out).await?
+                } else {
+                    tokio::io::copy(&mut enc, out).await?
+                };
                 drop(enc);
+                drop(input);
                 Ok(Outcome {
                     context: header.encryption_context().clone(),
                     header,
@@ -428,12 +544,23 @@ impl Job {
                     options.encryption_context = Some(self.context.clone());
                 }
                 let mut dec =
-                    DecryptingReader::new(&self.client, &self.source, &mut *reader, &options)
-                        .await?;
+                    DecryptingReader::new(&self.client, &self.source, &mut input, &options).await?;
                 let header = dec.header().clone();
                 let context = dec.encryption_context().clone();
-                let bytes_out = tokio::io::copy(&mut dec, out).await?;
+                if let Some(missing) = self.required_keys.iter().find(|k| !context.contains_key(k)) {
+                    return Err(Failure::from(esdk::Error::Policy(
+                        esdk::error::PolicyError::MissingRequiredEncryptionContextKey(
+                            missing.clone(),
+                        ),
+                    )));
+                }
+                let bytes_out = if self.encode {
+                    tokio::io::copy(&mut EncodeReader::new(&mut dec), out).await?
+                } else {
+                    tokio::io::copy(&mut dec, out).await?
+                };
                 drop(dec);
+                drop(input);
                 Ok(Outcome {
                     header,
                     context,
@@ -448,45 +575,22 @@ impl Job {
         let Some(sink) = self.metadata.as_mut() else {
             return Ok(());
         };
-        let suite = o.header.algorithm_suite();
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let keys: Vec<serde_json::Value> = o
-            .header
-            .encrypted_data_keys()
-            .iter()
-            .map(|edk| {
-                serde_json::json!({
-                    "provider_id": edk.provider_id(),
-                    "provider_info": b64.encode(edk.provider_info()),
-                })
-            })
-            .collect();
-        let context: serde_json::Map<String, serde_json::Value> = o
-            .context
-            .iter()
-            .map(|(k, v)| (k.to_owned(), serde_json::Value::from(v)))
-            .collect();
-        let line = serde_json::json!({
-            "mode": match self.mode { Mode::Encrypt { .. } => "encrypt", Mode::Decrypt { .. } => "decrypt" },
-            "input": input,
-            "output": output,
-            "algorithm_suite": format!("{suite:?}"),
-            "algorithm_suite_id": format!("0x{:04X}", suite.id()),
-            "message_id": b64.encode(o.header.message_id()),
-            "frame_length": o.header.frame_length(),
-            "encryption_context": context,
-            "encrypted_data_keys": keys,
-            "bytes_in": o.bytes_in,
-            "bytes_out": o.bytes_out,
-        });
-        let text = format!("{line}\n");
-        let written = match sink {
-            Metadata::Stdout => {
-                let mut s = std::io::stdout().lock();
-                s.write_all(text.as_bytes()).and_then(|()| s.flush())
-            }
-            Metadata::File(f) => f.write_all(text.as_bytes()),
+        let mode = match self.mode {
+            Mode::Encrypt { .. } => "encrypt",
+            Mode::Decrypt {
+                release: Release::UnsignedOnly,
+            } => "decrypt-unsigned",
+            Mode::Decrypt { .. } => "decrypt",
         };
-        written.map_err(|e| Failure::io(format!("cannot write metadata: {e}")))
+        let record = Record {
+            mode,
+            input,
+            output,
+            header: &o.header,
+            context: &o.context,
+            bytes_in: o.bytes_in,
+            bytes_out: o.bytes_out,
+        };
+        sink.write(&record.to_json())
     }
 }
