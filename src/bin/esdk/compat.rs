@@ -49,7 +49,10 @@ pub fn mode_flags_to_subcommand(mut args: Vec<OsString>) -> Result<Vec<OsString>
                 } else {
                     "decrypt"
                 };
-                let rest: String = short[1..].chars().filter(|c| *c != 'e' && *c != 'd').collect();
+                let rest: String = short[1..]
+                    .chars()
+                    .filter(|c| *c != 'e' && *c != 'd')
+                    .collect();
                 if short[1..].contains('e') && short[1..].contains('d') {
                     return Err(Failure::usage("-e and -d cannot be used together"));
                 }
@@ -161,7 +164,8 @@ impl Caching {
                     if n == 0 {
                         return Err(bad("capacity must be at least 1".into()));
                     }
-                    capacity = Some(usize::try_from(n).map_err(|_| bad("capacity too large".into()))?);
+                    capacity =
+                        Some(usize::try_from(n).map_err(|_| bad("capacity too large".into()))?);
                 }
                 "max_age" => {
                     let secs: f64 = v

@@ -85,9 +85,8 @@ fn parse_group(tokens: &[String]) -> Result<Group, Failure> {
             "name" => g.name = Some(v),
             "padding" => g.padding = Some(v),
             "discovery" => {
-                g.discovery = crate::compat::pseudo_bool(&v).ok_or_else(|| {
-                    Failure::usage("--wrapping-keys: discovery=true|false")
-                })?
+                g.discovery = crate::compat::pseudo_bool(&v)
+                    .ok_or_else(|| Failure::usage("--wrapping-keys: discovery=true|false"))?
             }
             "region" => g.regions.push(v),
             "discovery-partition" => g.partition = Some(v),
@@ -216,9 +215,8 @@ pub async fn keyring(
                      any KMS key; give the keys in another --wrapping-keys group",
                 ));
             }
-            keyrings.push(
-                kms::discovery(&g.regions, g.partition.as_deref(), &g.accounts, &aws).await?,
-            );
+            keyrings
+                .push(kms::discovery(&g.regions, g.partition.as_deref(), &g.accounts, &aws).await?);
             continue;
         }
         if g.partition.is_some() || !g.accounts.is_empty() {
@@ -290,12 +288,24 @@ pub async fn keyring(
                         None => None,
                     };
                     keyrings.push(
-                        kms::rsa(value, padding, pem.as_deref(), purpose == Purpose::Encrypt, &aws)
-                            .await?,
+                        kms::rsa(
+                            value,
+                            padding,
+                            pem.as_deref(),
+                            purpose == Purpose::Encrypt,
+                            &aws,
+                        )
+                        .await?,
                     );
                 }
                 "ecdh" | "ecdh-ephemeral" | "ecdh-discovery" => {
-                    keyrings.push(ecdh::raw(kind, value, g.recipient.as_deref(), curve, purpose)?);
+                    keyrings.push(ecdh::raw(
+                        kind,
+                        value,
+                        g.recipient.as_deref(),
+                        curve,
+                        purpose,
+                    )?);
                 }
                 "kms-ecdh" | "kms-ecdh-discovery" => {
                     let recipient = match (kind, &g.recipient) {
@@ -367,7 +377,9 @@ pub async fn keyring(
                 "recipient= goes with key=ecdh:… or key=kms-ecdh:…",
             ));
         }
-        if (g.table.is_some() || g.store_kms_key.is_some() || g.store_name.is_some()
+        if (g.table.is_some()
+            || g.store_kms_key.is_some()
+            || g.store_name.is_some()
             || g.cache_ttl.is_some())
             && !uses(&["hierarchy"])
         {

@@ -7,6 +7,7 @@
 //! none), and the endpoints of `--kms-endpoint`/`--dynamodb-endpoint` or `AWS_ENDPOINT_URL`.
 
 /// The AWS settings of one `--wrapping-keys` group and of the command line.
+#[cfg_attr(not(feature = "kms"), allow(dead_code))]
 #[derive(Debug, Clone, Default)]
 pub struct Aws {
     pub kms_endpoint: Option<String>,
@@ -17,6 +18,7 @@ pub struct Aws {
 }
 
 /// `key=kms-ecdh:ARN` (static, with the recipient's public key) or `kms-ecdh-discovery:ARN`.
+#[cfg_attr(not(feature = "kms"), allow(dead_code))]
 pub struct KmsEcdh<'a> {
     pub key_id: &'a str,
     pub recipient_public_der: Option<&'a [u8]>,
@@ -24,6 +26,7 @@ pub struct KmsEcdh<'a> {
 }
 
 /// The OAEP digest of a KMS RSA key (`padding=oaep-sha1|oaep-sha256`).
+#[cfg_attr(not(feature = "kms"), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KmsRsa {
     OaepSha1,
@@ -31,6 +34,7 @@ pub enum KmsRsa {
 }
 
 /// `key=hierarchy:BRANCH_KEY_ID` with its key store.
+#[cfg_attr(not(feature = "kms"), allow(dead_code))]
 pub struct Hierarchy<'a> {
     pub branch_key_id: &'a str,
     pub table: &'a str,
@@ -49,6 +53,7 @@ mod imp {
 
     use aws_config::BehaviorVersion;
     use aws_sdk_kms::config::Region;
+    use esdk::Keyring;
     use esdk::crypto::EcdhCurve;
     use esdk::error::KeyringError;
     use esdk::keyring::aws_kms::client::{
@@ -59,7 +64,6 @@ mod imp {
         ClientSupplier, DiscoveryFilter, KmsArn, KmsClient, KmsEcdhScheme, KmsRsaAlgorithm,
         is_multi_region_identifier,
     };
-    use esdk::Keyring;
     use futures::future::BoxFuture;
     use tokio::sync::Mutex;
 
@@ -70,9 +74,7 @@ mod imp {
     /// else a usage error (exit 2).
     pub fn setup_failure(what: &str, e: esdk::Error) -> Failure {
         match e {
-            esdk::Error::Keyring(KeyringError::Service { .. }) => {
-                Failure::from(e).context(what)
-            }
+            esdk::Error::Keyring(KeyringError::Service { .. }) => Failure::from(e).context(what),
             other => Failure::usage(format!("{what}: {other}")),
         }
     }
@@ -117,10 +119,7 @@ mod imp {
     }
 
     impl ClientSupplier for Supplier {
-        fn client<'a>(
-            &'a self,
-            region: Option<&'a str>,
-        ) -> BoxFuture<'a, esdk::Result<KmsClient>> {
+        fn client<'a>(&'a self, region: Option<&'a str>) -> BoxFuture<'a, esdk::Result<KmsClient>> {
             Box::pin(async move {
                 let mut clients = self.clients.lock().await;
                 let key = region.map(str::to_owned);
@@ -258,7 +257,10 @@ mod imp {
                 let out = call.send().await.map_err(|e| {
                     Failure::from(esdk::Error::from(KeyringError::Service {
                         key_id: id.to_owned(),
-                        message: format!("GetPublicKey failed: {}", crate::logging::sdk_summary(&e)),
+                        message: format!(
+                            "GetPublicKey failed: {}",
+                            crate::logging::sdk_summary(&e)
+                        ),
                         source: Some(Arc::new(e)),
                     }))
                 })?;
@@ -268,7 +270,9 @@ mod imp {
             None => None,
         };
         if let Some(pem) = pem {
-            k = k.with_public_key_pem(&pem).map_err(|e| setup_failure(id, e))?;
+            k = k
+                .with_public_key_pem(&pem)
+                .map_err(|e| setup_failure(id, e))?;
         }
         Ok(Arc::new(k.with_client(client)))
     }

@@ -41,13 +41,20 @@ pub fn init(verbosity: u8, quiet: bool) {
         .try_init();
 }
 
-/// The first cause of `e` that its message does not already show, with that cause's own
-/// causes: with `-v`, a service error's full SDK error (HTTP status, request id, headers).
+/// The first cause of `e` that is not esdk's own error (whose text the message already
+/// shows), with that cause's own causes: with `-v`, a service error's full SDK error (HTTP
+/// status, request id, headers).
 pub fn detail(e: &esdk::Error) -> Option<String> {
-    let shown = e.to_string();
+    use esdk::error::{AuthError, FormatError, KeyringError, LimitError, PolicyError};
     let mut next = std::error::Error::source(e);
     while let Some(cause) = next {
-        if !shown.contains(&cause.to_string()) {
+        let ours = cause.is::<esdk::Error>()
+            || cause.is::<KeyringError>()
+            || cause.is::<FormatError>()
+            || cause.is::<AuthError>()
+            || cause.is::<PolicyError>()
+            || cause.is::<LimitError>();
+        if !ours {
             #[cfg(feature = "kms")]
             return Some(aws_sdk_kms::error::DisplayErrorContext(cause).to_string());
             #[cfg(not(feature = "kms"))]

@@ -85,11 +85,14 @@ impl From<esdk::Error> for Failure {
     fn from(e: esdk::Error) -> Self {
         match e {
             esdk::Error::Io(io) => Self::from(io),
-            other => Self {
-                code: Self::CRYPTO,
-                message: other.to_string(),
-                detail: logging::detail(&other),
-            },
+            other => {
+                tracing::debug!(error = ?other, "failure");
+                Self {
+                    code: Self::CRYPTO,
+                    message: other.to_string(),
+                    detail: logging::detail(&other),
+                }
+            }
         }
     }
 }

@@ -400,7 +400,8 @@ impl Job {
             Mode::Encrypt { .. } if !self.decode => len,
             _ => None,
         };
-        if let (Mode::Encrypt { .. }, Some(max), Some(n)) = (self.mode, self.max_length, plaintext_len)
+        if let (Mode::Encrypt { .. }, Some(max), Some(n)) =
+            (self.mode, self.max_length, plaintext_len)
             && n > max
         {
             return Err(Failure::from(esdk::Error::Limit(
@@ -547,7 +548,8 @@ impl Job {
                     DecryptingReader::new(&self.client, &self.source, &mut input, &options).await?;
                 let header = dec.header().clone();
                 let context = dec.encryption_context().clone();
-                if let Some(missing) = self.required_keys.iter().find(|k| !context.contains_key(k)) {
+                if let Some(missing) = self.required_keys.iter().find(|k| !context.contains_key(k))
+                {
                     return Err(Failure::from(esdk::Error::Policy(
                         esdk::error::PolicyError::MissingRequiredEncryptionContextKey(
                             missing.clone(),

@@ -223,7 +223,17 @@ mod tests {
 
     #[tokio::test]
     async fn base64_round_trips_at_every_length() {
-        for len in [0usize, 1, 2, 3, 4, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 2] {
+        for len in [
+            0usize,
+            1,
+            2,
+            3,
+            4,
+            CHUNK - 1,
+            CHUNK,
+            CHUNK + 1,
+            3 * CHUNK + 2,
+        ] {
             let data: Vec<u8> = (0..len).map(|i| (i * 31 + 7) as u8).collect();
             let enc = read_all(EncodeReader::new(&data[..])).await.unwrap();
             assert_eq!(enc, STANDARD.encode(&data).into_bytes(), "{len}");
