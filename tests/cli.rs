@@ -3247,3 +3247,79 @@ fn hierarchical_keyring_over_a_dynamodb_key_store() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("key-store-table"), "{}", stderr(&o));
 }
+
+/// A TCP proxy to `upstream` that records every byte sent to it (the HTTP requests).
+#[cfg(feature = "kms")]
+fn recording_proxy(upstream: &str) -> (String, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::{Arc, Mutex};
+    let upstream = upstream.trim_start_matches("http://").to_owned();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let record = log.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(server) = TcpStream::connect(&upstream) else {
+                return;
+            };
+            let (mut c_read, mut s_write) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut s_read, mut c_write) = (server, client);
+            let record = record.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 16384];
+                while let Ok(n) = std::io::Read::read(&mut c_read, &mut buf) {
+                    if n == 0 || s_write.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    record.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+                let _ = s_write.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut s_read, &mut c_write);
+                let _ = c_write.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (format!("http://{addr}"), log)
+}
+
+#[cfg(feature = "kms")]
+#[test]
+fn grant_tokens_reach_kms() {
+    let Some(endpoint) = common::endpoint("ESDK_KMS_ENDPOINT", "the CLI's grant token test") else {
+        return;
+    };
+    let arn = new_kms_key(&endpoint, "us-west-2");
+    let (proxy, log) = recording_proxy(&endpoint);
+    let (dir, plaintext) = setup();
+    let d = dir.path();
+    let key = format!("key={arn}");
+    let wk = [key.as_str(), "grant-token=tok-1", "grant-token=tok-2"];
+    let mut args = vec!["-e", "-w"];
+    args.extend_from_slice(&wk);
+    args.extend(["-i", "p.bin", "-o", "c", "--kms-endpoint", &proxy]);
+    ok(&esdk_aws(d, &endpoint, None, &args, &[]));
+    let mut args = vec!["-d", "-w"];
+    args.extend_from_slice(&wk);
+    args.extend(["-i", "c", "-o", "-", "--kms-endpoint", &proxy]);
+    let o = esdk_aws(d, &endpoint, None, &args, &[]);
+    ok(&o);
+    assert_eq!(o.stdout, plaintext);
+    let sent = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+    for op in ["GenerateDataKey", "Decrypt"] {
+        assert!(
+            sent.contains(&format!("TrentService.{op}")),
+            "no {op} call: {sent}"
+        );
+    }
+    assert_eq!(
+        sent.matches("\"GrantTokens\":[\"tok-1\",\"tok-2\"]")
+            .count(),
+        2,
+        "{sent}"
+    );
+}
