@@ -3323,3 +3323,80 @@ fn grant_tokens_reach_kms() {
         "{sent}"
     );
 }
+
+#[test]
+fn bare_suffix_recursive_and_buffer_flags() {
+    let (dir, _) = setup();
+    let d = dir.path();
+    fs::create_dir_all(d.join("tree/sub")).unwrap();
+    fs::write(d.join("tree/a.txt"), b"alpha").unwrap();
+    fs::write(d.join("tree/sub/b.txt"), b"beta").unwrap();
+    // `--suffix` alone (the official CLI's empty suffix): names are kept as they are.
+    ok(&esdk(
+        d,
+        &[
+            "-e",
+            "-R",
+            "-b",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "tree",
+            "-o",
+            "enc",
+            "--suffix",
+        ],
+    ));
+    assert!(d.join("enc/a.txt").is_file() && d.join("enc/sub/b.txt").is_file());
+    assert_ne!(fs::read(d.join("enc/a.txt")).unwrap(), b"alpha");
+    ok(&esdk(
+        d,
+        &[
+            "-d",
+            "--recursive",
+            "-b",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "enc",
+            "-o",
+            "dec",
+            "--suffix",
+        ],
+    ));
+    assert_eq!(fs::read(d.join("dec/a.txt")).unwrap(), b"alpha");
+    assert_eq!(fs::read(d.join("dec/sub/b.txt")).unwrap(), b"beta");
+    // A custom suffix is added and removed.
+    ok(&esdk(
+        d,
+        &[
+            "-e",
+            "-r",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "tree",
+            "-o",
+            "enc2",
+            "--suffix",
+            ".esdk",
+        ],
+    ));
+    assert!(d.join("enc2/sub/b.txt.esdk").is_file());
+    ok(&esdk(
+        d,
+        &[
+            "-d",
+            "-r",
+            "-w",
+            "key=aes:k.key",
+            "-i",
+            "enc2",
+            "-o",
+            "dec2",
+            "--suffix",
+            ".esdk",
+        ],
+    ));
+    assert_eq!(fs::read(d.join("dec2/sub/b.txt")).unwrap(), b"beta");
+}

@@ -62,13 +62,14 @@ pub fn mode_flags_to_subcommand(mut args: Vec<OsString>) -> Result<Vec<OsString>
         };
         match found {
             Some((m, rest)) => {
-                if mode.is_some_and(|old| old != m) || (mode.is_some() && arg.starts_with("--")) {
+                let this_unsigned = arg == "--decrypt-unsigned";
+                if mode.is_some_and(|old| old != m || unsigned != this_unsigned) {
                     return Err(Failure::usage(
                         "give one mode: -e/--encrypt, -d/--decrypt or --decrypt-unsigned",
                     ));
                 }
                 mode = Some(m);
-                unsigned |= arg == "--decrypt-unsigned";
+                unsigned = this_unsigned;
                 match rest {
                     Some(r) => {
                         args[i] = OsString::from(r);
@@ -227,6 +228,9 @@ mod tests {
         let r = mode_flags_to_subcommand(os(&["encrypt", "-e"])).unwrap();
         assert_eq!(r, os(&["encrypt", "-e"]));
         assert!(mode_flags_to_subcommand(os(&["-e", "-d"])).is_err());
+        assert!(mode_flags_to_subcommand(os(&["-d", "--decrypt-unsigned"])).is_err());
+        let r = mode_flags_to_subcommand(os(&["--decrypt", "-d"])).unwrap();
+        assert_eq!(r, os(&["decrypt"]));
     }
 
     #[test]
