@@ -30,6 +30,7 @@ mod kms;
 mod logging;
 mod metadata;
 mod run;
+mod setup;
 mod streams;
 
 use std::ffi::OsString;

@@ -4,20 +4,18 @@ use std::fs;
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use esdk::io::{DecryptOptions, DecryptingReader, EncryptingReader, Release};
 use esdk::{
-    AlgorithmSuite, CachingCmm, Client, EncryptOptions, EncryptionContext, FrameLength, Keyring,
-    LocalMaterialsCache, MaterialsSource, MessageHeader,
+    AlgorithmSuite, Client, EncryptOptions, EncryptionContext, FrameLength, MaterialsSource,
+    MessageHeader,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use zeroize::Zeroizing;
 
-use crate::compat::Caching;
-use crate::keys::{self, Purpose};
+use crate::keys::Purpose;
 use crate::metadata::{self, Record};
 use crate::streams::{DecodeReader, EncodeReader, Limited};
 use crate::{Common, Failure};
@@ -105,74 +103,18 @@ pub async fn run(common: &Common, mode: Mode) -> Result<(), Failure> {
             "--interactive reads its answers from standard input, which --input - uses",
         ));
     }
-    let mut context = EncryptionContext::new();
-    let mut required_keys = Vec::new();
-    for (k, v) in &common.encryption_context {
-        match (v, purpose) {
-            (Some(v), _) => {
-                context.insert(k.clone(), v.clone());
-            }
-            (None, Purpose::Decrypt) => required_keys.push(k.clone()),
-            (None, Purpose::Encrypt) => {
-                return Err(Failure::usage(format!(
-                    "-c {k}: encrypting needs key=value (a bare key only works to decrypt)"
-                )));
-            }
-        }
-    }
-    tracing::debug!(
-        groups = ?common.key_groups,
-        recursive = common.recursive,
-        suppress_metadata = common.suppress_metadata,
-        "settings"
-    );
-    let endpoints = keys::Endpoints {
-        kms: common.kms_endpoint.as_deref(),
-        dynamodb: common.dynamodb_endpoint.as_deref(),
-    };
-    let keyring: Arc<dyn Keyring> = keys::keyring(&common.key_groups, purpose, endpoints).await?;
-    let source = match &common.caching {
-        None => MaterialsSource::from(keyring),
-        Some(settings) => {
-            let c = Caching::parse(settings)?;
-            let cache = Arc::new(LocalMaterialsCache::new(c.capacity));
-            let mut b = CachingCmm::builder_with_keyring(keyring, cache, c.max_age);
-            if let Some(n) = c.max_messages {
-                b = b.limit_messages(n);
-            }
-            if let Some(n) = c.max_bytes {
-                b = b.limit_bytes(n);
-            }
-            let cmm = b
-                .build()
-                .map_err(|e| Failure::usage(format!("--caching: {e}")))?;
-            tracing::debug!(?c, "caching CMM");
-            MaterialsSource::from(cmm)
-        }
-    };
-    let mut limits = esdk::Limits::new();
-    if let Some(n) = common.max_encrypted_data_keys {
-        if n == 0 {
-            return Err(Failure::usage(
-                "--max-encrypted-data-keys must be at least 1",
-            ));
-        }
-        limits = limits.max_encrypted_data_keys(n);
-    }
-    if let (Some(n), Purpose::Decrypt) = (common.max_length, purpose) {
-        limits = limits
-            .max_frame_length(u32::try_from(n).unwrap_or(u32::MAX))
-            .max_body_len(n);
-    }
-    let builder = Client::builder()
-        .commitment_policy(common.commitment_policy.into())
-        .limits(limits);
+    let crate::setup::Setup {
+        client,
+        source,
+        context,
+        required_keys,
+    } = crate::setup::setup(common, purpose).await?;
     let metadata = match common.metadata_output.as_deref() {
         None => None,
         Some(target) => Some(metadata::Sink::open(target, common.overwrite_metadata)?),
     };
     let mut job = Job {
-        client: builder.build(),
+        client,
         source,
         mode,
         context,
