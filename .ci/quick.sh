@@ -15,6 +15,6 @@ step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 step "unit tests (cargo test -p esdk --lib)"
 cargo test -p esdk --lib -q
-step "offline test vectors and core tests (cargo test -p esdk --test vectors --test core)"
-cargo test -p esdk --test vectors --test core -q
+step "offline test vectors and core tests (esdk-vectors over every folder; core tests)"
+cargo test -p esdk-test-vectors --test vectors -q && cargo test -p esdk --test core -q
 printf '\nquick tier passed in %d s\n' $((SECONDS - started))

@@ -328,13 +328,9 @@ where
                         "the body's length differs from its size hint",
                     )))));
                 }
-                // A full frame still held becomes a regular frame, so that the final frame is
-                // empty after a multiple of the frame length: the length `size_hint` promised.
-                let sealed = this
-                    .encryptor
-                    .seal_held_frame(this.out)
-                    .and_then(|()| this.encryptor.finish(this.out));
-                if let Err(e) = sealed {
+                // After a multiple of the frame length the final frame is empty (the encryptor
+                // seals every full frame at once): the length `size_hint` promised.
+                if let Err(e) = this.encryptor.finish(this.out) {
                     this.out.clear();
                     return Poll::Ready(Some(Err(e)));
                 }

@@ -11,12 +11,25 @@
 //!   keys never share a name (a PKCS#1 v1.5 unwrap under the wrong key can yield a plausible
 //!   data key). Without `name=`, a private key also tries the old default name `default`, so
 //!   messages written by earlier esdk versions still decrypt.
-//! * `key=kms:ARN` — an AWS KMS key (several `key=` tokens, or several groups, make one KMS
-//!   multi-keyring; the first is the generator).
-//! * `discovery=true` (decrypt only) with `region=R` (repeatable; default the SDK's Region),
-//!   optionally `discovery-partition=P` and `discovery-account=ID` (repeatable) — KMS discovery.
+//! * `key=ARN`, `key=alias/NAME`, `key=KEY_ID` or `key=kms:ID` — an AWS KMS key, as in the
+//!   official CLI (`provider=aws-kms` makes every `key=` of the group a KMS key). A
+//!   multi-Region key (`mrk-…`) is MRK-aware: it decrypts what any of its replicas encrypted.
+//!   `region=R` is the Region of key IDs and aliases, `profile=P` a named AWS profile,
+//!   `grant-token=T` (repeatable) a KMS grant token.
+//! * `discovery=true` (decrypt only) with `region=R` (repeatable; default the profile's or
+//!   the SDK's Region), optionally `discovery-partition=P` and `discovery-account=ID`
+//!   (repeatable) — MRK-aware KMS discovery.
+//! * `key=kms-rsa:ARN [padding=oaep-sha1|oaep-sha256] [public-key=PEM]` — an asymmetric KMS
+//!   RSA key (the public key is read with GetPublicKey when not given).
+//! * `key=ecdh:PRIVATE.pem recipient=PUBLIC.pem`, `key=ecdh-ephemeral:PUBLIC.pem` (encrypt),
+//!   `key=ecdh-discovery:PRIVATE.pem` (decrypt) — raw ECDH ([`crate::ecdh`]); `curve=`.
+//! * `key=kms-ecdh:ARN recipient=PUBLIC.pem`, `key=kms-ecdh-discovery:ARN` (decrypt) — KMS
+//!   ECDH with a KMS key agreement key; `curve=`.
+//! * `key=hierarchy:BRANCH_KEY_ID key-store-table=TABLE key-store-kms-key=ARN
+//!   [key-store-name=LOGICAL] [cache-ttl=SECONDS]` — the hierarchical keyring over a DynamoDB
+//!   branch key store.
 //!
-//! Several groups make one multi-keyring: the first group's keyring generates the data key.
+//! Several keys or groups make one multi-keyring: the first key generates the data key.
 //!
 //! Key files must be regular files of at most [`MAX_KEY_FILE`] bytes (so `/dev/zero` or a FIFO
 //! is refused at once). A private key file (AES, RSA private) that group or others may read or
@@ -31,7 +44,7 @@ use esdk::crypto::RsaPadding;
 use esdk::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring};
 use zeroize::Zeroizing;
 
-use crate::Failure;
+use crate::{Failure, ecdh, kms};
 
 /// Whether keys are needed to encrypt or to decrypt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +63,20 @@ struct Group {
     regions: Vec<String>,
     partition: Option<String>,
     accounts: Vec<String>,
+    all_kms: bool,
+    profile: Option<String>,
+    grant_tokens: Vec<String>,
+    recipient: Option<String>,
+    public_key: Option<String>,
+    curve: Option<String>,
+    table: Option<String>,
+    store_name: Option<String>,
+    store_kms_key: Option<String>,
+    cache_ttl: Option<String>,
 }
+
+/// The official CLI's default provider, and its short name.
+const KMS_PROVIDERS: [&str; 2] = ["aws-kms", "aws-encryption-sdk-cli::aws-kms"];
 
 fn parse_group(tokens: &[String]) -> Result<Group, Failure> {
     let mut g = Group::default();
@@ -63,34 +89,73 @@ fn parse_group(tokens: &[String]) -> Result<Group, Failure> {
         let v = v.to_owned();
         match k {
             "key" => g.keys.push(v),
+            "provider" if KMS_PROVIDERS.contains(&v.as_str()) => g.all_kms = true,
             "namespace" | "provider" => g.namespace = Some(v),
             "name" => g.name = Some(v),
             "padding" => g.padding = Some(v),
             "discovery" => {
-                g.discovery = match v.as_str() {
-                    "true" => true,
-                    "false" => false,
-                    _ => return Err(Failure::usage("--wrapping-keys: discovery=true|false")),
-                }
+                g.discovery = crate::compat::pseudo_bool(&v)
+                    .ok_or_else(|| Failure::usage("--wrapping-keys: discovery=true|false"))?
             }
             "region" => g.regions.push(v),
             "discovery-partition" => g.partition = Some(v),
             "discovery-account" => g.accounts.push(v),
+            "profile" => g.profile = Some(v),
+            "grant-token" => g.grant_tokens.push(v),
+            "recipient" => g.recipient = Some(v),
+            "public-key" => g.public_key = Some(v),
+            "curve" => g.curve = Some(v),
+            "key-store-table" => g.table = Some(v),
+            "key-store-name" => g.store_name = Some(v),
+            "key-store-kms-key" => g.store_kms_key = Some(v),
+            "cache-ttl" => g.cache_ttl = Some(v),
             _ => {
                 return Err(Failure::usage(format!(
-                    "--wrapping-keys: unknown setting {k:?} (known: key, namespace, name, padding, \
-                     discovery, region, discovery-partition, discovery-account)"
+                    "--wrapping-keys: unknown setting {k:?} (known: key, provider, namespace, \
+                     name, padding, discovery, region, profile, grant-token, \
+                     discovery-partition, discovery-account, recipient, public-key, curve, \
+                     key-store-table, key-store-name, key-store-kms-key, cache-ttl)"
                 )));
             }
         }
     }
     if g.keys.is_empty() && !g.discovery {
         return Err(Failure::usage(
-            "--wrapping-keys: each group needs key=KIND:VALUE (aes:PATH, rsa-public:PATH, \
-             rsa-private:PATH, kms:ARN) or discovery=true",
+            "--wrapping-keys: each group needs key=… (aes:PATH, rsa-public:PATH, \
+             rsa-private:PATH, a KMS key ARN, alias or ID, kms-rsa:ARN, ecdh:PATH, \
+             ecdh-ephemeral:PATH, ecdh-discovery:PATH, kms-ecdh:ARN, kms-ecdh-discovery:ARN, \
+             hierarchy:BRANCH_KEY_ID) or discovery=true",
         ));
     }
     Ok(g)
+}
+
+/// A bare KMS key ID: a UUID, or `mrk-` and 32 hex digits.
+fn is_kms_key_id(s: &str) -> bool {
+    let hex = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit());
+    if let Some(rest) = s.strip_prefix("mrk-") {
+        return hex(rest, 32);
+    }
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5 && [8, 4, 4, 4, 12].iter().zip(&parts).all(|(n, p)| hex(p, *n))
+}
+
+/// A `key=` value as (kind, value): KMS identifiers need no kind, as in the official CLI.
+fn classify(key: &str, all_kms: bool) -> Result<(&str, &str), Failure> {
+    if let Some(id) = key.strip_prefix("kms:") {
+        return Ok(("kms", id));
+    }
+    if all_kms || key.starts_with("arn:") || key.starts_with("alias/") || is_kms_key_id(key) {
+        return Ok(("kms", key));
+    }
+    key.split_once(':').ok_or_else(|| {
+        Failure::usage(format!(
+            "--wrapping-keys: key={key:?} is neither a KMS key (ARN, alias/NAME, key ID) nor \
+             KIND:VALUE (aes:PATH, rsa-public:PATH, rsa-private:PATH, kms-rsa:ARN, ecdh:PATH, \
+             ecdh-ephemeral:PATH, ecdh-discovery:PATH, kms-ecdh:ARN, kms-ecdh-discovery:ARN, \
+             hierarchy:BRANCH_KEY_ID)"
+        ))
+    })
 }
 
 fn padding(name: Option<&str>) -> Result<RsaPadding, Failure> {
@@ -210,11 +275,18 @@ fn rsa_default_name(pem: &str, private: bool) -> Result<String, Failure> {
 /// The key name used for every RSA key without `name=` before names were derived from keys.
 const OLD_RSA_DEFAULT_NAME: &str = "default";
 
+/// Command-line settings the keys need besides their groups.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Endpoints<'a> {
+    pub kms: Option<&'a str>,
+    pub dynamodb: Option<&'a str>,
+}
+
 /// Builds the keyring for all `--wrapping-keys` groups.
 pub async fn keyring(
     groups: &[Vec<String>],
     purpose: Purpose,
-    kms_endpoint: Option<&str>,
+    endpoints: Endpoints<'_>,
 ) -> Result<Arc<dyn Keyring>, Failure> {
     if groups.is_empty() {
         return Err(Failure::usage(
@@ -222,20 +294,51 @@ pub async fn keyring(
         ));
     }
     let mut keyrings: Vec<Arc<dyn Keyring>> = Vec::new();
-    let mut kms_keys: Vec<String> = Vec::new();
-    let mut kms_at: Option<usize> = None;
     for tokens in groups {
         let g = parse_group(tokens)?;
         let namespace = g.namespace.clone().unwrap_or_else(|| "esdk".into());
         let name = g.name.clone().unwrap_or_else(|| "default".into());
         let explicit_name = g.name.is_some();
+        let aws = kms::Aws {
+            kms_endpoint: endpoints.kms.map(str::to_owned),
+            dynamodb_endpoint: endpoints.dynamodb.map(str::to_owned),
+            profile: g.profile.clone(),
+            region: if g.discovery {
+                None
+            } else {
+                g.regions.first().cloned()
+            },
+            grant_tokens: g.grant_tokens.clone(),
+        };
+        if g.discovery {
+            if purpose == Purpose::Encrypt {
+                return Err(Failure::usage("discovery=true only works to decrypt"));
+            }
+            if !g.keys.is_empty() {
+                return Err(Failure::usage(
+                    "discovery=true and key= cannot be in one group: discovery decrypts with \
+                     any KMS key; give the keys in another --wrapping-keys group",
+                ));
+            }
+            keyrings
+                .push(kms::discovery(&g.regions, g.partition.as_deref(), &g.accounts, &aws).await?);
+            continue;
+        }
+        if g.partition.is_some() || !g.accounts.is_empty() {
+            return Err(Failure::usage(
+                "discovery-partition= and discovery-account= need discovery=true",
+            ));
+        }
+        if g.regions.len() > 1 {
+            return Err(Failure::usage(
+                "one region= per --wrapping-keys group (several only with discovery=true)",
+            ));
+        }
+        let curve = g.curve.as_deref().map(ecdh::parse_curve).transpose()?;
+        let mut kinds = Vec::new();
         for key in &g.keys {
-            let (kind, value) = key.split_once(':').ok_or_else(|| {
-                Failure::usage(format!(
-                    "--wrapping-keys: key={key:?} needs a kind: aes:PATH, rsa-public:PATH, \
-                     rsa-private:PATH or kms:ARN"
-                ))
-            })?;
+            let (kind, value) = classify(key, g.all_kms)?;
+            kinds.push(kind);
             match kind {
                 "aes" => {
                     let bytes = read_key_file(Path::new(value), Secrecy::Private)?;
@@ -293,36 +396,123 @@ pub async fn keyring(
                         keyrings.push(Arc::new(k));
                     }
                 }
-                "kms" => {
-                    kms_at.get_or_insert(keyrings.len());
-                    kms_keys.push(value.to_owned());
+                "kms" => keyrings.extend(kms::keys(&[value.to_owned()], &aws).await?),
+                "kms-rsa" => {
+                    let padding = match g.padding.as_deref().unwrap_or("oaep-sha256") {
+                        "oaep-sha1" => kms::KmsRsa::OaepSha1,
+                        "oaep-sha256" => kms::KmsRsa::OaepSha256,
+                        other => {
+                            return Err(Failure::usage(format!(
+                                "key=kms-rsa: padding {other:?}: KMS RSA keys take oaep-sha1 \
+                                 or oaep-sha256"
+                            )));
+                        }
+                    };
+                    let pem = match &g.public_key {
+                        Some(path) => Some(ecdh::der_to_pem(&ecdh::public_key_der(path)?)),
+                        None => None,
+                    };
+                    keyrings.push(
+                        kms::rsa(
+                            value,
+                            padding,
+                            pem.as_deref(),
+                            purpose == Purpose::Encrypt,
+                            &aws,
+                        )
+                        .await?,
+                    );
+                }
+                "ecdh" | "ecdh-ephemeral" | "ecdh-discovery" => {
+                    keyrings.push(ecdh::raw(
+                        kind,
+                        value,
+                        g.recipient.as_deref(),
+                        curve,
+                        purpose,
+                    )?);
+                }
+                "kms-ecdh" | "kms-ecdh-discovery" => {
+                    let recipient = match (kind, &g.recipient) {
+                        ("kms-ecdh", Some(path)) => Some(ecdh::public_key_der(path)?),
+                        ("kms-ecdh", None) => {
+                            return Err(Failure::usage(
+                                "key=kms-ecdh:ARN needs recipient=PUBLIC.pem (the other party's \
+                                 key); to decrypt with your own KMS key alone use \
+                                 key=kms-ecdh-discovery:ARN",
+                            ));
+                        }
+                        _ if purpose == Purpose::Encrypt => {
+                            return Err(Failure::usage(
+                                "key=kms-ecdh-discovery: only decrypts; encrypt with \
+                                 key=kms-ecdh:ARN recipient=PUBLIC.pem or key=ecdh-ephemeral:…",
+                            ));
+                        }
+                        _ => None,
+                    };
+                    let spec = kms::KmsEcdh {
+                        key_id: value,
+                        recipient_public_der: recipient.as_deref(),
+                        curve,
+                    };
+                    keyrings.push(kms::ecdh(spec, &aws).await?);
+                }
+                "hierarchy" => {
+                    let need = |v: &Option<String>, what: &str| {
+                        v.clone().ok_or_else(|| {
+                            Failure::usage(format!(
+                                "key=hierarchy:BRANCH_KEY_ID needs {what}=… in its group"
+                            ))
+                        })
+                    };
+                    let table = need(&g.table, "key-store-table")?;
+                    let kms_key = need(&g.store_kms_key, "key-store-kms-key")?;
+                    let ttl = match g.cache_ttl.as_deref() {
+                        None => std::time::Duration::from_secs(60),
+                        Some(v) => v
+                            .parse::<u64>()
+                            .ok()
+                            .filter(|n| *n > 0)
+                            .map(std::time::Duration::from_secs)
+                            .ok_or_else(|| {
+                                Failure::usage("cache-ttl= takes a number of seconds above 0")
+                            })?,
+                    };
+                    let h = kms::Hierarchy {
+                        branch_key_id: value,
+                        table: &table,
+                        logical_name: g.store_name.as_deref(),
+                        kms_key: &kms_key,
+                        ttl,
+                    };
+                    keyrings.push(kms::hierarchy(h, &aws).await?);
                 }
                 other => {
                     return Err(Failure::usage(format!(
                         "--wrapping-keys: unknown key kind {other:?} (aes, rsa-public, \
-                         rsa-private, kms)"
+                         rsa-private, kms, kms-rsa, ecdh, ecdh-ephemeral, ecdh-discovery, \
+                         kms-ecdh, kms-ecdh-discovery, hierarchy)"
                     )));
                 }
             }
         }
-        if g.discovery {
-            if purpose == Purpose::Encrypt {
-                return Err(Failure::usage("discovery=true only works to decrypt"));
-            }
-            kms_at.get_or_insert(keyrings.len());
-            keyrings.insert(
-                kms_at.unwrap_or(0).min(keyrings.len()),
-                kms::discovery(&g, kms_endpoint).await?,
-            );
-        } else if !g.regions.is_empty() || g.partition.is_some() || !g.accounts.is_empty() {
+        let uses = |names: &[&str]| kinds.iter().any(|k| names.contains(k));
+        if g.recipient.is_some() && !uses(&["ecdh", "kms-ecdh"]) {
             return Err(Failure::usage(
-                "region=, discovery-partition= and discovery-account= need discovery=true",
+                "recipient= goes with key=ecdh:… or key=kms-ecdh:…",
             ));
         }
-    }
-    if !kms_keys.is_empty() {
-        let k = kms::strict(&kms_keys, kms_endpoint).await?;
-        keyrings.insert(kms_at.unwrap_or(0).min(keyrings.len()), k);
+        if (g.table.is_some()
+            || g.store_kms_key.is_some()
+            || g.store_name.is_some()
+            || g.cache_ttl.is_some())
+            && !uses(&["hierarchy"])
+        {
+            return Err(Failure::usage(
+                "key-store-table=, key-store-kms-key=, key-store-name= and cache-ttl= go with \
+                 key=hierarchy:BRANCH_KEY_ID",
+            ));
+        }
     }
     if keyrings.len() == 1 {
         return Ok(keyrings.remove(0));
@@ -330,85 +520,4 @@ pub async fn keyring(
     let generator = keyrings.remove(0);
     let multi = MultiKeyring::new(Some(generator), keyrings).map_err(Failure::from)?;
     Ok(Arc::new(multi))
-}
-
-#[cfg(feature = "kms")]
-mod kms {
-    use std::sync::Arc;
-
-    use esdk::keyring::aws_kms::{ClientSupplier, DefaultClientSupplier};
-    use esdk::{AwsKmsMultiKeyring, DiscoveryFilter, Keyring};
-
-    use super::Group;
-    use crate::Failure;
-
-    fn supplier(endpoint: Option<&str>) -> Arc<dyn ClientSupplier> {
-        let mut b = DefaultClientSupplier::builder();
-        if let Some(url) = endpoint {
-            b = b.endpoint_url(url);
-        }
-        Arc::new(b.build())
-    }
-
-    pub async fn strict(
-        keys: &[String],
-        endpoint: Option<&str>,
-    ) -> Result<Arc<dyn Keyring>, Failure> {
-        let k = AwsKmsMultiKeyring::strict()
-            .generator(keys[0].clone())
-            .key_ids(keys[1..].iter().cloned())
-            .client_supplier(supplier(endpoint))
-            .build()
-            .await
-            .map_err(|e| Failure::usage(format!("KMS keys: {e}")))?;
-        Ok(Arc::new(k))
-    }
-
-    pub async fn discovery(g: &Group, endpoint: Option<&str>) -> Result<Arc<dyn Keyring>, Failure> {
-        let mut regions = g.regions.clone();
-        if regions.is_empty() {
-            match std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")) {
-                Ok(r) if !r.is_empty() => regions.push(r),
-                _ => {
-                    return Err(Failure::usage(
-                        "discovery=true needs region=R (or AWS_REGION in the environment)",
-                    ));
-                }
-            }
-        }
-        let mut b = AwsKmsMultiKeyring::discovery(regions).client_supplier(supplier(endpoint));
-        if g.partition.is_some() || !g.accounts.is_empty() {
-            let filter = DiscoveryFilter::new(
-                g.partition.clone().unwrap_or_else(|| "aws".into()),
-                g.accounts.iter().cloned(),
-            )
-            .map_err(|e| Failure::usage(format!("discovery filter: {e}")))?;
-            b = b.filter(filter);
-        }
-        let k = b
-            .build()
-            .await
-            .map_err(|e| Failure::usage(format!("KMS discovery: {e}")))?;
-        Ok(Arc::new(k))
-    }
-}
-
-#[cfg(not(feature = "kms"))]
-mod kms {
-    use std::sync::Arc;
-
-    use esdk::Keyring;
-
-    use super::Group;
-    use crate::Failure;
-
-    const OFF: &str = "this esdk was built without the `kms` feature: AWS KMS keys are unavailable";
-
-    pub async fn strict(_: &[String], _: Option<&str>) -> Result<Arc<dyn Keyring>, Failure> {
-        Err(Failure::usage(OFF))
-    }
-
-    pub async fn discovery(_: &Group, _: Option<&str>) -> Result<Arc<dyn Keyring>, Failure> {
-        Err(Failure::usage(OFF))
-    }
 }

@@ -50,22 +50,33 @@
 //! name; to decrypt messages written by earlier esdk versions, where every RSA key was named
 //! `default`, a private key without `name=` also tries that old name.
 
+mod argfile;
+mod compat;
+mod ecdh;
 mod keys;
+mod kms;
+mod logging;
+mod metadata;
 mod output;
 mod run;
+mod setup;
 mod signals;
+mod streams;
 
+use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 /// Why the command failed, and with which exit status.
 #[derive(Debug)]
 pub struct Failure {
     code: u8,
     message: String,
+    /// More about the cause, shown with `-v` (a service error's full SDK error).
+    detail: Option<String>,
 }
 
 impl Failure {
@@ -83,6 +94,7 @@ impl Failure {
         Self {
             code: Self::USAGE,
             message: message.into(),
+            detail: None,
         }
     }
 
@@ -90,6 +102,7 @@ impl Failure {
         Self {
             code: Self::IO,
             message: message.into(),
+            detail: None,
         }
     }
 
@@ -104,10 +117,14 @@ impl From<esdk::Error> for Failure {
     fn from(e: esdk::Error) -> Self {
         match e {
             esdk::Error::Io(io) => Self::from(io),
-            other => Self {
-                code: Self::CRYPTO,
-                message: format!("{other}{}", hint(&other)),
-            },
+            other => {
+                tracing::debug!(error = ?other, "failure");
+                Self {
+                    code: Self::CRYPTO,
+                    message: format!("{other}{}", hint(&other)),
+                    detail: logging::detail(&other),
+                }
+            }
         }
     }
 }
@@ -131,13 +148,32 @@ fn hint(e: &esdk::Error) -> &'static str {
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
-        match esdk::io::error_of(&e) {
-            Some(typed) if !matches!(typed, esdk::Error::Io(_)) => Self {
-                code: Self::CRYPTO,
-                message: format!("{typed}{}", hint(typed)),
-            },
-            _ => Self::io(e.to_string()),
+        // An adapter's typed error, possibly inside another adapter's I/O error.
+        let mut io = &e;
+        loop {
+            match esdk::io::error_of(io) {
+                Some(esdk::Error::Io(inner)) => io = inner,
+                Some(typed) => {
+                    return Self {
+                        code: Self::CRYPTO,
+                        message: format!("{typed}{}", hint(typed)),
+                        detail: logging::detail(typed),
+                    };
+                }
+                None => break,
+            }
         }
+        if let Some(b64) = io
+            .get_ref()
+            .and_then(|i| i.downcast_ref::<streams::Base64Error>())
+        {
+            return Self {
+                code: Self::CRYPTO,
+                message: b64.to_string(),
+                detail: None,
+            };
+        }
+        Self::io(e.to_string())
     }
 }
 
@@ -146,7 +182,10 @@ impl From<std::io::Error> for Failure {
     name = "esdk",
     version,
     about = "Encrypt and decrypt files, folders and pipes in the AWS Encryption SDK format",
-    after_help = "Exit status: 0 success; 1 a message could not be encrypted or decrypted \
+    after_help = "The official aws-encryption-cli's spellings work too: `esdk -e …`/`esdk -d …` \
+                  (or --encrypt, --decrypt, --decrypt-unsigned anywhere on the line), @FILE \
+                  argument files, its --commitment-policy and --algorithm names, -w key=ARN.\n\n\
+                  Exit status: 0 success; 1 a message could not be encrypted or decrypted \
                   (malformed, tampered, truncated, wrong key, refused); 2 usage (bad arguments, \
                   key file, output exists); 3 I/O error; 129/130/143 stopped by SIGHUP/SIGINT/SIGTERM \
                   (temporary outputs removed). Outputs that are not regular files (/dev/null, \
@@ -167,8 +206,10 @@ enum Command {
         output: PathBuf,
     },
     /// Encrypt a file, a folder (recursively) or standard input.
+    #[command(short_flag = 'e', long_flag = "encrypt")]
     Encrypt(EncryptArgs),
     /// Decrypt a file, a folder (recursively) or standard input.
+    #[command(short_flag = 'd', long_flag = "decrypt")]
     Decrypt(DecryptArgs),
 }
 
@@ -182,20 +223,26 @@ pub struct Common {
     #[arg(long, short)]
     pub output: String,
     /// Wrapping keys, one group per occurrence: `key=aes:PATH [namespace=NS] [name=NAME]`,
-    /// `key=rsa-public:PATH`/`key=rsa-private:PATH [padding=oaep-sha256|…]`, `key=kms:ARN`,
-    /// `discovery=true [region=R] [discovery-partition=P] [discovery-account=ID]`.
-    /// Several groups make a multi-keyring (the first generates the data key). Without `name=`,
-    /// an RSA key is named `rsa-sha256:` + the SHA-256 of its public key (a private key also
-    /// tries the former default name, `default`). Key files: regular files of at most 64 KiB.
-    #[arg(long = "wrapping-keys", short = 'w', num_args = 1.., required = true, action = clap::ArgAction::Append)]
+    /// `key=rsa-public:PATH`/`key=rsa-private:PATH [padding=oaep-sha256|…]`; AWS KMS
+    /// `key=ARN|alias/NAME|KEY_ID [region=R] [profile=P] [grant-token=T]` (`mrk-` keys are
+    /// MRK-aware), `discovery=true [region=R] [discovery-partition=P] [discovery-account=ID]`,
+    /// `key=kms-rsa:ARN [public-key=PEM]`; ECDH `key=ecdh:PRIV.pem recipient=PUB.pem`,
+    /// `key=ecdh-ephemeral:PUB.pem`, `key=ecdh-discovery:PRIV.pem`, `key=kms-ecdh:ARN
+    /// recipient=PUB.pem`, `key=kms-ecdh-discovery:ARN` [curve=p256|p384|p521]; hierarchical
+    /// `key=hierarchy:BRANCH_KEY_ID key-store-table=T key-store-kms-key=ARN [cache-ttl=S]`.
+    /// Several keys or groups make a multi-keyring (the first generates the data key). Without
+    /// `name=`, an RSA key is named `rsa-sha256:` + the SHA-256 of its public key (a private key
+    /// also tries the former default name, `default`). Key files: regular files of at most
+    /// 64 KiB.
+    #[arg(long = "wrapping-keys", short = 'w', num_args = 1.., required = true, action = ArgAction::Append)]
     pub wrapping_keys: Vec<String>,
     /// `--wrapping-keys` grouped by occurrence (filled from the matches after parsing).
     #[arg(skip)]
     pub key_groups: Vec<Vec<String>>,
-    /// Encryption context pair `key=value` (repeatable). On decrypt, each pair must be in the
-    /// message.
-    #[arg(long = "encryption-context", short = 'c', value_parser = parse_pair)]
-    pub encryption_context: Vec<(String, String)>,
+    /// Encryption context `key=value` pairs (one or more per occurrence). On decrypt, each pair
+    /// must be in the message, and a bare `key` must be present with any value.
+    #[arg(long = "encryption-context", short = 'c', num_args = 1.., action = ArgAction::Append, value_parser = compat::parse_context_entry)]
+    pub encryption_context: Vec<(String, Option<String>)>,
     /// Commitment policy.
     #[arg(long, value_enum, default_value_t = Policy::RequireEncryptRequireDecrypt)]
     pub commitment_policy: Policy,
@@ -203,35 +250,78 @@ pub struct Common {
     /// key-unwrapping work a message can ask for; 65535 lifts the limit).
     #[arg(long)]
     pub max_encrypted_data_keys: Option<u16>,
+    /// Encrypt: refuse a plaintext longer than this many bytes (and tell the keyrings and the
+    /// cache the bound). Decrypt: refuse a frame length, or a non-framed body, above it.
+    #[arg(long, value_name = "BYTES")]
+    pub max_length: Option<u64>,
     /// Write one JSON line per processed file to this file (appended) or `-` (standard output).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "suppress_metadata")]
     pub metadata_output: Option<String>,
+    /// No metadata (the default; the official CLI needs this or --metadata-output).
+    #[arg(long, short = 'S')]
+    pub suppress_metadata: bool,
+    /// Truncate the --metadata-output file instead of appending to it.
+    #[arg(long, requires = "metadata_output")]
+    pub overwrite_metadata: bool,
     /// Replace existing output files.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["no_overwrite", "interactive"])]
     pub overwrite: bool,
+    /// Skip (with a warning) inputs whose output file exists, instead of failing.
+    #[arg(long, conflicts_with = "interactive")]
+    pub no_overwrite: bool,
+    /// Ask on standard error before replacing an existing output file (answer y on standard
+    /// input; anything else skips the file).
+    #[arg(long)]
+    pub interactive: bool,
+    /// Base64-encode the output.
+    #[arg(long)]
+    pub encode: bool,
+    /// Base64-decode the input (whitespace and line breaks are ignored).
+    #[arg(long)]
+    pub decode: bool,
+    /// Cache data keys across messages: `capacity=N max_age=SECONDS
+    /// [max_messages_encrypted=N] [max_bytes_encrypted=N]` (encrypt caches only inputs of
+    /// known length: files, or standard input with --max-length).
+    #[arg(long, num_args = 1.., value_name = "SETTING")]
+    pub caching: Option<Vec<String>>,
     /// Suffix added to (encrypt) or removed from (decrypt) file names in folders and when the
-    /// output is an existing folder.
-    #[arg(long, default_value = ".encrypted")]
+    /// output is an existing folder (`--suffix` alone: none).
+    #[arg(long, num_args = 0..=1, default_value = ".encrypted", default_missing_value = "")]
     pub suffix: String,
-    /// No progress bar (it is shown only when stderr is a terminal anyway).
+    /// Folders are always processed recursively; accepted for the official CLI's sake.
+    #[arg(short = 'r', short_alias = 'R', long = "recursive")]
+    pub recursive: bool,
+    /// No progress bar (it is shown only when stderr is a terminal anyway), and no warnings.
     #[arg(long, short)]
     pub quiet: bool,
+    /// More logs on stderr: -v info, -vv debug, -vvv and -vvvv add the AWS SDK's.
+    #[arg(short = 'v', action = ArgAction::Count)]
+    pub verbose: u8,
     /// AWS KMS endpoint URL (default: the AWS SDK's, or AWS_ENDPOINT_URL).
     #[arg(long)]
     pub kms_endpoint: Option<String>,
+    /// Amazon DynamoDB endpoint URL for branch key stores (default: the AWS SDK's, or
+    /// AWS_ENDPOINT_URL).
+    #[arg(long)]
+    pub dynamodb_endpoint: Option<String>,
 }
 
 #[derive(Debug, Args)]
 struct EncryptArgs {
     #[command(flatten)]
     common: Common,
-    /// Algorithm suite: a name such as AES_256_GCM_HKDF_SHA512_COMMIT_KEY or an id such as
-    /// 0x0478 (default: the policy's default, 0x0578).
-    #[arg(long, value_parser = parse_suite)]
+    /// Algorithm suite: the official CLI's names (AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+    /// AES_256_GCM_IV12_TAG16, …), esdk's (…_NO_KDF) or an id such as 0x0478 (default: the
+    /// policy's default, 0x0578).
+    #[arg(long, value_parser = compat::parse_suite)]
     algorithm: Option<esdk::AlgorithmSuite>,
     /// Plaintext bytes per frame.
     #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
     frame_length: u32,
+    /// Accepted for the official CLI's sake: encrypted files are always written whole or not
+    /// at all.
+    #[arg(short = 'b', long = "buffer")]
+    buffer: bool,
 }
 
 #[derive(Debug, Args)]
@@ -240,10 +330,10 @@ struct DecryptArgs {
     common: Common,
     /// Release no plaintext until the whole message, signature included, has verified
     /// (plaintext beyond 64 MiB is held in an encrypted temporary file).
-    #[arg(long, conflicts_with = "unsigned_only")]
+    #[arg(short = 'b', long, conflicts_with = "unsigned_only")]
     buffer: bool,
     /// Refuse signed messages (before reading their body).
-    #[arg(long)]
+    #[arg(long, alias = "decrypt-unsigned")]
     unsigned_only: bool,
     /// Refuse messages whose frame length is above this many bytes, before reading a frame (a
     /// frame is held whole until its tag is checked).
@@ -255,15 +345,26 @@ struct DecryptArgs {
     max_body_length: u64,
 }
 
-/// `--commitment-policy` values.
+/// `--commitment-policy` values: the official CLI's spellings, and esdk's upper-case ones.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-#[clap(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Policy {
     /// Encrypt with committing suites; decrypt only committed messages (default).
+    #[value(
+        name = "require-encrypt-require-decrypt",
+        alias = "REQUIRE_ENCRYPT_REQUIRE_DECRYPT"
+    )]
     RequireEncryptRequireDecrypt,
     /// Encrypt with committing suites; decrypt anything.
+    #[value(
+        name = "require-encrypt-allow-decrypt",
+        alias = "REQUIRE_ENCRYPT_ALLOW_DECRYPT"
+    )]
     RequireEncryptAllowDecrypt,
     /// Encrypt with non-committing suites; decrypt anything.
+    #[value(
+        name = "forbid-encrypt-allow-decrypt",
+        alias = "FORBID_ENCRYPT_ALLOW_DECRYPT"
+    )]
     ForbidEncryptAllowDecrypt,
 }
 
@@ -277,36 +378,21 @@ impl From<Policy> for esdk::CommitmentPolicy {
     }
 }
 
-fn parse_pair(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-        _ => Err(format!("expected key=value, got {s:?}")),
-    }
-}
-
-fn parse_suite(s: &str) -> Result<esdk::AlgorithmSuite, String> {
-    let by_id = s
-        .strip_prefix("0x")
-        .or_else(|| s.strip_prefix("0X"))
-        .and_then(|hex| u16::from_str_radix(hex, 16).ok())
-        .and_then(|id| esdk::AlgorithmSuite::from_id(id).ok());
-    by_id
-        .or_else(|| {
-            esdk::AlgorithmSuite::ALL
-                .into_iter()
-                .find(|suite| format!("{suite:?}").eq_ignore_ascii_case(s))
-        })
-        .ok_or_else(|| {
-            let names: Vec<String> = esdk::AlgorithmSuite::ALL
-                .iter()
-                .map(|s| format!("{s:?}"))
-                .collect();
-            format!("unknown suite {s:?}; one of: {}", names.join(", "))
-        })
-}
-
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    let program = if args.is_empty() {
+        OsString::from("esdk")
+    } else {
+        args.remove(0)
+    };
+    let args = match argfile::expand(args).and_then(compat::mode_flags_to_subcommand) {
+        Ok(a) => a,
+        Err(f) => {
+            eprintln!("esdk: error: {}", f.message);
+            return ExitCode::from(f.code);
+        }
+    };
+    let matches = Cli::command().get_matches_from(std::iter::once(program).chain(args));
     let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
@@ -322,6 +408,12 @@ fn main() -> ExitCode {
             Command::Keygen { .. } => {}
         }
     }
+    let (verbosity, quiet) = match &cli.command {
+        Command::Encrypt(a) => (a.common.verbose, a.common.quiet),
+        Command::Decrypt(a) => (a.common.verbose, a.common.quiet),
+        Command::Keygen { .. } => (0, false),
+    };
+    logging::init(verbosity, quiet);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -343,6 +435,7 @@ fn main() -> ExitCode {
             (number, name) = signals.recv() => Err(Failure {
                 code: Failure::SIGNALED.saturating_add(u8::try_from(number).unwrap_or(0)),
                 message: format!("interrupted by {name}; temporary outputs were removed"),
+                detail: None,
             }),
             // Dropping `work` removes any temporary output: nothing is left under a final name.
             r = work(cli.command) => r,
@@ -355,6 +448,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             eprintln!("esdk: error: {}", f.message);
+            if let Some(detail) = &f.detail {
+                tracing::info!("cause of the error: {detail}");
+            }
             ExitCode::from(f.code)
         }
     }
@@ -364,6 +460,9 @@ async fn work(command: Command) -> Result<(), Failure> {
     match command {
         Command::Keygen { output } => run::keygen(&output),
         Command::Encrypt(a) => {
+            if a.buffer {
+                tracing::debug!("-b/--buffer: encrypted files are always written whole anyway");
+            }
             let frame = esdk::FrameLength::new(a.frame_length)
                 .ok_or_else(|| Failure::usage("--frame-length must be at least 1"))?;
             run::run(

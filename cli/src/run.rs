@@ -6,21 +6,21 @@ use std::fs;
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use base64::Engine as _;
 use esdk::io::{DecryptOptions, DecryptingReader, EncryptingReader, Release};
 use esdk::{
-    AlgorithmSuite, Client, EncryptOptions, EncryptionContext, FrameLength, Keyring,
-    MaterialsSource, MessageHeader,
+    AlgorithmSuite, Client, EncryptOptions, EncryptionContext, FrameLength, MaterialsSource,
+    MessageHeader,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use zeroize::Zeroizing;
 
-use crate::keys::{self, Purpose};
+use crate::keys::Purpose;
+use crate::metadata::{self, Record};
 use crate::output::{self, Sink};
+use crate::streams::{DecodeReader, EncodeReader, Limited};
 use crate::{Common, Failure};
 
 /// `--max-frame-length` by default: 1 MiB, above the frame lengths the ESDKs write (4 KiB by
@@ -84,14 +84,16 @@ struct Job {
     source: MaterialsSource,
     mode: Mode,
     context: EncryptionContext,
+    /// `-c KEY` on decrypt: keys the message's context must have, with any value.
+    required_keys: Vec<String>,
     overwrite: bool,
+    no_overwrite: bool,
+    interactive: bool,
+    encode: bool,
+    decode: bool,
+    max_length: Option<u64>,
     quiet: bool,
-    metadata: Option<Metadata>,
-}
-
-enum Metadata {
-    Stdout,
-    File(fs::File),
+    metadata: Option<metadata::Sink>,
 }
 
 /// `esdk encrypt` / `esdk decrypt`.
@@ -100,10 +102,8 @@ pub async fn run(common: &Common, mode: Mode) -> Result<(), Failure> {
         Mode::Encrypt { .. } => Purpose::Encrypt,
         Mode::Decrypt { .. } => Purpose::Decrypt,
     };
-    if common.suffix.is_empty() || common.suffix.contains('/') {
-        return Err(Failure::usage(
-            "--suffix must be non-empty and contain no '/'",
-        ));
+    if common.suffix.contains('/') {
+        return Err(Failure::usage("--suffix must contain no '/'"));
     }
     let stdout_used = common.output == "-";
     if stdout_used && common.metadata_output.as_deref() == Some("-") {
@@ -111,50 +111,33 @@ pub async fn run(common: &Common, mode: Mode) -> Result<(), Failure> {
             "--output - and --metadata-output - cannot both use standard output",
         ));
     }
-    let keyring: Arc<dyn Keyring> =
-        keys::keyring(&common.key_groups, purpose, common.kms_endpoint.as_deref()).await?;
-    let max_keys = common
-        .max_encrypted_data_keys
-        .unwrap_or(DEFAULT_MAX_ENCRYPTED_DATA_KEYS);
-    if max_keys == 0 {
+    if common.interactive && common.input == "-" {
         return Err(Failure::usage(
-            "--max-encrypted-data-keys must be at least 1",
+            "--interactive reads its answers from standard input, which --input - uses",
         ));
     }
-    let mut limits = esdk::Limits::new().max_encrypted_data_keys(max_keys);
-    if let Mode::Decrypt {
-        max_frame_length,
-        max_body_length,
-        ..
-    } = mode
-    {
-        if max_frame_length == 0 {
-            return Err(Failure::usage("--max-frame-length must be at least 1"));
-        }
-        limits = limits
-            .max_frame_length(max_frame_length)
-            .max_body_len(max_body_length);
-    }
-    let builder = Client::builder()
-        .commitment_policy(common.commitment_policy.into())
-        .limits(limits);
+    let crate::setup::Setup {
+        client,
+        source,
+        context,
+        required_keys,
+    } = crate::setup::setup(common, purpose, mode).await?;
     let metadata = match common.metadata_output.as_deref() {
         None => None,
-        Some("-") => Some(Metadata::Stdout),
-        Some(path) => Some(Metadata::File(
-            fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| Failure::io(format!("cannot open metadata file {path}: {e}")))?,
-        )),
+        Some(target) => Some(metadata::Sink::open(target, common.overwrite_metadata)?),
     };
     let mut job = Job {
-        client: builder.build(),
-        source: MaterialsSource::from(keyring),
+        client,
+        source,
         mode,
-        context: common.encryption_context.iter().cloned().collect(),
+        context,
+        required_keys,
         overwrite: common.overwrite,
+        no_overwrite: common.no_overwrite,
+        interactive: common.interactive,
+        encode: common.encode,
+        decode: common.decode,
+        max_length: common.max_length,
         quiet: common.quiet,
         metadata,
     };
@@ -400,9 +383,28 @@ impl Job {
                 "{shown_in}: the output is the input itself"
             )));
         }
+        let mut replace = self.overwrite;
         if let Some(o) = output {
-            output::check(o, self.overwrite)?;
+            // An existing regular file: --no-overwrite skips it, --interactive asks.
+            if !replace
+                && output::check(o, false).is_err()
+                && fs::symlink_metadata(o).is_ok_and(|m| m.is_file())
+            {
+                if !self.replace_existing(&shown_out)? {
+                    tracing::warn!("skipping {shown_in}: its output {shown_out} exists");
+                    return Ok(());
+                }
+                replace = true;
+            }
+            output::check(o, replace)?;
         }
+        tracing::info!(
+            "{}ing {shown_in} to {shown_out}",
+            match self.mode {
+                Mode::Encrypt { .. } => "encrypt",
+                Mode::Decrypt { .. } => "decrypt",
+            }
+        );
         let reader: BoxRead = match input {
             None => Box::pin(tokio::io::stdin()),
             Some(p) => Box::pin(
@@ -415,6 +417,21 @@ impl Job {
             Some(p) => fs::metadata(p).ok().map(|m| m.len()),
             None => None,
         };
+        // The plaintext length, when known (the spec's `maxPlaintextLength`: the known length,
+        // else the caller's bound), checked against --max-length before any key is used.
+        let plaintext_len = match self.mode {
+            Mode::Encrypt { .. } if !self.decode => len,
+            _ => None,
+        };
+        if let (Mode::Encrypt { .. }, Some(max), Some(n)) =
+            (self.mode, self.max_length, plaintext_len)
+            && n > max
+        {
+            return Err(Failure::from(esdk::Error::Limit(
+                esdk::error::LimitError::PlaintextTooLarge(max),
+            ))
+            .context(format!("{shown_in} ({n} bytes, --max-length {max})")));
+        }
         let reader = Counting {
             inner: reader,
             count: 0,
@@ -424,7 +441,7 @@ impl Job {
         let outcome = match output {
             None => {
                 let mut stdout = tokio::io::stdout();
-                let r = self.transform(reader, &mut stdout).await;
+                let r = self.transform(reader, plaintext_len, &mut stdout).await;
                 let flushed = stdout.flush().await;
                 let o = r?;
                 flushed.map_err(|e| Failure::io(format!("standard output: {e}")))?;
@@ -433,24 +450,47 @@ impl Job {
             Some(target) => {
                 // A temporary file renamed into place, or a device, FIFO or socket written
                 // directly; dropped on every failure path, which removes a temporary file.
-                let mut sink = Sink::open(target, self.overwrite).await?;
+                let mut sink = Sink::open(target, replace).await?;
                 let o = self
-                    .transform(reader, sink.writer())
+                    .transform(reader, plaintext_len, sink.writer())
                     .await
                     .map_err(|f| f.context(&shown_in))?;
                 sink.finish().await?;
                 o
             }
         };
-        self.report(&shown_in, &shown_out, &outcome)
+        let input = metadata::shown_path(input, "<stdin>");
+        let output = metadata::shown_path(output, "<stdout>");
+        self.report(&input, &output, &outcome)
+    }
+
+    /// Whether to replace an existing output: never with `--no-overwrite`, the user's answer
+    /// with `--interactive`, otherwise a usage error.
+    fn replace_existing(&self, shown_out: &str) -> Result<bool, Failure> {
+        if self.no_overwrite {
+            return Ok(false);
+        }
+        if !self.interactive {
+            return Err(Failure::usage(format!(
+                "{shown_out} exists; pass --overwrite to replace it"
+            )));
+        }
+        eprint!("Overwrite existing output file \"{shown_out}\" with new contents? [y/N]: ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| Failure::io(format!("cannot read the answer: {e}")))?;
+        Ok(answer.trim_start().starts_with(['y', 'Y']))
     }
 
     async fn transform<W: AsyncWrite + Unpin + ?Sized>(
         &self,
         mut reader: Counting<BoxRead>,
+        plaintext_len: Option<u64>,
         out: &mut W,
     ) -> Result<Outcome, Failure> {
-        let result = self.transform_inner(&mut reader, out).await;
+        let result = self.transform_inner(&mut reader, plaintext_len, out).await;
         if let Some(bar) = reader.progress.take() {
             bar.finish_and_clear();
         }
@@ -460,22 +500,34 @@ impl Job {
     async fn transform_inner<W: AsyncWrite + Unpin + ?Sized>(
         &self,
         reader: &mut Counting<BoxRead>,
+        plaintext_len: Option<u64>,
         out: &mut W,
     ) -> Result<Outcome, Failure> {
+        let mut input: Pin<Box<dyn AsyncRead + Send + '_>> = Box::pin(&mut *reader);
+        if self.decode {
+            input = Box::pin(DecodeReader::new(input));
+        }
         match self.mode {
             Mode::Encrypt { suite, frame } => {
+                if let Some(max) = self.max_length {
+                    input = Box::pin(Limited::new(input, max));
+                }
                 let options = EncryptOptions {
                     encryption_context: self.context.clone(),
                     algorithm_suite: suite,
                     frame_length: frame,
-                    plaintext_length: None,
+                    plaintext_length: plaintext_len.or(self.max_length),
                 };
                 let mut enc =
-                    EncryptingReader::new(&self.client, &self.source, &mut *reader, &options)
-                        .await?;
+                    EncryptingReader::new(&self.client, &self.source, &mut input, &options).await?;
                 let header = enc.header().clone();
-                let bytes_out = tokio::io::copy(&mut enc, out).await?;
+                let bytes_out = if self.encode {
+                    tokio::io::copy(&mut EncodeReader::new(&mut enc), out).await?
+                } else {
+                    tokio::io::copy(&mut enc, out).await?
+                };
                 drop(enc);
+                drop(input);
                 Ok(Outcome {
                     context: header.encryption_context().clone(),
                     header,
@@ -489,12 +541,24 @@ impl Job {
                     options.encryption_context = Some(self.context.clone());
                 }
                 let mut dec =
-                    DecryptingReader::new(&self.client, &self.source, &mut *reader, &options)
-                        .await?;
+                    DecryptingReader::new(&self.client, &self.source, &mut input, &options).await?;
                 let header = dec.header().clone();
                 let context = dec.encryption_context().clone();
-                let bytes_out = tokio::io::copy(&mut dec, out).await?;
+                if let Some(missing) = self.required_keys.iter().find(|k| !context.contains_key(k))
+                {
+                    return Err(Failure::from(esdk::Error::Policy(
+                        esdk::error::PolicyError::MissingRequiredEncryptionContextKey(
+                            missing.clone(),
+                        ),
+                    )));
+                }
+                let bytes_out = if self.encode {
+                    tokio::io::copy(&mut EncodeReader::new(&mut dec), out).await?
+                } else {
+                    tokio::io::copy(&mut dec, out).await?
+                };
                 drop(dec);
+                drop(input);
                 Ok(Outcome {
                     header,
                     context,
@@ -509,45 +573,23 @@ impl Job {
         let Some(sink) = self.metadata.as_mut() else {
             return Ok(());
         };
-        let suite = o.header.algorithm_suite();
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let keys: Vec<serde_json::Value> = o
-            .header
-            .encrypted_data_keys()
-            .iter()
-            .map(|edk| {
-                serde_json::json!({
-                    "provider_id": edk.provider_id(),
-                    "provider_info": b64.encode(edk.provider_info()),
-                })
-            })
-            .collect();
-        let context: serde_json::Map<String, serde_json::Value> = o
-            .context
-            .iter()
-            .map(|(k, v)| (k.to_owned(), serde_json::Value::from(v)))
-            .collect();
-        let line = serde_json::json!({
-            "mode": match self.mode { Mode::Encrypt { .. } => "encrypt", Mode::Decrypt { .. } => "decrypt" },
-            "input": input,
-            "output": output,
-            "algorithm_suite": format!("{suite:?}"),
-            "algorithm_suite_id": format!("0x{:04X}", suite.id()),
-            "message_id": b64.encode(o.header.message_id()),
-            "frame_length": o.header.frame_length(),
-            "encryption_context": context,
-            "encrypted_data_keys": keys,
-            "bytes_in": o.bytes_in,
-            "bytes_out": o.bytes_out,
-        });
-        let text = format!("{line}\n");
-        let written = match sink {
-            Metadata::Stdout => {
-                let mut s = std::io::stdout().lock();
-                s.write_all(text.as_bytes()).and_then(|()| s.flush())
-            }
-            Metadata::File(f) => f.write_all(text.as_bytes()),
+        let mode = match self.mode {
+            Mode::Encrypt { .. } => "encrypt",
+            Mode::Decrypt {
+                release: Release::UnsignedOnly,
+                ..
+            } => "decrypt-unsigned",
+            Mode::Decrypt { .. } => "decrypt",
         };
-        written.map_err(|e| Failure::io(format!("cannot write metadata: {e}")))
+        let record = Record {
+            mode,
+            input,
+            output,
+            header: &o.header,
+            context: &o.context,
+            bytes_in: o.bytes_in,
+            bytes_out: o.bytes_out,
+        };
+        sink.write(&record.to_json())
     }
 }

@@ -95,6 +95,11 @@ impl MessageHeader {
         self.frame_length
     }
 
+    /// The key commitment value of a message format v2 header (32 bytes); `None` in v1.
+    pub fn commitment_key(&self) -> Option<&[u8]> {
+        self.commitment.as_ref().map(|c| &c[..])
+    }
+
     /// The length of the header authentication that follows the header body.
     pub(crate) fn auth_len(&self) -> usize {
         match self.version() {

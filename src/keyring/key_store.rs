@@ -427,14 +427,14 @@ impl DynamoDbKeyStore {
                         .attribute_name(name)
                         .key_type(ty)
                         .build()
-                        .map_err(|e| ddb_error("CreateTable", &self.table_name, e))
+                        .map_err(|e| ddb_build_error("CreateTable", &self.table_name, e))
                 };
                 let attr = |name: &str| {
                     AttributeDefinition::builder()
                         .attribute_name(name)
                         .attribute_type(ScalarAttributeType::S)
                         .build()
-                        .map_err(|e| ddb_error("CreateTable", &self.table_name, e))
+                        .map_err(|e| ddb_build_error("CreateTable", &self.table_name, e))
                 };
                 let out = self
                     .ddb
@@ -728,7 +728,7 @@ impl DynamoDbKeyStore {
             }
             let put = put
                 .build()
-                .map_err(|e| ddb_error(operation, branch_key_id, e))?;
+                .map_err(|e| ddb_build_error(operation, branch_key_id, e))?;
             request = request.transact_items(TransactWriteItem::builder().put(put).build());
         }
         request
@@ -1071,9 +1071,9 @@ fn format_timestamp(secs: u64, micros: u32) -> String {
 
 fn ddb_error<E>(operation: &str, what: &str, err: E) -> Error
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string();
+    let detail = crate::keyring::aws_kms::sdk_error_summary(&err);
     KeyringError::Service {
         key_id: what.to_owned(),
         message: format!("DynamoDB {operation} failed: {detail}"),
@@ -1082,11 +1082,21 @@ where
     .into()
 }
 
+/// A DynamoDB request that could not be built (a missing required field).
+fn ddb_build_error(operation: &str, what: &str, err: aws_sdk_dynamodb::error::BuildError) -> Error {
+    KeyringError::Service {
+        key_id: what.to_owned(),
+        message: format!("DynamoDB {operation} request invalid: {err}"),
+        source: Some(std::sync::Arc::new(err)),
+    }
+    .into()
+}
+
 fn kms_error<E>(operation: &str, key_id: &str, err: E) -> Error
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let detail = aws_sdk_kms::error::DisplayErrorContext(&err).to_string();
+    let detail = crate::keyring::aws_kms::sdk_error_summary(&err);
     KeyringError::Service {
         key_id: key_id.to_owned(),
         message: format!("KMS {operation} failed: {detail}"),

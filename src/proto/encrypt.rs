@@ -205,6 +205,23 @@ impl Encryptor {
         Ok(())
     }
 
+    /// Test support: like [`update`](Self::update), but a plaintext that ends on a frame
+    /// boundary keeps its last frame back, so that [`finish`](Self::finish) writes it as a
+    /// *full* final frame: the other form the specification allows, which other writers may
+    /// send and every decrypt path must accept.
+    #[cfg(test)]
+    pub(crate) fn update_full_final(&mut self, plaintext: &[u8], out: &mut BytesMut) -> Result<()> {
+        let f = self.frame_length;
+        if plaintext.is_empty() || !self.pending.is_empty() || plaintext.len() % f != 0 {
+            return self.update(plaintext, out);
+        }
+        let (head, last) = plaintext.split_at(plaintext.len() - f);
+        self.update(head, out)?;
+        self.take_plaintext(f)?;
+        self.pending.extend_from_slice(last);
+        Ok(())
+    }
+
     /// Writes the final frame and, for signing suites, the footer. The message is then complete.
     ///
     /// # Errors

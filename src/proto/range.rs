@@ -360,9 +360,10 @@ mod tests {
         let pt: Vec<u8> = (0..len).map(|i| (i * 7 + 1) as u8).collect();
         let mut enc = futures::executor::block_on(client.encryptor(&keys, &options)).unwrap();
         let mut out = BytesMut::new();
-        enc.update(&pt, &mut out).unwrap();
         if empty_final {
-            enc.seal_held_frame(&mut out).unwrap();
+            enc.update(&pt, &mut out).unwrap();
+        } else {
+            enc.update_full_final(&pt, &mut out).unwrap();
         }
         enc.finish(&mut out).unwrap();
         (pt, out.to_vec(), keys)

@@ -12,8 +12,8 @@
 use std::path::{Path, PathBuf};
 
 use esdk::io::{DecryptOptions, Release};
-use esdk_test_vectors::{Build, Case, cases_in};
 use esdk::{AlgorithmSuite, Client, CommitmentPolicy, EncryptOptions, FrameLength};
+use esdk_test_vectors::{Build, Case, cases_in};
 
 use crate::drive::{self, Chunking, Dec, Enc};
 use crate::mock::block_on;

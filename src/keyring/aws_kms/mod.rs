@@ -100,12 +100,38 @@ fn tokens(grant_tokens: &[String]) -> Option<Vec<String>> {
     (!grant_tokens.is_empty()).then(|| grant_tokens.to_vec())
 }
 
+/// One line for a failed AWS SDK call: the service's error code and message when the service
+/// answered, else the chain of causes (connection refused, timeout, …). Never the SDK's debug
+/// structure with the HTTP response: that stays reachable as the error's source.
+pub(crate) fn sdk_error_summary<E>(err: &E) -> String
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error,
+{
+    match (err.code(), err.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        (None, Some(message)) => message.to_owned(),
+        (None, None) => {
+            let mut parts = vec![err.to_string()];
+            let mut next = err.source();
+            while let Some(e) = next {
+                let s = e.to_string();
+                if !parts.iter().any(|p| p.contains(&s)) {
+                    parts.push(s);
+                }
+                next = e.source();
+            }
+            parts.join(": ")
+        }
+    }
+}
+
 /// A failed KMS call, keeping the SDK's error as the source.
 fn service_error<E>(operation: &str, key_id: &str, err: E) -> Error
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let detail = aws_sdk_kms::error::DisplayErrorContext(&err).to_string();
+    let detail = sdk_error_summary(&err);
     KeyringError::Service {
         key_id: key_id.to_owned(),
         message: format!("{operation} failed: {detail}"),

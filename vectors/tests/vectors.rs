@@ -10,7 +10,7 @@ use std::process::Command;
 fn vectors_root() -> PathBuf {
     std::env::var_os("ESDK_VECTORS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"))
 }
 
 #[test]
