@@ -170,7 +170,9 @@ fn ranges_past_the_end_behave_like_http() {
     assert_eq!(read(&mut r).unwrap(), pt[990..]);
     assert_eq!(r.set_range(1000..1001), None);
     assert_eq!(r.set_range(5000..), None);
-    assert_eq!(r.set_range(10..5), None);
+    #[allow(clippy::reversed_empty_ranges)] // a reversed range is what is being refused
+    let reversed = 10..5;
+    assert_eq!(r.set_range(reversed), None);
     assert_eq!(r.set_range(..=9), Some(0..10));
     assert_eq!(read(&mut r).unwrap(), pt[..10]);
     assert_eq!(r.suffix(0), None);

@@ -251,10 +251,10 @@ impl<R> RangeReader<R> {
 impl<R: AsyncRead + AsyncSeek + Unpin> RangeReader<R> {
     /// The plaintext of `span`, reading and opening it if it is not the cached frame.
     fn poll_frame(&mut self, cx: &mut Context<'_>, span: &FrameSpan) -> Poll<Result<Bytes>> {
-        if let Some((i, b)) = &self.cached {
-            if *i == span.index {
-                return Poll::Ready(Ok(b.clone()));
-            }
+        if let Some((i, b)) = &self.cached
+            && *i == span.index
+        {
+            return Poll::Ready(Ok(b.clone()));
         }
         loop {
             if self.seeking {

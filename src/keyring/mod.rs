@@ -201,17 +201,14 @@ where
             failures.push(stopped(b));
             break;
         }
-        match unwrap(candidate).await {
-            Some(result) => {
-                if let Some(b) = budget {
-                    b.take();
-                }
-                match result {
-                    Ok(key) => return Ok(key),
-                    Err(e) => failures.push(e),
-                }
+        if let Some(result) = unwrap(candidate).await {
+            if let Some(b) = budget {
+                b.take();
             }
-            None => {}
+            match result {
+                Ok(key) => return Ok(key),
+                Err(e) => failures.push(e),
+            }
         }
     }
     Err(failures)

@@ -212,7 +212,7 @@ impl Encryptor {
     #[cfg(test)]
     pub(crate) fn update_full_final(&mut self, plaintext: &[u8], out: &mut BytesMut) -> Result<()> {
         let f = self.frame_length;
-        if plaintext.is_empty() || !self.pending.is_empty() || plaintext.len() % f != 0 {
+        if plaintext.is_empty() || !self.pending.is_empty() || !plaintext.len().is_multiple_of(f) {
             return self.update(plaintext, out);
         }
         let (head, last) = plaintext.split_at(plaintext.len() - f);
