@@ -6,7 +6,6 @@
 #[path = "fuzz/src/lib.rs"]
 mod fuzz;
 
-#[allow(dead_code)]
 mod common;
 
 use std::io;

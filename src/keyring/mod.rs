@@ -201,17 +201,15 @@ where
             failures.push(stopped(b));
             break;
         }
-        match unwrap(candidate).await {
-            Some(result) => {
-                if let Some(b) = budget {
-                    b.take();
-                }
-                match result {
-                    Ok(key) => return Ok(key),
-                    Err(e) => failures.push(e),
-                }
+        // `None`: not for this keyring, not an attempt.
+        if let Some(result) = unwrap(candidate).await {
+            if let Some(b) = budget {
+                b.take();
             }
-            None => {}
+            match result {
+                Ok(key) => return Ok(key),
+                Err(e) => failures.push(e),
+            }
         }
     }
     Err(failures)
