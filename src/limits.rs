@@ -18,7 +18,7 @@ pub const DEFAULT_MAX_HEADER_LEN: usize = 4 << 20;
 ///
 /// | limit | default | why |
 /// |---|---|---|
-/// | `max_encrypted_data_keys` | none (the format's 65535); **set one** | each data key may cost an RSA decryption (milliseconds) or a key-service call; the spec leaves the number to the caller. A keyring gives up after that many attempts too. Set it to the most recipients your writers use (a handful, typically) |
+/// | `max_encrypted_data_keys` | none (the format's 65535); **set one** | each data key may cost an RSA decryption (milliseconds) or a key-service call; the spec leaves the number to the caller. A keyring gives up after that many attempts too. Set it to the most recipients your writers use: 10 covers most services |
 /// | `max_encryption_context_len` | 65535 (the format's maximum) | the serialized context is parsed into a map; lower it to bound that work |
 /// | `max_header_len` | 4 MiB | a header that large means thousands of data keys; it is buffered whole before its tag can be checked |
 /// | `max_frame_length` | 4 MiB | a frame is buffered whole before its tag is checked: a header that declares 1 GiB frames would otherwise make a decryptor hold 1 GiB of whatever follows |

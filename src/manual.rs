@@ -61,7 +61,7 @@
 //! | [`max_body_len`](crate::Limits::max_body_len) (4 MiB) | the same with a non-framed body (written only by legacy SDKs), which the format lets declare 64 GiB |
 //! | [`max_header_len`](crate::Limits::max_header_len) (4 MiB) | a header is held whole until its tag verifies |
 //! | [`max_encryption_context_len`](crate::Limits::max_encryption_context_len) (65535) | the stored context is parsed into a map |
-//! | [`max_encrypted_data_keys`](crate::Limits::max_encrypted_data_keys) (none; **set it**) | work per message: each encrypted data key may cost an RSA decryption (about 3 ms; a 4 MiB header holds some 15,000) or a key-service call. A message with more is refused before any key is read, and the keyrings working on one message (children of a multi-keyring included) stop after that many attempts in all. Set it to the most recipients your writers use; the format allows 65535 |
+//! | [`max_encrypted_data_keys`](crate::Limits::max_encrypted_data_keys) (none; **set it**) | work per message: each encrypted data key may cost an RSA decryption (about 3 ms; a 4 MiB header holds some 15,000) or a key-service call. A message with more is refused before any key is read, and the keyrings working on one message (children of a multi-keyring included) stop after that many attempts in all. Set it to the most recipients your writers use (10 covers most services: `Client::builder().max_encrypted_data_keys(10)`); the format allows 65535 |
 //!
 //! Besides the limits:
 //!

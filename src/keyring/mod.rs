@@ -201,6 +201,7 @@ where
             failures.push(stopped(b));
             break;
         }
+        // `None`: not for this keyring, not an attempt.
         if let Some(result) = unwrap(candidate).await {
             if let Some(b) = budget {
                 b.take();
