@@ -68,7 +68,7 @@ use crate::suite::TAG_LEN;
 ///
 /// This fits errors about a message the *client* sent. When the service decrypts its own
 /// stored object and that fails to authenticate, the fault is the server's storage, not the
-/// request: answer `500` (or `502`) for [`ErrorKind::Authentication`] there.
+/// request: use [`stored_object_status`] there.
 pub fn status_code(error: &Error) -> StatusCode {
     match error.kind() {
         ErrorKind::Input => StatusCode::BAD_REQUEST,
@@ -77,6 +77,17 @@ pub fn status_code(error: &Error) -> StatusCode {
         ErrorKind::Policy => StatusCode::FORBIDDEN,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The HTTP status for `error` when the service was decrypting **its own stored data** (an
+/// object it wrote earlier), not a message the client sent: a message that is malformed, cut
+/// short or fails to authenticate is then the store's fault (`500 Internal Server Error`); every
+/// other kind maps as in [`status_code`].
+pub fn stored_object_status(error: &Error) -> StatusCode {
+    match error.kind() {
+        ErrorKind::Input | ErrorKind::Authentication => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => status_code(error),
     }
 }
 
@@ -249,11 +260,24 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     /// Obtains encryption materials from `source` and returns the body of the message that
-    /// encrypts `inner`.
+    /// encrypts `inner`, with the client's suite and frame length and no encryption context
+    /// (see [`with_options`](Self::with_options)).
     ///
     /// # Errors
     /// A policy refusal or a keyring failure, before any byte.
     pub async fn new(
+        client: &Client,
+        source: impl Into<MaterialsSource>,
+        inner: B,
+    ) -> Result<Self> {
+        Self::with_options(client, source, inner, &EncryptOptions::default()).await
+    }
+
+    /// As [`new`](Self::new), with `options` (encryption context, suite, frame length).
+    ///
+    /// # Errors
+    /// A policy refusal or a keyring failure, before any byte.
+    pub async fn with_options(
         client: &Client,
         source: impl Into<MaterialsSource>,
         inner: B,

@@ -4,20 +4,45 @@
 //! ESDKs (Python, Java, C, JavaScript, .NET, Rust `aws-esdk`), and is built for tokio services.
 //!
 //! ```text
-//!             ┌────────────── async, at header time ──────────────┐
-//! plaintext ─►│ Client ─► CMM ─► Keyring(s)  (materials: data key) │
-//!             └──────────────────────┬─────────────────────────────┘
-//!                                    ▼
-//!             Encryptor (sans-IO: bytes in, message bytes out) ─► ciphertext
-//! ciphertext ─► Decryptor (sans-IO: bytes in, events out) ─► Header ─► materials ─► Plaintext… ─► Done
+//!              ┌─────────────── async, once per message, at header time ───────────────┐
+//!              │  Client ─► CMM ─► Keyring(s)       (materials: data key, EDKs, keys)  │
+//!              └──────────┬─────────────────────────────────────────────┬──────────────┘
+//!                         ▼                                             ▼
+//! plaintext ─► Encryptor (sans-IO, sync) ─► message       message ─► Decryptor (sans-IO, sync)
+//!                                                           Header ─► materials ─► Plaintext… ─► Done
 //! ```
 //!
 //! The [`proto`] core does no I/O and never awaits; keyrings and CMMs are async and run once per
 //! message, when the header is written or read.
 //!
 //! For messages of any size, [`io`] streams them in constant memory: `AsyncRead`/`AsyncWrite`
-//! adapters, `Stream` transforms (HTTP bodies) and a tokio-util codec (sockets), each with the
-//! release rules of the [`manual`].
+//! adapters, `Stream` transforms (HTTP bodies) and a tokio-util codec (sockets, many messages
+//! per connection), each with the release rules of the [`manual`]; [`io::RangeReader`] decrypts
+//! byte ranges of unsigned messages; the `http` feature adds `esdk::http` (bodies for hyper and
+//! axum, error statuses, `Range` requests).
+//!
+//! ## Streaming
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> esdk::Result<()> {
+//! use esdk::io::{DecryptingReader, DecryptOptions, EncryptingWriter};
+//! use esdk::{Client, MaterialsSource, RawAesKeyring};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! let keys = MaterialsSource::from(RawAesKeyring::new("my-app", "key-1", &[0x42u8; 32])?);
+//! let client = Client::new();
+//! // Encrypt into any AsyncWrite (a file, a socket); memory stays at about a frame.
+//! let mut writer = EncryptingWriter::new(&client, &keys, Vec::new(), &Default::default()).await?;
+//! writer.write_all(&vec![7u8; 100_000]).await?;
+//! writer.shutdown().await?; // writes the final frame and footer: required
+//! let message = writer.into_inner();
+//! // Decrypt from any AsyncRead; EOF comes only once the whole message has verified.
+//! let mut reader = DecryptingReader::new(&client, &keys, &message[..], &DecryptOptions::new()).await?;
+//! let mut plaintext = Vec::new();
+//! reader.read_to_end(&mut plaintext).await?;
+//! assert_eq!(plaintext, vec![7u8; 100_000]);
+//! # Ok(()) }
+//! ```
 //!
 //! ## Quick start (no AWS account needed)
 //!

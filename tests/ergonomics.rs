@@ -122,3 +122,41 @@ async fn the_client_default_suite_and_frame_length_apply_unless_a_call_chooses()
         (signed, 4096)
     );
 }
+
+#[tokio::test]
+async fn adapters_without_an_options_argument() {
+    use futures::TryStreamExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let unsigned = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
+    let client = Client::builder().algorithm_suite(unsigned).build();
+    let keys = MaterialsSource::from(keyring());
+    let data = vec![9u8; 50_000];
+    let mut writer = client.encrypting_writer(&keys, Vec::new()).await.unwrap();
+    writer.write_all(&data).await.unwrap();
+    writer.shutdown().await.unwrap();
+    let message = writer.into_inner();
+    let mut reader = client.decrypting_reader(&keys, &message[..]).await.unwrap();
+    assert_eq!(reader.header().algorithm_suite(), unsigned);
+    let mut back = Vec::new();
+    reader.read_to_end(&mut back).await.unwrap();
+    assert_eq!(back, data);
+    let chunks = futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(data.clone()))]);
+    let sealed: Vec<bytes::Bytes> = client
+        .encrypt_stream(&keys, chunks)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let opened: Vec<bytes::Bytes> = client
+        .decrypt_stream(
+            &keys,
+            futures::stream::iter(sealed.into_iter().map(Ok::<_, std::io::Error>)),
+        )
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(opened.concat(), data);
+}

@@ -17,6 +17,10 @@ use http::{HeaderValue, StatusCode};
 use http_body::Body as _;
 use http_body_util::{BodyExt, Full};
 
+#[allow(dead_code)]
+#[path = "../examples/objstore.rs"]
+mod objstore;
+
 const UNSIGNED: AlgorithmSuite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
 const SIGNED: AlgorithmSuite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384;
 
@@ -37,7 +41,7 @@ fn options(suite: AlgorithmSuite) -> EncryptOptions {
 }
 
 async fn encrypt_body(pt: Bytes, suite: AlgorithmSuite) -> (Option<u64>, Bytes) {
-    let body = EncryptBody::new(&Client::new(), keys(), Full::new(pt), &options(suite))
+    let body = EncryptBody::with_options(&Client::new(), keys(), Full::new(pt), &options(suite))
         .await
         .unwrap();
     let hint = body.size_hint().exact();
@@ -275,4 +279,13 @@ async fn hyper_sends_content_length_and_the_client_detects_a_cut() {
             assert!(body.is_err(), "a cut body read as complete");
         }
     }
+}
+
+/// The axum object-store example: PUT, GET with `Content-Length`, four ranges with `206` and
+/// `Content-Range`, `416` past the end, and error statuses for a flipped byte and a cut object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_store_example_serves_ranges_and_refuses_tampering() {
+    let summary = objstore::demo(3 << 20).await.expect("objstore demo");
+    eprintln!("{summary}");
+    assert!(summary.contains("a flipped byte -> 500"), "{summary}");
 }

@@ -1,5 +1,5 @@
 //! tokio-util codec: [`MessageEncoder`] and [`MessageDecoder`], for
-//! [`FramedWrite`](tokio_util::codec::FramedWrite) and [`FramedRead`], carrying one message or
+//! [`FramedWrite`] and [`FramedRead`], carrying one message or
 //! any number of them on one connection.
 //!
 //! Two things differ from an ordinary codec, both on purpose:
@@ -78,7 +78,7 @@ impl From<Bytes> for EncryptItem {
     }
 }
 
-/// Encrypts [`EncryptItem`]s into one message, for [`FramedWrite`](tokio_util::codec::FramedWrite).
+/// Encrypts [`EncryptItem`]s into one message, for [`FramedWrite`].
 ///
 /// The header goes out with the first item. Send [`EncryptItem::Finish`] before closing the
 /// sink: without it the message has no final frame and will not decrypt. After `Finish`, start
@@ -244,7 +244,7 @@ impl DecryptItem {
 ///
 /// The stream ends cleanly only when the message has verified and the input ended right after
 /// it; a truncated message is an error from `decode_eof`, never a clean end.
-/// [`Release::Verified`](super::Release::Verified) holds everything in memory (up to its
+/// [`Release::Verified`] holds everything in memory (up to its
 /// `memory_limit`, beyond which decoding fails: a `Decoder` cannot spill to a file).
 ///
 /// While the header's materials are outstanding, decoding fails rather than letting

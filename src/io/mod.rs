@@ -94,6 +94,7 @@ use crate::proto::{DecryptEvent, Decryptor};
 pub mod codec;
 mod range;
 mod read;
+mod shortcuts;
 mod spool;
 mod stream;
 mod write;

@@ -249,11 +249,33 @@ impl<R> RangeReader<R> {
 }
 
 impl<R: AsyncRead + AsyncSeek + Unpin> RangeReader<R> {
+    /// Reads and verifies every frame of the current range without releasing anything, then
+    /// stands ready to read the range from its start. An HTTP handler calls it before choosing
+    /// the status, so that damage anywhere in the range becomes an error status rather than a
+    /// cut body; reading then verifies each frame again (two passes over the range).
+    ///
+    /// # Errors
+    /// As reading: a frame that does not verify, a message cut short, an error of the inner
+    /// reader. The reader is then spent.
+    pub async fn verify_range(&mut self) -> Result<()> {
+        let layout = *self.decryptor.layout();
+        for index in layout.frames_for(self.range.clone()) {
+            let span = layout.frame(index).expect("index within the layout");
+            if let Err(e) = std::future::poll_fn(|cx| self.poll_frame(cx, &span)).await {
+                if !matches!(e, Error::Io(_)) {
+                    self.failed = true;
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: AsyncRead + AsyncSeek + Unpin> RangeReader<R> {
     /// The plaintext of `span`, reading and opening it if it is not the cached frame.
     fn poll_frame(&mut self, cx: &mut Context<'_>, span: &FrameSpan) -> Poll<Result<Bytes>> {
-        if let Some((i, b)) = &self.cached
-            && *i == span.index
-        {
+        if let Some((_, b)) = self.cached.as_ref().filter(|(i, _)| *i == span.index) {
             return Poll::Ready(Ok(b.clone()));
         }
         loop {

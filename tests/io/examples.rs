@@ -13,6 +13,10 @@ mod tcp;
 #[path = "../../examples/file.rs"]
 mod file;
 
+#[allow(dead_code)]
+#[path = "../../examples/tcp_messages.rs"]
+mod tcp_messages;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_example_round_trips_through_a_local_server() {
     let summary = http::demo().await.expect("http demo");
@@ -32,4 +36,11 @@ async fn file_example_round_trips_and_refuses_a_truncated_file() {
     let summary = file::demo().await.expect("file demo");
     eprintln!("{summary}");
     assert!(summary.contains("left no output file"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_messages_example_sends_many_messages_on_one_connection() {
+    let summary = tcp_messages::demo().await.expect("tcp_messages demo");
+    eprintln!("{summary}");
+    assert!(summary.contains("all 100 answers upper-cased"));
 }
