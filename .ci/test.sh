@@ -46,12 +46,21 @@ cargo clippy -p esdk --no-default-features --all-targets -- -D warnings
 step "cargo doc, warnings denied (broken intra-doc links fail)"
 RUSTDOCFLAGS="-D warnings" cargo doc -p esdk --features hierarchy,http --no-deps --quiet
 
+step "peers: the Python ESDK 4.0.7 (+MPL) and 3.3.1, the official aws-encryption-sdk-cli 4.3.0"
+PY=$(bash "$shared/peers/setup.sh")
+export ESDK_PEERS_PYTHON=$PY
+PY3=$(bash "$shared/peers/setup.sh" /tmp/esdk-py-3.3.1 'aws-encryption-sdk==3.3.1')
+cli_venv=${ESDK_OFFICIAL_CLI_VENV:-/tmp/esdk-cli-venv}
+if [ ! -x "$cli_venv/bin/aws-encryption-cli" ]; then
+  python3 -m venv "$cli_venv"
+  "$cli_venv/bin/python" -m pip install -q --disable-pip-version-check 'aws-encryption-sdk-cli==4.3.0'
+fi
+export ESDK_OFFICIAL_CLI=$cli_venv/bin/aws-encryption-cli
+"$ESDK_OFFICIAL_CLI" --version | head -1
+
 step "cargo test -p esdk --no-default-features (the library without AWS KMS)"
 # (doctests run once, in the full-feature run below)
 cargo test -p esdk --no-default-features --lib --tests -q
-
-PY=$(bash "$shared/peers/setup.sh")
-export ESDK_PEERS_PYTHON=$PY
 
 step "cargo test --workspace (library, CLI, vectors), with local AWS KMS servers (moto) running"
 bash .ci/kms.sh run -- cargo test --workspace --features esdk/hierarchy,esdk/http
@@ -63,7 +72,7 @@ step "fuzzing: each cargo-fuzz target for ${FUZZ_SECONDS:-60} s on a copy of the
 bash .ci/fuzz.sh
 
 step "interop: esdk encrypts, the deployed readers decrypt"
-cargo build --release --bin esdk-vectors --bin esdk
+cargo build --release -p esdk-cli -p esdk-test-vectors
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 ./target/release/esdk-vectors encrypt "$out/set" | tail -1
@@ -94,7 +103,6 @@ fi
 # decrypt_with_python.py runs in master-key mode): it accepts only a final frame shorter than
 # the frame length, so this is the check that exact multiples end with an empty final frame.
 echo "Python ESDK 3.3.1:"
-PY3=$(bash "$shared/peers/setup.sh" /tmp/esdk-py-3.3.1 'aws-encryption-sdk==3.3.1')
 "$PY3" "$shared/peers/decrypt_with_python.py" "$out/set" -q | tail -1
 # The caching CMM's entry-id vectors must still be what the Python ESDK computes.
 bash .ci/caching_ids_with_python.sh
