@@ -259,7 +259,7 @@ mod imp {
                         key_id: id.to_owned(),
                         message: format!(
                             "GetPublicKey failed: {}",
-                            crate::logging::sdk_summary(&e)
+                            esdk::keyring::aws_kms::sdk_error_summary(&e)
                         ),
                         source: Some(Arc::new(e)),
                     }))

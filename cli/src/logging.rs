@@ -64,29 +64,3 @@ pub fn detail(e: &esdk::Error) -> Option<String> {
     }
     None
 }
-
-/// One line for a failed AWS SDK call: the service's error code and message, else the chain
-/// of causes (as the library's keyrings report theirs).
-#[cfg(feature = "kms")]
-pub fn sdk_summary<E>(err: &E) -> String
-where
-    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error,
-{
-    match (err.code(), err.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_owned(),
-        (None, Some(message)) => message.to_owned(),
-        (None, None) => {
-            let mut parts = vec![err.to_string()];
-            let mut next = err.source();
-            while let Some(e) = next {
-                let s = e.to_string();
-                if !parts.iter().any(|p| p.contains(&s)) {
-                    parts.push(s);
-                }
-                next = e.source();
-            }
-            parts.join(": ")
-        }
-    }
-}

@@ -102,8 +102,9 @@ fn tokens(grant_tokens: &[String]) -> Option<Vec<String>> {
 
 /// One line for a failed AWS SDK call: the service's error code and message when the service
 /// answered, else the chain of causes (connection refused, timeout, …). Never the SDK's debug
-/// structure with the HTTP response: that stays reachable as the error's source.
-pub(crate) fn sdk_error_summary<E>(err: &E) -> String
+/// structure with the HTTP response: that stays reachable as the error's source. Public so that
+/// tools calling AWS themselves (the `esdk` CLI's `GetPublicKey`) report errors the same way.
+pub fn sdk_error_summary<E>(err: &E) -> String
 where
     E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error,
 {
