@@ -21,8 +21,14 @@ cargo clippy -p esdk --all-targets --features aws-lc,hierarchy,http -- -D warnin
 PY=$(bash "$shared/peers/setup.sh")
 export ESDK_PEERS_PYTHON=$PY
 
+# The tests that reach the crypto provider's every primitive: its unit tests (src/crypto), the
+# known-answer and byte-exact tests (core), every suite under attack (hostile), raw and KMS RSA
+# and ECDH (kms_asymmetric), parallel frame batches (parallel). The exhaustive campaigns
+# (tests/io, mutation, load) exercise the drivers, not the provider, and run once in test.sh; the
+# release runner below takes every test vector through this backend.
 step "cargo test -p esdk --features aws-lc, with local AWS KMS servers (moto) running"
-bash .ci/kms.sh run -- cargo test -p esdk --features aws-lc,hierarchy,http
+bash .ci/kms.sh run -- cargo test -p esdk --features aws-lc,hierarchy,http --lib \
+  --test core --test hostile --test kms_asymmetric --test parallel --test secrets
 
 step "test vectors, aws-lc backend"
 cargo build --release -p esdk-test-vectors --features esdk/aws-lc --bin esdk-vectors
