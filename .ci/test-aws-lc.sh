@@ -15,8 +15,8 @@ export ESDK_VECTORS=${ESDK_VECTORS:-$shared/vectors}
 
 step() { printf '\n=== %s ===\n' "$*"; }
 
-step "cargo clippy -p esdk --all-targets --features aws-lc,hierarchy,http -- -D warnings"
-cargo clippy -p esdk --all-targets --features aws-lc,hierarchy,http -- -D warnings
+step "cargo clippy -p esdk --all-targets --features aws-lc,hierarchy,tower -- -D warnings"
+cargo clippy -p esdk --all-targets --features aws-lc,hierarchy,tower -- -D warnings
 
 PY=$(bash "$shared/peers/setup.sh")
 export ESDK_PEERS_PYTHON=$PY
@@ -27,7 +27,7 @@ export ESDK_PEERS_PYTHON=$PY
 # (tests/io, mutation, load) exercise the drivers, not the provider, and run once in test.sh; the
 # release runner below takes every test vector through this backend.
 step "cargo test -p esdk --features aws-lc, with local AWS KMS servers (moto) running"
-bash .ci/kms.sh run -- cargo test -p esdk --features aws-lc,hierarchy,http --lib \
+bash .ci/kms.sh run -- cargo test -p esdk --features aws-lc,hierarchy,tower --lib \
   --test core --test hostile --test kms_asymmetric --test parallel --test secrets
 
 step "test vectors, aws-lc backend"

@@ -37,14 +37,14 @@ step() {
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy --workspace --all-targets --features esdk/hierarchy,esdk/http -- -D warnings"
-cargo clippy --workspace --all-targets --features esdk/hierarchy,esdk/http -- -D warnings
+step "cargo clippy --workspace --all-targets --features esdk/hierarchy,esdk/tower -- -D warnings"
+cargo clippy --workspace --all-targets --features esdk/hierarchy,esdk/tower -- -D warnings
 
 step "cargo clippy -p esdk --no-default-features (the library without AWS KMS)"
 cargo clippy -p esdk --no-default-features --all-targets -- -D warnings
 
 step "cargo doc, warnings denied (broken intra-doc links fail)"
-RUSTDOCFLAGS="-D warnings" cargo doc -p esdk --features hierarchy,http --no-deps --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc -p esdk --features hierarchy,tower --no-deps --quiet
 
 step "peers: the Python ESDK 4.0.7 (+MPL) and 3.3.1, the official aws-encryption-sdk-cli 4.3.0"
 PY=$(bash "$shared/peers/setup.sh")
@@ -65,7 +65,7 @@ step "cargo test -p esdk --no-default-features (the library without AWS KMS): un
 cargo test -p esdk --no-default-features --lib --test core --test hostile -q
 
 step "cargo test --workspace (library, CLI, vectors), with local AWS KMS servers (moto) running"
-bash .ci/kms.sh run -- cargo test --workspace --features esdk/hierarchy,esdk/http
+bash .ci/kms.sh run -- cargo test --workspace --features esdk/hierarchy,esdk/tower
 
 step "the aws-lc-rs crypto backend: lints, tests, vectors, Python interop"
 bash .ci/test-aws-lc.sh

@@ -33,6 +33,12 @@
 //! # }
 //! ```
 
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+mod layer;
+#[cfg(feature = "tower")]
+pub use layer::{EncryptionLayer, EncryptionService, ResponseFuture};
+
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::pin::Pin;

@@ -98,6 +98,11 @@ pub mod format;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
+
+// The README's Rust blocks compile and run as doctests (its shell blocks are fenced `sh`).
+#[cfg(all(doctest, feature = "http"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 pub mod io;
 pub mod keyring;
 pub mod limits;
