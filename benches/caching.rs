@@ -19,40 +19,13 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use esdk::{
-    AlgorithmSuite, CachingCmm, Client, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials,
-    Keyring, LocalMaterialsCache, MaterialsSource, RawAesKeyring,
+    AlgorithmSuite, CachingCmm, Client, Keyring, LocalMaterialsCache, MaterialsSource,
+    RawAesKeyring,
 };
-use futures::future::BoxFuture;
 
-/// The simulated round trip of a remote key service.
-const LATENCY: Duration = Duration::from_millis(1);
-
-/// A keyring that waits [`LATENCY`] before each call, like a network key service.
-#[derive(Debug)]
-struct Remote(RawAesKeyring);
-
-impl Keyring for Remote {
-    fn on_encrypt<'a>(
-        &'a self,
-        m: EncryptionMaterials,
-    ) -> BoxFuture<'a, esdk::Result<EncryptionMaterials>> {
-        Box::pin(async move {
-            tokio::time::sleep(LATENCY).await;
-            self.0.on_encrypt(m).await
-        })
-    }
-
-    fn on_decrypt<'a>(
-        &'a self,
-        m: DecryptionMaterials,
-        edks: &'a [EncryptedDataKey],
-    ) -> BoxFuture<'a, esdk::Result<DecryptionMaterials>> {
-        Box::pin(async move {
-            tokio::time::sleep(LATENCY).await;
-            self.0.on_decrypt(m, edks).await
-        })
-    }
-}
+#[path = "common/remote.rs"]
+mod remote;
+use remote::Remote;
 
 fn aes() -> RawAesKeyring {
     RawAesKeyring::new("bench", "aes-256", &[7u8; 32]).unwrap()
