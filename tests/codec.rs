@@ -267,3 +267,79 @@ async fn verified_release_holds_each_message_until_it_verified() {
     assert_eq!(plaintext_items.concat(), record(0).to_vec());
     assert!(matches!(err, Error::Authentication(_)), "{err:?}");
 }
+
+/// A raw AES keyring that counts its calls.
+#[derive(Debug)]
+struct Counted {
+    inner: RawAesKeyring,
+    encrypts: std::sync::atomic::AtomicUsize,
+    decrypts: std::sync::atomic::AtomicUsize,
+}
+
+impl esdk::Keyring for Counted {
+    fn on_encrypt<'a>(
+        &'a self,
+        m: esdk::EncryptionMaterials,
+    ) -> futures::future::BoxFuture<'a, esdk::Result<esdk::EncryptionMaterials>> {
+        self.encrypts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.on_encrypt(m)
+    }
+
+    fn on_decrypt<'a>(
+        &'a self,
+        m: esdk::DecryptionMaterials,
+        edks: &'a [esdk::EncryptedDataKey],
+    ) -> futures::future::BoxFuture<'a, esdk::Result<esdk::DecryptionMaterials>> {
+        self.decrypts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.on_decrypt(m, edks)
+    }
+}
+
+/// Record mode's promise: with a caching CMM in front of the keyring, one message per record
+/// costs one keyring call for many records (`send_message` gives the caching CMM each record's
+/// length; without a length it must not cache), on both ends.
+#[tokio::test]
+async fn one_message_per_record_reuses_a_cached_data_key() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    let counted = Arc::new(Counted {
+        inner: RawAesKeyring::new("codec", "key", &[5u8; 32]).unwrap(),
+        encrypts: Default::default(),
+        decrypts: Default::default(),
+    });
+    let cache = Arc::new(esdk::LocalMaterialsCache::new(8));
+    let cmm = esdk::CachingCmm::builder_with_keyring(
+        counted.clone(),
+        cache,
+        std::time::Duration::from_secs(60),
+    )
+    .limit_messages(100)
+    .build()
+    .unwrap();
+    let keys = MaterialsSource::from(cmm);
+    let client = Client::new();
+    let opts = options(AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY);
+    let encoder = MessageEncoder::new(&client, &keys, &opts).await.unwrap();
+    let mut out = FramedWrite::new(Vec::new(), encoder);
+    let records: Vec<Bytes> = (0..20).map(record).collect();
+    for r in &records {
+        codec::send_message(&mut out, &client, &keys, r.clone(), &opts)
+            .await
+            .unwrap();
+    }
+    let wire = out.into_inner();
+    let got = collect(codec::decrypt_messages(&client, &keys, wire.as_slice()))
+        .await
+        .unwrap();
+    assert_eq!(got, records.iter().map(|r| r.to_vec()).collect::<Vec<_>>());
+    // The encoder's first (unused) materials step and the first record's: at most two calls
+    // for 20 records each way.
+    let (e, d) = (
+        counted.encrypts.load(Ordering::SeqCst),
+        counted.decrypts.load(Ordering::SeqCst),
+    );
+    assert!(e <= 2, "{e} keyring encrypt calls for 20 records");
+    assert!(d <= 2, "{d} keyring decrypt calls for 20 records");
+}

@@ -177,6 +177,10 @@ impl MessageEncoder {
 ///
 /// The receiving end reads it with a decoder in [many-message](MessageDecoder::many) mode.
 ///
+/// The plaintext's length is given to the materials step (unless `options` set one), so a
+/// caching CMM can serve many records with one data key: without a length, the caching CMM
+/// must not use its cache.
+///
 /// # Errors
 /// A policy refusal, a keyring failure, an error of the sink, or [`Error::ApiMisuse`] when a
 /// message is still open.
@@ -187,6 +191,16 @@ pub async fn send_message<W: AsyncWrite + Unpin>(
     plaintext: Bytes,
     options: &EncryptOptions,
 ) -> Result<()> {
+    let sized;
+    let options = if options.plaintext_length.is_none() {
+        sized = EncryptOptions {
+            plaintext_length: Some(plaintext.len() as u64),
+            ..options.clone()
+        };
+        &sized
+    } else {
+        options
+    };
     framed
         .encoder_mut()
         .start_message(client, source, options)
