@@ -64,20 +64,40 @@ step "cargo test -p esdk --no-default-features (the library without AWS KMS): un
 # doctests.
 cargo test -p esdk --no-default-features --lib --test core --test hostile -q
 
-step "cargo test --workspace (library, CLI, vectors), with local AWS KMS servers (moto) running"
-bash .ci/kms.sh run -- cargo test --workspace --features esdk/hierarchy,esdk/tower
+# The library and the vector runner with the library's default backend (RustCrypto), then the
+# `esdk` tool with its own default (aws-lc). They run apart because cargo unifies features over
+# the packages of one invocation: together, the library would be tested with aws-lc only.
+step "cargo test -p esdk -p esdk-test-vectors (RustCrypto), with local AWS KMS servers (moto) running"
+bash .ci/kms.sh run -- cargo test -p esdk -p esdk-test-vectors --features esdk/hierarchy,esdk/tower
 
-step "the aws-lc-rs crypto backend: lints, tests, vectors, Python interop"
+step "cargo test -p esdk-cli (the esdk tool, aws-lc backend), with local AWS KMS servers running"
+bash .ci/kms.sh run -- cargo test -p esdk-cli
+
+step "the aws-lc-rs crypto backend in the library: lints and the provider's tests"
 bash .ci/test-aws-lc.sh
+
+step "release build: esdk and esdk-vectors (aws-lc, the tool's backend)"
+cargo build --release -p esdk-cli -p esdk-test-vectors --features esdk/aws-lc
 
 step "fuzzing: each cargo-fuzz target for ${FUZZ_SECONDS:-60} s on a copy of the committed seed corpus"
 bash .ci/fuzz.sh
 
-step "interop: esdk encrypts, the deployed readers decrypt"
-cargo build --release -p esdk-cli -p esdk-test-vectors
+step "test vectors through the release runner (aws-lc backend)"
+for dir in "$ESDK_VECTORS"/*/; do
+  [ -f "$dir/manifest.json" ] || continue
+  printf '%s: ' "$(basename "$dir")"
+  ./target/release/esdk-vectors decrypt "$dir" | tail -1
+done
+
+step "interop: esdk encrypts (aws-lc and RustCrypto), the deployed readers decrypt"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 ./target/release/esdk-vectors encrypt "$out/set" | tail -1
+./target/release/esdk-vectors decrypt "$out/set" | tail -1
+# The same set from the RustCrypto backend: the debug runner of the library test run above
+# (same features, so nothing is rebuilt). The Python ESDK 4.0.7 reads it last.
+cargo build -q -p esdk-test-vectors --features esdk/hierarchy,esdk/tower --bin esdk-vectors
+./target/debug/esdk-vectors encrypt "$out/set-rustcrypto" | tail -1
 ./target/release/esdk-vectors decrypt "$out/set" --manifest manifest-required-ec.json | tail -1
 echo "KMS vectors written by the Python reference through KMS:"
 bash .ci/kms.sh run -- ./target/release/esdk-vectors decrypt "$shared/kms/vectors" > "$out/kms-vectors.txt"
@@ -120,5 +140,7 @@ printf '\n=== step times (total %d s) ===\n' $((SECONDS - _started))
 printf '%s\n' "${_times[@]}"
 # Last: the reference SDK's closing line "N passed, N failed" ends this script's output.
 echo "(JavaScript check: $js_result)"
-echo "Python ESDK 4.0.7:"
-"$PY" "$shared/peers/decrypt_with_python.py" "$out/set" -q
+echo "Python ESDK 4.0.7, the aws-lc set:"
+"$PY" "$shared/peers/decrypt_with_python.py" "$out/set" -q | tail -1
+echo "Python ESDK 4.0.7, the RustCrypto set:"
+"$PY" "$shared/peers/decrypt_with_python.py" "$out/set-rustcrypto" -q
