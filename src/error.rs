@@ -650,7 +650,7 @@ mod tests {
             Some("connection reset by peer")
         );
         // The adapters' io::Error around an Error: printed once, its cause still reachable.
-        let wrapped = Error::Io(io::Error::new(io::ErrorKind::Other, service()));
+        let wrapped = Error::Io(io::Error::other(service()));
         assert_eq!(assert_no_repeats(&wrapped), 2, "{wrapped}");
         assert_eq!(wrapped.kind(), ErrorKind::Unavailable);
         let wrapped = Error::Io(io::Error::new(
