@@ -106,7 +106,7 @@ impl DecryptionMaterials {
     ///
     /// Some unwrapping cannot tell a wrong key from the right one: RSA PKCS#1 v1.5 decryption
     /// with implicit rejection turns a data key wrapped for *another* RSA key into random
-    /// bytes, of the right length about once in 250 tries. [`DefaultCmm`](crate::DefaultCmm)
+    /// bytes, of the right length about once in 250 tries. [`DefaultCmm`]
     /// calls this; a custom CMM that builds its own materials should too, or such a keyring
     /// takes the first candidate of the right length (and decryption then fails on the key
     /// commitment or header tag instead of trying the next encrypted data key).

@@ -3,7 +3,7 @@
 //! recipient key pair, on P-256, P-384 or P-521.
 //!
 //! The wire format and the wrapping, which the AWS KMS ECDH keyring shares, are in
-//! [`ecdh_wrap`](super::ecdh_wrap).
+//! `keyring::ecdh_wrap` (crate-private).
 
 use std::fmt;
 

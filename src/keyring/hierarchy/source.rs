@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use crate::error::{KeyringError, Result};
 use crate::materials::{BranchKeyMaterials, parse_uuid};
 
-/// Where a [`HierarchicalKeyring`] gets branch keys (the key store's `GetActiveBranchKey` and
+/// Where a [`HierarchicalKeyring`](super::HierarchicalKeyring) gets branch keys (the key store's `GetActiveBranchKey` and
 /// `GetBranchKeyVersion`).
 pub trait BranchKeySource: Send + Sync + fmt::Debug {
     /// The active version of a branch key, for encryption.
