@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The quick tier: formatting, lints, unit tests and the offline test vectors. No services, no
-# Python, no Node; a few minutes on a warm build. The full tier is .ci/test.sh (what CI runs).
+# Python SDK or Node (python3's standard library only, for the module-cycle check); a few
+# minutes on a warm build. The full tier is .ci/test.sh (what CI runs).
 #
 #     bash .ci/quick.sh
 set -euo pipefail
@@ -9,6 +10,8 @@ export ESDK_VECTORS=${ESDK_VECTORS:-$(pwd)/../shared/vectors}
 started=$SECONDS
 step() { printf '\n=== %s (at %d s) ===\n' "$*" $((SECONDS - started)); }
 
+step "no import cycles between top-level modules (.ci/module_cycles.py, no build)"
+python3 .ci/module_cycles.py
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings"

@@ -28,7 +28,7 @@ use esdk::Client;
 use esdk::context::EncryptionContext;
 use esdk::keyring::HierarchicalKeyring;
 use esdk::keyring::aws_kms::{KmsArn, KmsClient};
-use esdk::keyring::key_store::{DynamoDbKeyStore, KmsConfiguration};
+use esdk::keyring::{DynamoDbKeyStore, KmsConfiguration};
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 

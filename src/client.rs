@@ -14,10 +14,10 @@ use crate::cmm::{
     CachingCmm, CryptographicMaterialsManager, DecryptMaterialsRequest, DefaultCmm,
     EncryptionMaterialsRequest, RequiredEncryptionContextCmm,
 };
-use crate::context::EncryptionContext;
 use crate::crypto::{CryptoProvider, default_provider};
 use crate::error::{Error, FormatError, KeyringError, PolicyError, Result};
 use crate::format::body;
+use crate::format::context::EncryptionContext;
 use crate::format::{FrameLength, MessageHeader};
 use crate::keyring::{
     HierarchicalKeyring, Keyring, MultiKeyring, RawAesKeyring, RawEcdhKeyring, RawRsaKeyring,
@@ -442,7 +442,9 @@ impl Client {
         if let Some(limit) = self.limits.max_encrypted_data_keys {
             let got = materials.encrypted_data_keys().len();
             if got > usize::from(limit) {
-                return Err(PolicyError::TooManyEncryptedDataKeys { limit, got }.into());
+                return Err(
+                    crate::error::LimitError::TooManyEncryptedDataKeys { limit, got }.into(),
+                );
             }
         }
         for key in materials.required_encryption_context_keys() {
@@ -487,12 +489,13 @@ impl Client {
     ) -> Result<DecryptionMaterials> {
         self.policy.check_decrypt(header.algorithm_suite())?;
         let mut request = DecryptMaterialsRequest::new(header, self.policy, reproduced.cloned());
-        request.checks = crate::keyring::DecryptChecks {
-            candidate: crate::proto::keys::CandidateCheck::for_header(header, self.provider),
+        request.checks = crate::materials::DecryptChecks {
+            candidate: crate::proto::keys::CandidateCheck::for_header(header, self.provider)
+                .map(|check| Arc::new(check) as Arc<dyn crate::materials::CandidateCheck>),
             attempts: self
                 .limits
                 .max_encrypted_data_keys
-                .map(crate::keyring::AttemptBudget::new),
+                .map(crate::materials::AttemptBudget::new),
         };
         let materials = source
             .to_cmm(self.provider)

@@ -10,37 +10,147 @@ use std::fmt;
 use std::io;
 use std::sync::Arc;
 
+use crate::suite::{AlgorithmSuite, CommitmentPolicy};
+
 /// A specialised `Result` for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Every failure this crate reports.
-#[derive(Debug, thiserror::Error)]
+///
+/// Its `Display` says what failed, with the category's detail (the inner enum, which is part of
+/// this error rather than a cause of it); [`source`](std::error::Error::source) returns only
+/// causes that `Display` does not already show: a key service's own error (under
+/// [`KeyringError::Service`]) or the cause of an I/O error. So printing a chain (`{:#}` in
+/// `anyhow`, `-v` in the CLI) shows each text once.
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The bytes are not a well-formed ESDK message.
-    #[error("malformed message: {0}")]
-    Format(#[from] FormatError),
+    Format(FormatError),
     /// An authentication check failed: the message was altered, or the wrong key was used.
-    #[error("authentication failed: {0}")]
-    Authentication(#[from] AuthError),
+    Authentication(AuthError),
     /// A configured policy refused the operation.
-    #[error("refused by policy: {0}")]
-    Policy(#[from] PolicyError),
+    Policy(PolicyError),
     /// A keyring or materials manager could not provide materials.
-    #[error("keyring failure: {0}")]
-    Keyring(#[from] KeyringError),
+    Keyring(KeyringError),
     /// A configured limit was exceeded.
-    #[error("limit exceeded: {0}")]
-    Limit(#[from] LimitError),
+    Limit(LimitError),
     /// Reading or writing the underlying stream failed.
-    #[error("I/O error: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
     /// The API was used in a way it does not allow (a bug in the calling code).
-    #[error("API misuse: {0}")]
     ApiMisuse(String),
     /// The cryptographic backend failed for a reason other than authentication.
-    #[error("cryptographic backend failure: {0}")]
-    Crypto(String),
+    Crypto(CryptoError),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Format(e) => write!(f, "malformed message: {e}"),
+            Error::Authentication(e) => write!(f, "authentication failed: {e}"),
+            Error::Policy(e) => write!(f, "refused by policy: {e}"),
+            Error::Keyring(e) => write!(f, "keyring failure: {e}"),
+            Error::Limit(e) => write!(f, "limit exceeded: {e}"),
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::ApiMisuse(e) => write!(f, "API misuse: {e}"),
+            Error::Crypto(e) => write!(f, "cryptographic backend failure: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // The detail is shown by `Display`; its own cause (a key service's error) is not.
+            Error::Keyring(e) => e.source(),
+            // `Display` shows the I/O error's text, which includes its inner error's.
+            Error::Io(e) => e.source(),
+            _ => None,
+        }
+    }
+}
+
+macro_rules! from_detail {
+    ($($variant:ident($ty:ty)),* $(,)?) => {$(
+        impl From<$ty> for Error {
+            fn from(e: $ty) -> Self {
+                Error::$variant(e)
+            }
+        }
+    )*};
+}
+from_detail!(
+    Format(FormatError),
+    Authentication(AuthError),
+    Policy(PolicyError),
+    Keyring(KeyringError),
+    Limit(LimitError),
+    Io(io::Error),
+    Crypto(CryptoError),
+);
+
+/// The algorithm family a [`CryptoError`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CryptoAlgorithm {
+    /// AES-GCM.
+    AesGcm,
+    /// HKDF (the message key derivation).
+    Hkdf,
+    /// The counter-mode HMAC KDF of the keyrings (NIST SP 800-108).
+    KdfCtr,
+    /// RSA (the raw and KMS RSA keyrings).
+    Rsa,
+    /// ECDSA (message signatures).
+    Ecdsa,
+    /// ECDH (the ECDH keyrings).
+    Ecdh,
+}
+
+impl fmt::Display for CryptoAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::AesGcm => "AES-GCM",
+            Self::Hkdf => "HKDF",
+            Self::KdfCtr => "KDF-CTR",
+            Self::Rsa => "RSA",
+            Self::Ecdsa => "ECDSA",
+            Self::Ecdh => "ECDH",
+        })
+    }
+}
+
+/// Failures of the cryptographic backend other than authentication (which is
+/// [`AuthError`]): bad keys, lengths beyond an algorithm's bounds, a failed random source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CryptoError {
+    /// A key of the wrong length or form for its algorithm.
+    #[error("invalid {0} key")]
+    InvalidKey(CryptoAlgorithm),
+    /// A key size the backend does not support.
+    #[error("{algorithm} keys of {bits} bits are not supported by this backend")]
+    UnsupportedKeySize {
+        /// The algorithm.
+        algorithm: CryptoAlgorithm,
+        /// The size asked for.
+        bits: usize,
+    },
+    /// An input or output longer than the algorithm allows.
+    #[error("{0} input or output too long")]
+    TooLong(CryptoAlgorithm),
+    /// Key generation failed.
+    #[error("{0} key generation failed")]
+    KeyGeneration(CryptoAlgorithm),
+    /// A key could not be encoded (DER, PEM, SEC1).
+    #[error("{0} key encoding failed")]
+    KeyEncoding(CryptoAlgorithm),
+    /// The operation itself failed (encrypting, decrypting, signing, agreeing on a key).
+    #[error("{0} operation failed")]
+    OperationFailed(CryptoAlgorithm),
+    /// The random source failed.
+    #[error("the random source failed")]
+    Random,
 }
 
 /// Ways in which bytes fail to be an ESDK message.
@@ -153,17 +263,9 @@ pub enum PolicyError {
     #[error("commitment policy {policy:?} does not allow algorithm suite {suite:#06x}")]
     Commitment {
         /// The policy in force.
-        policy: crate::CommitmentPolicy,
+        policy: CommitmentPolicy,
         /// The suite refused.
         suite: u16,
-    },
-    /// The message has more encrypted data keys than allowed.
-    #[error("{got} encrypted data keys, more than the maximum of {limit}")]
-    TooManyEncryptedDataKeys {
-        /// Configured maximum.
-        limit: u16,
-        /// Count found (or produced).
-        got: usize,
     },
     /// An encryption context key uses the reserved `aws-crypto-` prefix.
     #[error("encryption context key {0:?} uses the reserved prefix \"aws-crypto-\"")]
@@ -208,8 +310,10 @@ pub enum KeyringError {
     /// Key material could not be parsed.
     #[error("invalid key material: {0}")]
     InvalidKey(String),
-    /// A remote key service failed; the service's own error is the source.
-    #[error("key service error for {key_id}: {message}")]
+    /// A remote key service failed; the service's own error is the source. The message names
+    /// the call and, for an error the service answered, its error code and message (as the
+    /// SDK's error metadata gives them; the SDK error's own text is left to the source).
+    #[error("{message} (key {key_id})")]
     Service {
         /// The key the call was for.
         key_id: String,
@@ -236,11 +340,42 @@ pub enum KeyringError {
 
 /// One failed attempt to decrypt a data key, as collected by keyrings.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct KeyringAttempt {
     /// Who tried: a keyring description such as `raw-aes(namespace/name)`.
     pub keyring: String,
-    /// Why it failed.
+    /// Why it failed, in words.
     pub reason: String,
+    /// The error the attempt failed with, when there was one (a key service's, a key store's,
+    /// a backend's): typed, so that a caller can tell a throttled or unreachable key service
+    /// ([`ErrorKind::Unavailable`]) from a key that did not match. `None` when the reason is
+    /// all there is (another key, a tag that did not verify).
+    pub error: Option<Arc<Error>>,
+}
+
+impl KeyringAttempt {
+    /// An attempt that failed for `reason`, with no error behind it.
+    pub fn new(keyring: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            keyring: keyring.into(),
+            reason: reason.into(),
+            error: None,
+        }
+    }
+
+    /// An attempt that failed with `error` (its text is the reason).
+    pub fn failed(keyring: impl Into<String>, error: Error) -> Self {
+        Self {
+            keyring: keyring.into(),
+            reason: error.to_string(),
+            error: Some(Arc::new(error)),
+        }
+    }
+
+    /// The kind of the attempt's error, when it failed with one.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        self.error.as_deref().map(Error::kind)
+    }
 }
 
 impl fmt::Display for KeyringAttempt {
@@ -273,6 +408,14 @@ fn fmt_attempts(attempts: &[KeyringAttempt]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LimitError {
+    /// The message has more encrypted data keys than allowed.
+    #[error("{got} encrypted data keys, more than the maximum of {limit}")]
+    TooManyEncryptedDataKeys {
+        /// Configured maximum.
+        limit: u16,
+        /// Count found (or produced).
+        got: usize,
+    },
     /// The header is longer than allowed.
     #[error("header longer than {0} bytes")]
     HeaderTooLarge(usize),
@@ -364,6 +507,15 @@ impl Error {
             Error::Policy(_) => ErrorKind::Policy,
             Error::Limit(_) => ErrorKind::Limit,
             Error::Keyring(k) => match k {
+                // A key service that could not be asked (throttled, unreachable) may decrypt
+                // on a retry: not the same as no key matching.
+                KeyringError::NoDecryptableKey { attempts }
+                    if attempts
+                        .iter()
+                        .any(|a| a.kind() == Some(ErrorKind::Unavailable)) =>
+                {
+                    ErrorKind::Unavailable
+                }
                 KeyringError::NoDecryptableKey { .. } => ErrorKind::Authentication,
                 KeyringError::Service { .. } | KeyringError::KeyStore(_) => ErrorKind::Unavailable,
                 _ => ErrorKind::Internal,
@@ -402,5 +554,137 @@ impl From<Error> for io::Error {
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)
+    }
+}
+
+// The suite checks that answer with an `Error` are defined here rather than in `suite`, so that
+// `suite` depends on nothing and `error` only on it.
+impl AlgorithmSuite {
+    /// The suite with this identifier, or a format error naming it.
+    pub fn from_id(id: u16) -> Result<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|s| s.id() == id)
+            .ok_or_else(|| FormatError::UnsupportedSuite(id).into())
+    }
+}
+
+impl CommitmentPolicy {
+    /// Checks that this policy allows encrypting with `suite`
+    /// ([`allows_encrypt`](Self::allows_encrypt)), or a [`PolicyError::Commitment`].
+    pub fn check_encrypt(self, suite: AlgorithmSuite) -> Result<()> {
+        self.verdict(self.allows_encrypt(suite), suite)
+    }
+
+    /// Checks that this policy allows decrypting a message in `suite`
+    /// ([`allows_decrypt`](Self::allows_decrypt)), or a [`PolicyError::Commitment`].
+    pub fn check_decrypt(self, suite: AlgorithmSuite) -> Result<()> {
+        self.verdict(self.allows_decrypt(suite), suite)
+    }
+
+    fn verdict(self, ok: bool, suite: AlgorithmSuite) -> Result<()> {
+        if ok {
+            Ok(())
+        } else {
+            Err(PolicyError::Commitment {
+                policy: self,
+                suite: suite.id(),
+            }
+            .into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Walks `err`'s chain: no error's text contains its source's.
+    fn assert_no_repeats(err: &(dyn std::error::Error + 'static)) -> usize {
+        let mut texts = vec![err.to_string()];
+        let mut next = err.source();
+        while let Some(e) = next {
+            let text = e.to_string();
+            let parent = texts.last().expect("one text");
+            assert!(
+                !parent.contains(&text),
+                "{parent:?} repeats its source {text:?}"
+            );
+            texts.push(text);
+            next = e.source();
+        }
+        texts.len()
+    }
+
+    fn service() -> Error {
+        KeyringError::Service {
+            key_id: "arn:aws:kms:us-west-2:111122223333:key/k".into(),
+            message: "KMS Decrypt failed: ThrottlingException: Rate exceeded".into(),
+            source: Some(Arc::new(io::Error::other("connection reset by peer"))),
+        }
+        .into()
+    }
+
+    #[test]
+    fn display_does_not_repeat_the_source() {
+        let details: Vec<Error> = vec![
+            FormatError::Truncated.into(),
+            AuthError::FrameTag { seq: 3 }.into(),
+            PolicyError::SignedMessageNotAllowed(0x0578).into(),
+            LimitError::TooManyEncryptedDataKeys { limit: 1, got: 2 }.into(),
+            CryptoError::InvalidKey(CryptoAlgorithm::AesGcm).into(),
+            Error::misuse("no"),
+        ];
+        for e in &details {
+            // The category's detail is in the message, not a second link of the chain.
+            assert_eq!(assert_no_repeats(e), 1, "{e}");
+        }
+        // A key service error: the message names the call, the source is the service's error.
+        let e = service();
+        assert_eq!(assert_no_repeats(&e), 2, "{e}");
+        assert_eq!(
+            std::error::Error::source(&e)
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("connection reset by peer")
+        );
+        // The adapters' io::Error around an Error: printed once, its cause still reachable.
+        let wrapped = Error::Io(io::Error::other(service()));
+        assert_eq!(assert_no_repeats(&wrapped), 2, "{wrapped}");
+        assert_eq!(wrapped.kind(), ErrorKind::Unavailable);
+        let wrapped = Error::Io(io::Error::new(
+            io::ErrorKind::InvalidData,
+            Error::from(AuthError::HeaderAuth),
+        ));
+        assert_eq!(assert_no_repeats(&wrapped), 1, "{wrapped}");
+    }
+
+    #[test]
+    fn kinds() {
+        let too_many: Error = LimitError::TooManyEncryptedDataKeys { limit: 1, got: 2 }.into();
+        assert_eq!(too_many.kind(), ErrorKind::Limit);
+        let crypto: Error = CryptoError::Random.into();
+        assert_eq!(crypto.kind(), ErrorKind::Internal);
+        assert_eq!(service().kind(), ErrorKind::Unavailable);
+        // "No decryptable key" is Authentication unless an attempt could not ask its service.
+        let unmatched: Error = KeyringError::NoDecryptableKey {
+            attempts: vec![KeyringAttempt::new("raw-aes(a/b)", "another key")],
+        }
+        .into();
+        assert_eq!(unmatched.kind(), ErrorKind::Authentication);
+        let throttled: Error = KeyringError::NoDecryptableKey {
+            attempts: vec![
+                KeyringAttempt::new("raw-aes(a/b)", "another key"),
+                KeyringAttempt::failed("aws-kms(k)", service()),
+            ],
+        }
+        .into();
+        assert_eq!(throttled.kind(), ErrorKind::Unavailable);
+        let Error::Keyring(KeyringError::NoDecryptableKey { attempts }) = &throttled else {
+            panic!("{throttled}")
+        };
+        assert_eq!(attempts[1].kind(), Some(ErrorKind::Unavailable));
+        assert!(attempts[0].error.is_none());
     }
 }

@@ -67,7 +67,7 @@
 //! | [`RawAesKeyring`] | a local AES-GCM key | `framework/raw-aes-keyring.md` |
 //! | [`RawRsaKeyring`] | a local RSA key (PKCS#1 v1.5, OAEP-SHA1/256/384/512) | `framework/raw-rsa-keyring.md` |
 //! | [`RawEcdhKeyring`] | an ECDH-agreed key (P-256/384/521; static, ephemeral, discovery) | `framework/raw-ecdh-keyring.md` |
-//! | [`HierarchicalKeyring`] | a key derived from a branch key ([`BranchKeySource`]; cached with a TTL, from the DynamoDB key store `keyring::key_store` with feature `hierarchy`) | `framework/aws-kms/aws-kms-hierarchical-keyring.md`, `framework/branch-key-store.md` |
+//! | [`HierarchicalKeyring`] | a key derived from a branch key ([`BranchKeySource`]; cached with a TTL, from the DynamoDB key store `keyring::hierarchy::dynamodb` with feature `hierarchy`) | `framework/aws-kms/aws-kms-hierarchical-keyring.md`, `framework/branch-key-store.md` |
 //! | `AwsKms*Keyring` (feature `kms`) | AWS KMS: symmetric keys (strict, MRK, discovery, multi), RSA keys (`AwsKmsRsaKeyring`), ECDH key agreement keys (`AwsKmsEcdhKeyring`) | `framework/aws-kms/*.md` |
 //! | [`MultiKeyring`] | a generator and children (children run concurrently) | `framework/multi-keyring.md` |
 //! | [`DefaultCmm`] | a keyring, plus signing keys | `framework/default-cmm.md` |
@@ -91,7 +91,7 @@
 pub mod cache;
 pub mod client;
 pub mod cmm;
-pub mod context;
+pub use format::context;
 pub mod crypto;
 pub mod error;
 pub mod format;

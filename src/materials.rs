@@ -5,61 +5,18 @@
 //! `<redacted>`. The materials' fields are private: keyrings change them only through methods
 //! that keep the spec's invariants (a data key of the suite's length, set once).
 
-use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use zeroize::Zeroizing;
 
-use crate::context::EncryptionContext;
 use crate::error::{KeyringError, Result};
-use crate::format::codec::put_u16_prefixed;
-use crate::suite::{AlgorithmSuite, SignatureAlgorithm};
+use crate::format::context::EncryptionContext;
+use crate::suite::AlgorithmSuite;
 
-/// An encrypted data key: who wrapped it, how to find the wrapping key, and the wrapped bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct EncryptedDataKey {
-    provider_id: String,
-    provider_info: Vec<u8>,
-    ciphertext: Vec<u8>,
-}
-
-impl EncryptedDataKey {
-    /// A new encrypted data key.
-    pub fn new(
-        provider_id: impl Into<String>,
-        provider_info: Vec<u8>,
-        ciphertext: Vec<u8>,
-    ) -> Self {
-        Self {
-            provider_id: provider_id.into(),
-            provider_info,
-            ciphertext,
-        }
-    }
-
-    /// The key provider ID (for example `aws-kms`, or a raw keyring's namespace).
-    pub fn provider_id(&self) -> &str {
-        &self.provider_id
-    }
-
-    /// The key provider info (for example a KMS key ARN, or a raw keyring's key name and IV).
-    pub fn provider_info(&self) -> &[u8] {
-        &self.provider_info
-    }
-
-    /// The wrapped data key.
-    pub fn ciphertext(&self) -> &[u8] {
-        &self.ciphertext
-    }
-
-    /// Appends the wire form: three `u16`-length-prefixed fields.
-    pub(crate) fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
-        put_u16_prefixed(out, self.provider_id.as_bytes(), "key provider ID")?;
-        put_u16_prefixed(out, &self.provider_info, "key provider info")?;
-        put_u16_prefixed(out, &self.ciphertext, "encrypted data key")
-    }
-}
+pub use crate::crypto::SigningKey;
+pub use crate::format::EncryptedDataKey;
 
 /// A plaintext data key. Zeroized on drop; never printed.
 #[derive(Clone)]
@@ -95,65 +52,6 @@ impl DataKey {
 impl fmt::Debug for DataKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "DataKey(<redacted {} bytes>)", self.0.len())
-    }
-}
-
-/// A message signing key: the private scalar of an ECDSA key pair. Zeroized on drop; never
-/// printed.
-///
-/// A key made by a crypto backend's `generate` also carries that backend's loaded form of the
-/// key (its own zeroizing key object), so that signing the message does not load the scalar
-/// again: loading computes the public point, a scalar multiplication as costly as the
-/// signature itself.
-#[derive(Clone)]
-pub struct SigningKey {
-    algorithm: SignatureAlgorithm,
-    scalar: Zeroizing<Vec<u8>>,
-    loaded: Option<Arc<dyn Any + Send + Sync>>,
-}
-
-impl SigningKey {
-    /// Wraps a private scalar (big-endian, field-sized) for `algorithm`.
-    pub fn new(algorithm: SignatureAlgorithm, scalar: Vec<u8>) -> Self {
-        Self {
-            algorithm,
-            scalar: Zeroizing::new(scalar),
-            loaded: None,
-        }
-    }
-
-    /// A key with a backend's loaded form of the same scalar attached.
-    pub(crate) fn with_loaded(
-        algorithm: SignatureAlgorithm,
-        scalar: Vec<u8>,
-        loaded: Arc<dyn Any + Send + Sync>,
-    ) -> Self {
-        Self {
-            algorithm,
-            scalar: Zeroizing::new(scalar),
-            loaded: Some(loaded),
-        }
-    }
-
-    /// The attached loaded form, if it is a `T` (the asking backend's own type).
-    pub(crate) fn loaded<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
-        self.loaded.clone()?.downcast::<T>().ok()
-    }
-
-    /// The signature algorithm.
-    pub fn algorithm(&self) -> SignatureAlgorithm {
-        self.algorithm
-    }
-
-    /// The private scalar bytes.
-    pub fn expose(&self) -> &[u8] {
-        &self.scalar
-    }
-}
-
-impl fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SigningKey({:?}, <redacted>)", self.algorithm)
     }
 }
 
@@ -255,7 +153,7 @@ pub struct DecryptionMaterials {
     required_encryption_context_keys: Vec<String>,
     data_key: Option<DataKey>,
     verification_key: Option<Vec<u8>>,
-    checks: crate::keyring::DecryptChecks,
+    pub(crate) checks: DecryptChecks,
 }
 
 impl DecryptionMaterials {
@@ -278,28 +176,10 @@ impl DecryptionMaterials {
         }
     }
 
-    /// Carries the per-message checks of `request` to the keyrings:
-    ///
-    /// * *candidate* data keys can be checked against the message (its key commitment, or for
-    ///   v1 messages its header tag) with [`check_candidate`](Self::check_candidate);
-    /// * the keyrings share a budget of attempts (unwrappings, key-service calls) for the
-    ///   message: [`Limits::max_encrypted_data_keys`](crate::Limits::max_encrypted_data_keys)
-    ///   when set. Once it is spent, keyrings stop trying.
-    ///
-    /// Some unwrapping cannot tell a wrong key from the right one: RSA PKCS#1 v1.5 decryption
-    /// with implicit rejection turns a data key wrapped for *another* RSA key into random
-    /// bytes, of the right length about once in 250 tries. [`DefaultCmm`](crate::DefaultCmm)
-    /// calls this; a custom CMM that builds its own materials should too, or such a keyring
-    /// takes the first candidate of the right length (and decryption then fails on the key
-    /// commitment or header tag instead of trying the next encrypted data key).
-    pub fn with_request_checks(mut self, request: &crate::cmm::DecryptMaterialsRequest) -> Self {
-        self.checks = request.checks.clone();
-        self
-    }
-
     /// Whether `key` is the data key of the message these materials are for: `Some(true)` or
     /// `Some(false)`, with the same work either way; `None` when the materials carry no check
-    /// (see [`with_request_checks`](Self::with_request_checks)).
+    /// (see [`with_request_checks`](Self::with_request_checks), defined with the
+    /// request in [`cmm`](crate::cmm)).
     pub fn check_candidate(&self, key: &DataKey) -> Option<bool> {
         let check = self.checks.candidate.as_ref()?;
         let required = self
@@ -317,7 +197,7 @@ impl DecryptionMaterials {
     }
 
     /// The keyring attempts this message may still cost, when limited.
-    pub(crate) fn attempt_budget(&self) -> Option<&crate::keyring::AttemptBudget> {
+    pub(crate) fn attempt_budget(&self) -> Option<&AttemptBudget> {
         self.checks.attempts.as_deref()
     }
 
@@ -357,9 +237,180 @@ impl DecryptionMaterials {
     }
 }
 
+/// Checks a *candidate* data key against the message it is meant for (its key commitment, or
+/// for v1 messages its header tag): the core (`proto::keys`) makes one from a header, and
+/// keyrings that cannot tell a wrong key from the right one ask it (through
+/// [`DecryptionMaterials::check_candidate`]).
+pub(crate) trait CandidateCheck: fmt::Debug + Send + Sync {
+    /// Whether `key` is the message's data key, given the serialized required encryption
+    /// context; the same work either way.
+    fn accepts(&self, key: &DataKey, required: &[u8]) -> bool;
+}
+
+/// Per-message checks a decrypt request carries to the keyrings, through the materials (see
+/// [`DecryptionMaterials::with_request_checks`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DecryptChecks {
+    /// Checks candidate data keys against the message.
+    pub(crate) candidate: Option<Arc<dyn CandidateCheck>>,
+    /// The attempts left for the message, shared by every keyring that works on it.
+    pub(crate) attempts: Option<Arc<AttemptBudget>>,
+}
+
+/// How many keyring attempts (unwrappings, key-service calls) one message may still cost. The
+/// client makes one per message when
+/// [`Limits::max_encrypted_data_keys`](crate::Limits::max_encrypted_data_keys) is set; every
+/// keyring working on the message (the children of a multi-keyring too) draws on it.
+#[derive(Debug)]
+pub(crate) struct AttemptBudget {
+    left: AtomicUsize,
+    limit: usize,
+}
+
+impl AttemptBudget {
+    pub(crate) fn new(limit: u16) -> Arc<Self> {
+        Arc::new(Self {
+            left: AtomicUsize::new(usize::from(limit)),
+            limit: usize::from(limit),
+        })
+    }
+
+    pub(crate) fn spent(&self) -> bool {
+        self.left.load(Ordering::Relaxed) == 0
+    }
+
+    pub(crate) fn take(&self) {
+        let _ = self
+            .left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// Why a keyring stopped early.
+    pub(crate) fn reason(&self) -> String {
+        format!(
+            "stopped: this message already cost {} keyring attempts, its limit \
+             (Limits::max_encrypted_data_keys)",
+            self.limit
+        )
+    }
+}
+
+/// The length of a branch key version: a UUID's 16 bytes.
+const VERSION_LEN: usize = 16;
+/// The length of a branch key.
+const BRANCH_KEY_LEN: usize = 32;
+
+/// One version of a branch key: its ID, its version (a UUID) and the 32-byte key. The key is
+/// zeroized on drop and never printed.
+#[derive(Clone)]
+pub struct BranchKeyMaterials {
+    branch_key_id: String,
+    version: [u8; VERSION_LEN],
+    key: Zeroizing<Vec<u8>>,
+    encryption_context: EncryptionContext,
+}
+
+impl fmt::Debug for BranchKeyMaterials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BranchKeyMaterials")
+            .field("branch_key_id", &self.branch_key_id)
+            .field("version", &format_uuid(&self.version))
+            .field("encryption_context", &self.encryption_context)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BranchKeyMaterials {
+    /// Branch key materials from a key ID, a version in UUID text form
+    /// (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`) and the 32-byte branch key.
+    ///
+    /// # Errors
+    /// [`KeyringError::InvalidKey`] for a malformed version or a key that is not 32 bytes.
+    pub fn new(branch_key_id: impl Into<String>, version: &str, key: &[u8]) -> Result<Self> {
+        let version = parse_uuid(version).ok_or_else(|| {
+            KeyringError::InvalidKey(format!("branch key version {version:?} is not a UUID"))
+        })?;
+        if key.len() != BRANCH_KEY_LEN {
+            return Err(KeyringError::InvalidKey(format!(
+                "a branch key is 32 bytes, not {}",
+                key.len()
+            ))
+            .into());
+        }
+        Ok(Self {
+            branch_key_id: branch_key_id.into(),
+            version,
+            key: Zeroizing::new(key.to_vec()),
+            encryption_context: EncryptionContext::new(),
+        })
+    }
+
+    /// The same materials carrying the branch key's custom encryption context (the pairs a key
+    /// store bound to the branch key when it was created, without their `aws-crypto-ec:`
+    /// prefix).
+    pub fn with_encryption_context(mut self, encryption_context: EncryptionContext) -> Self {
+        self.encryption_context = encryption_context;
+        self
+    }
+
+    /// The branch key's custom encryption context (empty when none was bound).
+    pub fn encryption_context(&self) -> &EncryptionContext {
+        &self.encryption_context
+    }
+
+    /// The branch key ID.
+    pub fn branch_key_id(&self) -> &str {
+        &self.branch_key_id
+    }
+
+    /// The version, as UUID text.
+    pub fn version(&self) -> String {
+        format_uuid(&self.version)
+    }
+
+    /// The 32-byte branch key.
+    pub(crate) fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    /// The version, as the 16 bytes stored in encrypted data keys.
+    pub fn version_bytes(&self) -> &[u8; VERSION_LEN] {
+        &self.version
+    }
+}
+
+pub(crate) fn parse_uuid(text: &str) -> Option<[u8; VERSION_LEN]> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 36 || [8, 13, 18, 23].iter().any(|&i| bytes[i] != b'-') {
+        return None;
+    }
+    let hex: Vec<u8> = bytes.iter().copied().filter(|&b| b != b'-').collect();
+    if hex.len() != 32 {
+        return None;
+    }
+    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = [0u8; VERSION_LEN];
+    for (i, pair) in hex.chunks(2).enumerate() {
+        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+pub(crate) fn format_uuid(b: &[u8; VERSION_LEN]) -> String {
+    let mut s = String::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push_str(&format!("{byte:02x}"));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::suite::SignatureAlgorithm;
 
     #[test]
     fn secrets_stay_out_of_debug() {

@@ -3,7 +3,9 @@
 //! The eleven ESDK suites, each with its properties as the specification's
 //! `framework/algorithm-suites.md` lists them. All use AES-GCM with a 12-byte IV and a 16-byte tag.
 
-use crate::error::{FormatError, PolicyError, Result};
+// This module depends on nothing else in the crate: the checks that answer with an `Error`
+// (`AlgorithmSuite::from_id`, `CommitmentPolicy::check_encrypt`/`check_decrypt`) are in
+// `error.rs`, which names these types.
 
 /// Length of every AES-GCM IV used by the ESDK.
 pub const IV_LEN: usize = 12;
@@ -118,15 +120,6 @@ impl AlgorithmSuite {
         Self::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384,
     ];
 
-    /// The suite with this identifier, or a format error naming it.
-    pub fn from_id(id: u16) -> Result<Self> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|s| s.id() == id)
-            .ok_or_else(|| FormatError::UnsupportedSuite(id).into())
-    }
-
     /// The two-byte identifier.
     pub fn id(self) -> u16 {
         self as u16
@@ -213,33 +206,19 @@ impl CommitmentPolicy {
         }
     }
 
-    /// Checks that this policy allows encrypting with `suite`.
-    pub fn check_encrypt(self, suite: AlgorithmSuite) -> Result<()> {
-        let ok = match self {
+    /// Whether this policy allows encrypting with `suite`.
+    pub fn allows_encrypt(self, suite: AlgorithmSuite) -> bool {
+        match self {
             Self::FORBID_ENCRYPT_ALLOW_DECRYPT => !suite.is_committing(),
             _ => suite.is_committing(),
-        };
-        self.verdict(ok, suite)
+        }
     }
 
-    /// Checks that this policy allows decrypting a message in `suite`.
-    pub fn check_decrypt(self, suite: AlgorithmSuite) -> Result<()> {
-        let ok = match self {
+    /// Whether this policy allows decrypting a message in `suite`.
+    pub fn allows_decrypt(self, suite: AlgorithmSuite) -> bool {
+        match self {
             Self::REQUIRE_ENCRYPT_REQUIRE_DECRYPT => suite.is_committing(),
             _ => true,
-        };
-        self.verdict(ok, suite)
-    }
-
-    fn verdict(self, ok: bool, suite: AlgorithmSuite) -> Result<()> {
-        if ok {
-            Ok(())
-        } else {
-            Err(PolicyError::Commitment {
-                policy: self,
-                suite: suite.id(),
-            }
-            .into())
         }
     }
 }

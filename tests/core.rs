@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use bytes::BytesMut;
 use esdk::crypto::{CryptoProvider, SecureRandom, default_provider};
-use esdk::error::{AuthError, FormatError, PolicyError};
+use esdk::error::{AuthError, FormatError, LimitError, PolicyError};
 use esdk::proto::DecryptEvent;
 use esdk::{
     AlgorithmSuite, Client, CommitmentPolicy, DecryptionMaterials, EncryptionContext, Error,
@@ -311,7 +311,7 @@ fn max_encrypted_data_keys_on_encrypt_and_decrypt() {
     let r = block_on(limited.encrypt(two(), b"x").into_future());
     assert!(matches!(
         r,
-        Err(Error::Policy(PolicyError::TooManyEncryptedDataKeys {
+        Err(Error::Limit(LimitError::TooManyEncryptedDataKeys {
             limit: 1,
             got: 2
         }))
@@ -323,7 +323,7 @@ fn max_encrypted_data_keys_on_encrypt_and_decrypt() {
     let r = block_on(limited.decrypt(two(), &ct).into_future());
     assert!(matches!(
         r,
-        Err(Error::Policy(PolicyError::TooManyEncryptedDataKeys { .. }))
+        Err(Error::Limit(LimitError::TooManyEncryptedDataKeys { .. }))
     ));
     // The count is checked as soon as it is read, before any key is parsed: cut the message
     // right after the two-byte count.
@@ -336,7 +336,7 @@ fn max_encrypted_data_keys_on_encrypt_and_decrypt() {
     let mut buf = BytesMut::from(&ct[..count_end]);
     assert!(matches!(
         dec.decode(&mut buf),
-        Err(Error::Policy(PolicyError::TooManyEncryptedDataKeys {
+        Err(Error::Limit(LimitError::TooManyEncryptedDataKeys {
             limit: 1,
             got: 2
         }))

@@ -17,11 +17,11 @@ use esdk::cache::ManualClock;
 use esdk::context::EncryptionContext;
 use esdk::error::KeyringError;
 use esdk::keyring::aws_kms::KmsClient;
-use esdk::keyring::key_store::{DynamoDbKeyStore, KmsConfiguration};
 use esdk::keyring::{
     BranchKeyMaterials, BranchKeySource, ContextKeyBranchKeyIdSupplier, HierarchicalKeyring,
     StaticBranchKeySource,
 };
+use esdk::keyring::{DynamoDbKeyStore, KmsConfiguration};
 use esdk::{Client, Error};
 use futures::future::BoxFuture;
 

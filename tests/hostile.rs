@@ -851,7 +851,7 @@ impl aws_sdk_kms::config::Intercept for OtherKeyId {
 #[tokio::test]
 async fn the_key_store_checks_the_key_id_of_kms_decrypt_responses() {
     use esdk::keyring::aws_kms::KmsClient;
-    use esdk::keyring::key_store::{DynamoDbKeyStore, KmsConfiguration};
+    use esdk::keyring::{DynamoDbKeyStore, KmsConfiguration};
     let Some(endpoint) = common::endpoint("ESDK_KMS_ENDPOINT", "the key store KeyId check") else {
         return;
     };

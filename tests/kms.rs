@@ -727,13 +727,49 @@ async fn encryption_context_and_grant_tokens_reach_kms() {
 // ---------------------------------------------------------------------------------------------
 // Faults: each gives a typed error in bounded time
 
+/// Each error of `err`'s chain, `Display`ed.
+fn chain(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut out = vec![err.to_string()];
+    let mut next = err.source();
+    while let Some(e) = next {
+        out.push(e.to_string());
+        next = e.source();
+    }
+    out
+}
+
+/// No esdk error of the chain repeats the text of its source (printing the chain shows it
+/// once). The SDK's own errors are not checked: its operation error and the modeled error it
+/// wraps print the same text.
+fn assert_no_repeats(err: &(dyn std::error::Error + 'static)) {
+    let mut current = err;
+    while current.is::<Error>() || current.is::<KeyringError>() {
+        let Some(source) = current.source() else {
+            return;
+        };
+        let (text, source_text) = (current.to_string(), source.to_string());
+        assert!(
+            !source_text.is_empty() && !text.contains(&source_text),
+            "{text:?} repeats its source {source_text:?} (chain {:?})",
+            chain(err)
+        );
+        current = source;
+    }
+}
+
+/// A key service error that names `needle` (the service's error code, or for a failure with no
+/// answer, somewhere in its source chain), keeps the SDK error as its source, counts as
+/// `Unavailable`, and prints each text of its chain once.
 fn assert_service_error(err: &Error, needle: &str) {
     match err {
         Error::Keyring(KeyringError::Service {
             message, source, ..
         }) => {
-            assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+            let texts = chain(err).join(" / ");
+            assert!(texts.contains(needle), "{texts:?} lacks {needle:?}");
             assert!(source.is_some(), "the SDK error is kept as the source");
+            assert_eq!(err.kind(), esdk::ErrorKind::Unavailable, "{message}");
+            assert_no_repeats(err);
         }
         other => panic!("expected a KMS service error mentioning {needle:?}, got {other}"),
     }
@@ -880,15 +916,62 @@ async fn fault_throttling_is_retried_then_reported() {
         .client(Some(WEST))
         .await
         .unwrap();
-    let err = encrypt(AwsKmsKeyring::new(SOME_KEY, client).unwrap(), b"x")
+    let err = encrypt(AwsKmsKeyring::new(SOME_KEY, client.clone()).unwrap(), b"x")
         .await
         .unwrap_err();
     assert_service_error(&err, "ThrottlingException");
+    assert!(
+        err.to_string().contains("ThrottlingException"),
+        "the service's error code is in the message: {err}"
+    );
     assert_eq!(
         count.load(Ordering::SeqCst),
         2,
         "the SDK retried once (max_attempts = 2)"
     );
+
+    // Decrypt with two EDKs for the key: both attempts are throttled. The "no decryptable key"
+    // error keeps each attempt's typed error, so it counts as Unavailable (retry later), not as
+    // Authentication (no key matched).
+    use esdk::Keyring;
+    let edks: Vec<_> = (0..2u8)
+        .map(|i| esdk::EncryptedDataKey::new("aws-kms", SOME_KEY.as_bytes().to_vec(), vec![i; 3]))
+        .collect();
+    let materials = || {
+        esdk::DecryptionMaterials::new(
+            esdk::AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+            Default::default(),
+            vec![],
+            None,
+        )
+    };
+    let keyring = AwsKmsKeyring::new(SOME_KEY, client).unwrap();
+    let err = keyring.on_decrypt(materials(), &edks).await.unwrap_err();
+    let Error::Keyring(KeyringError::NoDecryptableKey { attempts }) = &err else {
+        panic!("expected NoDecryptableKey, got {err}");
+    };
+    assert_eq!(attempts.len(), 2, "{err}");
+    for a in attempts {
+        assert_eq!(a.kind(), Some(esdk::ErrorKind::Unavailable), "{a}");
+        let typed = a.error.as_deref().expect("the attempt keeps its error");
+        assert_service_error(typed, "ThrottlingException");
+    }
+    assert_eq!(err.kind(), esdk::ErrorKind::Unavailable, "{err}");
+    assert_no_repeats(&err);
+
+    // Whereas no matching key at all (an EDK for another key) is Authentication, with no
+    // typed error behind the attempt.
+    let other = esdk::EncryptedDataKey::new(
+        "aws-kms",
+        SOME_KEY.replace("us-west-2", "eu-west-1").into_bytes(),
+        vec![1],
+    );
+    let err = keyring.on_decrypt(materials(), &[other]).await.unwrap_err();
+    assert_eq!(err.kind(), esdk::ErrorKind::Authentication, "{err}");
+    let Error::Keyring(KeyringError::NoDecryptableKey { attempts }) = &err else {
+        panic!("expected NoDecryptableKey, got {err}");
+    };
+    assert!(attempts.iter().all(|a| a.error.is_none()), "{err}");
 }
 
 #[tokio::test]

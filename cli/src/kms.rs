@@ -323,7 +323,7 @@ mod imp {
     #[cfg(feature = "hierarchy")]
     pub async fn hierarchy(h: Hierarchy<'_>, aws: &Aws) -> Result<Arc<dyn Keyring>, Failure> {
         use esdk::HierarchicalKeyring;
-        use esdk::keyring::key_store::{DynamoDbKeyStore, KmsConfiguration};
+        use esdk::keyring::{DynamoDbKeyStore, KmsConfiguration};
 
         let supplier = Supplier::new(aws);
         let kms_client = client_for(&supplier, h.kms_key).await?;

@@ -131,7 +131,7 @@ impl From<esdk::Error> for Failure {
 
 /// The option that raises the limit `e` reports, if any.
 fn hint(e: &esdk::Error) -> &'static str {
-    use esdk::error::{LimitError, PolicyError};
+    use esdk::error::LimitError;
     match e {
         esdk::Error::Limit(LimitError::FrameTooLarge { .. }) => {
             " (raise the limit with --max-frame-length)"
@@ -139,7 +139,7 @@ fn hint(e: &esdk::Error) -> &'static str {
         esdk::Error::Limit(LimitError::BodyTooLarge { .. }) => {
             " (raise the limit with --max-body-length)"
         }
-        esdk::Error::Policy(PolicyError::TooManyEncryptedDataKeys { .. }) => {
+        esdk::Error::Limit(LimitError::TooManyEncryptedDataKeys { .. }) => {
             " (raise the limit with --max-encrypted-data-keys)"
         }
         _ => "",

@@ -3127,7 +3127,7 @@ fn raw_ecdh_keys() {
 #[test]
 fn hierarchical_keyring_over_a_dynamodb_key_store() {
     use esdk::keyring::aws_kms::KmsClient;
-    use esdk::keyring::key_store::{DynamoDbKeyStore, KmsConfiguration};
+    use esdk::keyring::{DynamoDbKeyStore, KmsConfiguration};
     let Some(endpoint) =
         common::endpoint("ESDK_KMS_ENDPOINT", "the CLI's hierarchical keyring test")
     else {

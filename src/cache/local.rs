@@ -264,7 +264,7 @@ mod tests {
 
     use super::*;
     use crate::cache::{CachedMaterials, ManualClock};
-    use crate::context::EncryptionContext;
+    use crate::format::context::EncryptionContext;
     use crate::materials::{DataKey, DecryptionMaterials};
     use crate::suite::AlgorithmSuite;
 

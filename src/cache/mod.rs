@@ -141,7 +141,7 @@ pub enum CachedMaterials {
     /// Materials to decrypt messages (a data key, maybe a verification key).
     Decryption(DecryptionMaterials),
     /// A branch key version, as the hierarchical keyring's branch key cache keeps it.
-    BranchKey(crate::keyring::BranchKeyMaterials),
+    BranchKey(crate::materials::BranchKeyMaterials),
 }
 
 /// One cache entry: materials, their lifetime, and their usage so far.

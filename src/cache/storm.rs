@@ -255,7 +255,7 @@ mod tests {
 
     use super::*;
     use crate::cache::{CachedMaterials, TokioClock};
-    use crate::context::EncryptionContext;
+    use crate::format::context::EncryptionContext;
     use crate::materials::{DataKey, DecryptionMaterials};
     use crate::suite::AlgorithmSuite;
 

@@ -89,9 +89,9 @@ use crate::cache::{
 use crate::cmm::{
     CryptographicMaterialsManager, DecryptMaterialsRequest, DefaultCmm, EncryptionMaterialsRequest,
 };
-use crate::context::EncryptionContext;
 use crate::crypto::{CryptoProvider, HashAlgorithm, default_provider};
 use crate::error::{Error, PolicyError, Result};
+use crate::format::context::EncryptionContext;
 use crate::keyring::Keyring;
 use crate::materials::{DecryptionMaterials, EncryptionMaterials};
 use crate::suite::{AlgorithmSuite, Kdf};
@@ -604,7 +604,7 @@ fn duplicate(e: &Error) -> Error {
         Error::Limit(x) => Error::Limit(x.clone()),
         Error::Io(x) => Error::Io(io::Error::new(x.kind(), x.to_string())),
         Error::ApiMisuse(x) => Error::ApiMisuse(x.clone()),
-        Error::Crypto(x) => Error::Crypto(x.clone()),
+        Error::Crypto(x) => Error::Crypto(*x),
     }
 }
 

@@ -9,9 +9,9 @@ use futures::future::BoxFuture;
 use crate::cmm::{
     CryptographicMaterialsManager, DecryptMaterialsRequest, EncryptionMaterialsRequest,
 };
-use crate::context::PUBLIC_KEY_KEY;
 use crate::crypto::{CryptoProvider, default_provider};
 use crate::error::{AuthError, KeyringError, PolicyError, Result};
+use crate::format::context::PUBLIC_KEY_KEY;
 use crate::keyring::Keyring;
 use crate::materials::{DecryptionMaterials, EncryptionMaterials};
 

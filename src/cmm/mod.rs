@@ -1,11 +1,15 @@
 //! Cryptographic materials managers (`framework/cmm-interface.md`): they turn a request into
 //! materials, usually by asking a keyring.
 
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
 
-use crate::context::EncryptionContext;
 use crate::error::Result;
-use crate::materials::{DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
+use crate::format::context::EncryptionContext;
+use crate::materials::{
+    CandidateCheck, DecryptChecks, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials,
+};
 use crate::suite::{AlgorithmSuite, CommitmentPolicy};
 
 pub mod caching;
@@ -60,7 +64,7 @@ pub struct DecryptMaterialsRequest {
     /// The context the caller supplied at decrypt time, if any.
     pub reproduced_encryption_context: Option<EncryptionContext>,
     /// Per-message checks for the keyrings (see [`DecryptionMaterials::with_request_checks`]).
-    pub(crate) checks: crate::keyring::DecryptChecks,
+    pub(crate) checks: DecryptChecks,
 }
 
 impl DecryptMaterialsRequest {
@@ -78,14 +82,37 @@ impl DecryptMaterialsRequest {
             encrypted_data_keys: header.encrypted_data_keys().to_vec(),
             encryption_context: header.encryption_context().clone(),
             reproduced_encryption_context,
-            checks: crate::keyring::DecryptChecks {
+            checks: DecryptChecks {
                 candidate: crate::proto::keys::CandidateCheck::for_header(
                     header,
                     crate::crypto::default_provider(),
-                ),
+                )
+                .map(|check| Arc::new(check) as Arc<dyn CandidateCheck>),
                 attempts: None,
             },
         }
+    }
+}
+
+// Defined here, with the request it reads, so that `materials` does not depend on `cmm`.
+impl DecryptionMaterials {
+    /// Carries the per-message checks of `request` to the keyrings:
+    ///
+    /// * *candidate* data keys can be checked against the message (its key commitment, or for
+    ///   v1 messages its header tag) with [`check_candidate`](Self::check_candidate);
+    /// * the keyrings share a budget of attempts (unwrappings, key-service calls) for the
+    ///   message: [`Limits::max_encrypted_data_keys`](crate::Limits::max_encrypted_data_keys)
+    ///   when set. Once it is spent, keyrings stop trying.
+    ///
+    /// Some unwrapping cannot tell a wrong key from the right one: RSA PKCS#1 v1.5 decryption
+    /// with implicit rejection turns a data key wrapped for *another* RSA key into random
+    /// bytes, of the right length about once in 250 tries. [`DefaultCmm`]
+    /// calls this; a custom CMM that builds its own materials should too, or such a keyring
+    /// takes the first candidate of the right length (and decryption then fails on the key
+    /// commitment or header tag instead of trying the next encrypted data key).
+    pub fn with_request_checks(mut self, request: &DecryptMaterialsRequest) -> Self {
+        self.checks = request.checks.clone();
+        self
     }
 }
 

@@ -41,8 +41,8 @@ use zeroize::Zeroizing;
 use super::{
     Aead, AeadKey, CryptoProvider, Ecdsa, HashAlgorithm, Hashing, SecureRandom, Signer, Verifier,
 };
-use crate::error::{AuthError, Error, KeyringError, Result};
-use crate::materials::SigningKey;
+use crate::crypto::SigningKey;
+use crate::error::{AuthError, CryptoAlgorithm, CryptoError, Error, KeyringError, Result};
 use crate::suite::{IV_LEN, SignatureAlgorithm, TAG_LEN};
 
 /// The aws-lc-rs provider.
@@ -70,13 +70,13 @@ impl Aead for AwsLcAead {
             24 => &AES_192_GCM,
             32 => &AES_256_GCM,
             _ => {
-                return Err(Error::Crypto(
-                    "AES-GCM key must be 16, 24 or 32 bytes".into(),
-                ));
+                return Err(Error::from(CryptoError::InvalidKey(
+                    CryptoAlgorithm::AesGcm,
+                )));
             }
         };
         let key = UnboundKey::new(algorithm, key)
-            .map_err(|_| Error::Crypto("AES-GCM key setup failed".into()))?;
+            .map_err(|_| Error::from(CryptoError::InvalidKey(CryptoAlgorithm::AesGcm)))?;
         Ok(Box::new(GcmKey(LessSafeKey::new(key))))
     }
 }
@@ -91,10 +91,10 @@ impl AeadKey for GcmKey {
         let tag = self
             .0
             .seal_in_place_separate_tag(Nonce::assume_unique_for_key(*iv), Aad::from(aad), in_out)
-            .map_err(|_| Error::Crypto("AES-GCM input too long".into()))?;
+            .map_err(|_| Error::from(CryptoError::TooLong(CryptoAlgorithm::AesGcm)))?;
         tag.as_ref()
             .try_into()
-            .map_err(|_| Error::Crypto("AES-GCM tag has an unexpected length".into()))
+            .map_err(|_| Error::from(CryptoError::OperationFailed(CryptoAlgorithm::AesGcm)))
     }
 
     fn open_in_place(
@@ -112,7 +112,7 @@ impl AeadKey for GcmKey {
                 in_out,
             )
             .map(|_| ())
-            .map_err(|_| Error::Crypto("AES-GCM open failed".into()))
+            .map_err(|_| Error::from(CryptoError::OperationFailed(CryptoAlgorithm::AesGcm)))
     }
 }
 
@@ -154,7 +154,7 @@ impl Hashing for AwsLcHashing {
         let key = hmac::Key::new(algorithm, &prk);
         for (info, out) in outputs.iter_mut() {
             if out.len() > 255 * len {
-                return Err(Error::Crypto("HKDF output too long".into()));
+                return Err(Error::from(CryptoError::TooLong(CryptoAlgorithm::Hkdf)));
             }
             let mut previous = Zeroizing::new(Vec::new());
             for (i, chunk) in out.chunks_mut(len).enumerate() {
@@ -192,7 +192,7 @@ struct AwsLcRandom;
 
 impl SecureRandom for AwsLcRandom {
     fn fill(&self, buf: &mut [u8]) -> Result<()> {
-        aws_lc_rs::rand::fill(buf).map_err(|_| Error::Crypto("random source failed".into()))
+        aws_lc_rs::rand::fill(buf).map_err(|_| Error::from(CryptoError::Random))
     }
 }
 
@@ -226,7 +226,7 @@ fn compressed_public_key(key: &EcdsaKeyPair) -> Result<Vec<u8>> {
     let public: EcPublicKeyCompressedBin<'static> = key
         .public_key()
         .as_be_bytes()
-        .map_err(|_| Error::Crypto("ECDSA public key encoding failed".into()))?;
+        .map_err(|_| Error::from(CryptoError::KeyEncoding(CryptoAlgorithm::Ecdsa)))?;
     Ok(public.as_ref().to_vec())
 }
 
@@ -256,7 +256,7 @@ impl Signer for EcSigner {
         let signature = self
             .key
             .sign_digest(&digest)
-            .map_err(|_| Error::Crypto("ECDSA signing failed".into()))?;
+            .map_err(|_| Error::from(CryptoError::OperationFailed(CryptoAlgorithm::Ecdsa)))?;
         Ok(signature.as_ref().to_vec())
     }
 }
@@ -283,11 +283,11 @@ impl Ecdsa for AwsLcEcdsa {
     fn generate(&self, algorithm: SignatureAlgorithm) -> Result<(SigningKey, Vec<u8>)> {
         let params = ecdsa_params(algorithm);
         let key = EcdsaKeyPair::generate(params.signing)
-            .map_err(|_| Error::Crypto("ECDSA key generation failed".into()))?;
+            .map_err(|_| Error::from(CryptoError::KeyGeneration(CryptoAlgorithm::Ecdsa)))?;
         let scalar: EcPrivateKeyBin<'static> = key
             .private_key()
             .as_be_bytes()
-            .map_err(|_| Error::Crypto("ECDSA private key encoding failed".into()))?;
+            .map_err(|_| Error::from(CryptoError::KeyEncoding(CryptoAlgorithm::Ecdsa)))?;
         let public = compressed_public_key(&key)?;
         Ok((
             SigningKey::with_loaded(algorithm, scalar.as_ref().to_vec(), Arc::new(key)),

@@ -22,12 +22,14 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 use crate::error::Result;
-use crate::materials::SigningKey;
 use crate::suite::{IV_LEN, SignatureAlgorithm, TAG_LEN};
 
 #[cfg(feature = "aws-lc")]
 pub mod aws_lc;
 pub mod rustcrypto;
+mod signing_key;
+
+pub use signing_key::SigningKey;
 
 /// The algorithms an ESDK needs, as one value to pass around.
 #[derive(Clone, Copy)]

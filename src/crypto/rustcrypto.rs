@@ -15,8 +15,8 @@ use zeroize::Zeroizing;
 use super::{
     Aead, AeadKey, CryptoProvider, Ecdsa, HashAlgorithm, Hashing, SecureRandom, Signer, Verifier,
 };
-use crate::error::{AuthError, Error, KeyringError, Result};
-use crate::materials::SigningKey;
+use crate::crypto::SigningKey;
+use crate::error::{AuthError, CryptoAlgorithm, CryptoError, Error, KeyringError, Result};
 use crate::suite::{IV_LEN, SignatureAlgorithm, TAG_LEN};
 
 type Aes192Gcm = AesGcm<aes_gcm::aes::Aes192, aes_gcm::aead::consts::U12>;
@@ -45,15 +45,15 @@ impl Aead for RustCryptoAead {
     }
 
     fn key(&self, key: &[u8]) -> Result<Box<dyn AeadKey>> {
-        let bad = |_| Error::Crypto("AES-GCM key must be 16, 24 or 32 bytes".into());
+        let bad = |_| Error::from(CryptoError::InvalidKey(CryptoAlgorithm::AesGcm));
         Ok(Box::new(match key.len() {
             16 => GcmKey::A128(Aes128Gcm::new_from_slice(key).map_err(bad)?),
             24 => GcmKey::A192(Aes192Gcm::new_from_slice(key).map_err(bad)?),
             32 => GcmKey::A256(Aes256Gcm::new_from_slice(key).map_err(bad)?),
             _ => {
-                return Err(Error::Crypto(
-                    "AES-GCM key must be 16, 24 or 32 bytes".into(),
-                ));
+                return Err(Error::from(CryptoError::InvalidKey(
+                    CryptoAlgorithm::AesGcm,
+                )));
             }
         }))
     }
@@ -72,7 +72,7 @@ impl AeadKey for GcmKey {
             Self::A192(k) => k.encrypt_inout_detached(&nonce, aad, in_out.into()),
             Self::A256(k) => k.encrypt_inout_detached(&nonce, aad, in_out.into()),
         }
-        .map_err(|_| Error::Crypto("AES-GCM input too long".into()))?;
+        .map_err(|_| Error::from(CryptoError::TooLong(CryptoAlgorithm::AesGcm)))?;
         Ok(tag.into())
     }
 
@@ -90,7 +90,7 @@ impl AeadKey for GcmKey {
             Self::A192(k) => k.decrypt_inout_detached(&nonce, aad, in_out.into(), &tag),
             Self::A256(k) => k.decrypt_inout_detached(&nonce, aad, in_out.into(), &tag),
         }
-        .map_err(|_| Error::Crypto("AES-GCM open failed".into()))
+        .map_err(|_| Error::from(CryptoError::OperationFailed(CryptoAlgorithm::AesGcm)))
     }
 }
 
@@ -106,7 +106,7 @@ where
     let hk = Hkdf::<H>::new(salt, ikm);
     for (info, out) in outputs.iter_mut() {
         hk.expand(info, out)
-            .map_err(|_| Error::Crypto("HKDF output too long".into()))?;
+            .map_err(|_| Error::from(CryptoError::TooLong(CryptoAlgorithm::Hkdf)))?;
     }
     Ok(())
 }
@@ -163,7 +163,7 @@ struct OsRandom;
 
 impl SecureRandom for OsRandom {
     fn fill(&self, buf: &mut [u8]) -> Result<()> {
-        getrandom::fill(buf).map_err(|e| Error::Crypto(format!("system random source failed: {e}")))
+        getrandom::fill(buf).map_err(|_| Error::from(CryptoError::Random))
     }
 }
 
@@ -216,10 +216,9 @@ macro_rules! ecdsa_curve {
 
                 fn sign(self: Box<Self>) -> Result<Vec<u8>> {
                     let digest = self.hash.finalize();
-                    let sig: Signature = self
-                        .key
-                        .sign_prehash(&digest)
-                        .map_err(|_| Error::Crypto("ECDSA signing failed".into()))?;
+                    let sig: Signature = self.key.sign_prehash(&digest).map_err(|_| {
+                        Error::from(CryptoError::OperationFailed(CryptoAlgorithm::Ecdsa))
+                    })?;
                     let der: DerSignature = sig.to_der();
                     Ok(der.as_bytes().to_vec())
                 }

@@ -1,10 +1,10 @@
 //! Header body and header authentication (`data-format/message-header.md`).
 
-use crate::context::EncryptionContext;
-use crate::error::{Error, FormatError, LimitError, PolicyError, Result};
+use crate::error::{Error, FormatError, LimitError, Result};
+use crate::format::EncryptedDataKey;
 use crate::format::codec::{Incomplete, Reader, put_u16_prefixed};
+use crate::format::context::EncryptionContext;
 use crate::limits::Limits;
-use crate::materials::EncryptedDataKey;
 use crate::suite::{AlgorithmSuite, IV_LEN, MessageFormatVersion, TAG_LEN};
 
 /// How the message body is laid out.
@@ -324,7 +324,7 @@ impl HeaderParser {
                 if let Some(limit) = limits.max_encrypted_data_keys
                     && count > limit
                 {
-                    return Err(invalid(PolicyError::TooManyEncryptedDataKeys {
+                    return Err(invalid(LimitError::TooManyEncryptedDataKeys {
                         limit,
                         got: usize::from(count),
                     }));

@@ -16,8 +16,11 @@
 
 pub(crate) mod body;
 pub(crate) mod codec;
+pub mod context;
+mod edk;
 pub(crate) mod header;
 
+pub use edk::EncryptedDataKey;
 pub use header::{ContentType, MessageHeader, header_parse_work};
 
 use std::num::NonZeroU32;

@@ -57,9 +57,9 @@ use tokio_util::codec::{Decoder, Encoder, FramedRead, FramedWrite};
 
 use super::{DecryptEngine, DecryptOptions, Release, Step};
 use crate::client::{Client, EncryptOptions, MaterialsSource};
-use crate::context::EncryptionContext;
 use crate::error::{Error, FormatError, Result};
 use crate::format::MessageHeader;
+use crate::format::context::EncryptionContext;
 use crate::materials::DecryptionMaterials;
 use crate::proto::Encryptor;
 

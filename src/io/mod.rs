@@ -84,9 +84,9 @@ use std::task::{Context, Poll, ready};
 use bytes::{Bytes, BytesMut};
 
 use crate::client::{Client, MaterialsSource};
-use crate::context::EncryptionContext;
 use crate::error::{Error, FormatError, Result};
 use crate::format::MessageHeader;
+use crate::format::context::EncryptionContext;
 use crate::parallel::{self, Parallelism};
 use crate::proto::frames::OpenRun;
 use crate::proto::{DecryptEvent, Decryptor};

@@ -12,9 +12,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt, ReadBuf, SeekF
 
 use super::{CHUNK, DecryptOptions, Release};
 use crate::client::{Client, MaterialsSource};
-use crate::context::EncryptionContext;
 use crate::error::{Error, FormatError, Result};
 use crate::format::MessageHeader;
+use crate::format::context::EncryptionContext;
 use crate::proto::DecryptEvent;
 use crate::proto::range::{FrameSpan, RangeDecryptor, check_rangeable};
 

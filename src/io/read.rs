@@ -12,9 +12,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use super::write::{SealJob, poll_seal_job};
 use super::{CHUNK, DecryptEngine, DecryptOptions, Step};
 use crate::client::{Client, EncryptOptions, MaterialsSource};
-use crate::context::EncryptionContext;
 use crate::error::Result;
 use crate::format::MessageHeader;
+use crate::format::context::EncryptionContext;
 use crate::parallel::{self, Parallelism};
 use crate::proto::Encryptor;
 

@@ -13,9 +13,9 @@ use pin_project_lite::pin_project;
 
 use super::{CHUNK, DecryptEngine, DecryptOptions, Step, stream_error};
 use crate::client::{Client, EncryptOptions, MaterialsSource};
-use crate::context::EncryptionContext;
 use crate::error::{Error, Result};
 use crate::format::MessageHeader;
+use crate::format::context::EncryptionContext;
 use crate::proto::Encryptor;
 
 /// Obtains encryption materials from `source` and returns a stream of the message that

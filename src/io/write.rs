@@ -13,9 +13,9 @@ use tokio::io::AsyncWrite;
 
 use super::{DecryptEngine, DecryptOptions, Step};
 use crate::client::{Client, EncryptOptions, MaterialsSource};
-use crate::context::EncryptionContext;
 use crate::error::{Error, Result};
 use crate::format::MessageHeader;
+use crate::format::context::EncryptionContext;
 use crate::materials::DecryptionMaterials;
 use crate::parallel::{self, Parallelism};
 use crate::proto::Encryptor;

@@ -5,39 +5,36 @@
 //! nothing next to a network round trip, and it keeps the trait usable as `dyn`.
 
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::future::BoxFuture;
 
-use crate::error::Result;
-use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
+use crate::error::{CryptoAlgorithm, CryptoError, Error, Result};
+use crate::materials::{
+    AttemptBudget, DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials,
+};
 
 #[cfg(feature = "kms")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kms")))]
 pub mod aws_kms;
-pub mod branch_cache;
+mod ecdh_wrap;
 pub mod hierarchy;
-#[cfg(feature = "hierarchy")]
-#[cfg_attr(docsrs, doc(cfg(feature = "hierarchy")))]
-pub mod key_store;
 pub mod multi;
 pub mod raw_aes;
 pub mod raw_ecdh;
 pub mod raw_rsa;
 
+pub use crate::materials::BranchKeyMaterials;
 #[cfg(feature = "kms")]
 pub use aws_kms::{
     AwsKmsDiscoveryKeyring, AwsKmsKeyring, AwsKmsMrkDiscoveryKeyring, AwsKmsMrkKeyring,
     AwsKmsMultiKeyring,
 };
-pub use branch_cache::CachingBranchKeySource;
 pub use hierarchy::{
-    BranchKeyIdSupplier, BranchKeyMaterials, BranchKeySource, ContextKeyBranchKeyIdSupplier,
+    BranchKeyIdSupplier, BranchKeySource, CachingBranchKeySource, ContextKeyBranchKeyIdSupplier,
     HierarchicalKeyring, HierarchicalKeyringBuilder, StaticBranchKeySource,
 };
 #[cfg(feature = "hierarchy")]
-pub use key_store::{DynamoDbKeyStore, KmsConfiguration};
+pub use hierarchy::{DynamoDbKeyStore, KmsConfiguration};
 pub use multi::MultiKeyring;
 pub use raw_aes::RawAesKeyring;
 pub use raw_ecdh::{RawEcdhKeyring, RawEcdhScheme};
@@ -89,7 +86,7 @@ pub(crate) fn kdf_ctr(
     out_len: usize,
 ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
     let bits = u32::try_from(out_len * 8)
-        .map_err(|_| crate::error::Error::Crypto("KDF output too long".into()))?
+        .map_err(|_| Error::from(CryptoError::TooLong(CryptoAlgorithm::KdfCtr)))?
         .to_be_bytes();
     let mut out = zeroize::Zeroizing::new(Vec::with_capacity(out_len + hash.output_len()));
     let mut counter = 1u32;
@@ -125,60 +122,9 @@ pub(crate) fn no_decryptable_key(
     none_matched: &str,
 ) -> crate::Error {
     if attempts.is_empty() {
-        attempts.push(crate::error::KeyringAttempt {
-            keyring: keyring.into(),
-            reason: none_matched.into(),
-        });
+        attempts.push(crate::error::KeyringAttempt::new(keyring, none_matched));
     }
     crate::error::KeyringError::NoDecryptableKey { attempts }.into()
-}
-
-/// Per-message checks a decrypt request carries to the keyrings, through the materials (see
-/// [`DecryptionMaterials::with_request_checks`]).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct DecryptChecks {
-    /// Checks candidate data keys against the message.
-    pub(crate) candidate: Option<crate::proto::keys::CandidateCheck>,
-    /// The attempts left for the message, shared by every keyring that works on it.
-    pub(crate) attempts: Option<Arc<AttemptBudget>>,
-}
-
-/// How many keyring attempts (unwrappings, key-service calls) one message may still cost. The
-/// client makes one per message when
-/// [`Limits::max_encrypted_data_keys`](crate::Limits::max_encrypted_data_keys) is set; every
-/// keyring working on the message (the children of a multi-keyring too) draws on it.
-#[derive(Debug)]
-pub(crate) struct AttemptBudget {
-    left: AtomicUsize,
-    limit: usize,
-}
-
-impl AttemptBudget {
-    pub(crate) fn new(limit: u16) -> Arc<Self> {
-        Arc::new(Self {
-            left: AtomicUsize::new(usize::from(limit)),
-            limit: usize::from(limit),
-        })
-    }
-
-    fn spent(&self) -> bool {
-        self.left.load(Ordering::Relaxed) == 0
-    }
-
-    fn take(&self) {
-        let _ = self
-            .left
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
-    }
-
-    /// Why a keyring stopped early.
-    pub(crate) fn reason(&self) -> String {
-        format!(
-            "stopped: this message already cost {} keyring attempts, its limit \
-             (Limits::max_encrypted_data_keys)",
-            self.limit
-        )
-    }
 }
 
 /// The decrypt loop every keyring shares: `unwrap` each candidate in order and return the first
@@ -236,10 +182,7 @@ where
         };
     let attempts = reasons
         .into_iter()
-        .map(|reason| crate::error::KeyringAttempt {
-            keyring: keyring.to_owned(),
-            reason,
-        })
+        .map(|reason| crate::error::KeyringAttempt::new(keyring, reason))
         .collect();
     Err(no_decryptable_key(attempts, keyring, none_matched))
 }

@@ -84,10 +84,7 @@ fn collect(attempts: &mut Vec<KeyringAttempt>, label: String, error: Error) {
         Error::Keyring(KeyringError::NoDecryptableKey { attempts: inner }) if !inner.is_empty() => {
             attempts.extend(inner);
         }
-        other => attempts.push(KeyringAttempt {
-            keyring: label,
-            reason: other.to_string(),
-        }),
+        other => attempts.push(KeyringAttempt::failed(label, other)),
     }
 }
 
@@ -175,10 +172,7 @@ impl Keyring for MultiKeyring {
                     .await
                 {
                     Ok(out) if out.data_key().is_some() => return Ok(out),
-                    Ok(_) => attempts.push(KeyringAttempt {
-                        keyring: label,
-                        reason: "returned no data key".into(),
-                    }),
+                    Ok(_) => attempts.push(KeyringAttempt::new(label, "returned no data key")),
                     Err(e) => collect(&mut attempts, label, e),
                 }
             }
@@ -195,7 +189,7 @@ mod tests {
     use futures::executor::block_on;
 
     use super::*;
-    use crate::context::EncryptionContext;
+    use crate::format::context::EncryptionContext;
     use crate::keyring::RawAesKeyring;
     use crate::suite::AlgorithmSuite;
 

@@ -253,8 +253,8 @@ mod tests {
     use futures::executor::block_on;
 
     use super::*;
-    use crate::context::EncryptionContext;
     use crate::error::{Error, KeyringAttempt};
+    use crate::format::context::EncryptionContext;
     use crate::suite::AlgorithmSuite;
 
     // Test-only keys made with `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048`.

@@ -102,6 +102,12 @@ impl std::fmt::Debug for CandidateCheck {
     }
 }
 
+impl crate::materials::CandidateCheck for CandidateCheck {
+    fn accepts(&self, key: &DataKey, required: &[u8]) -> bool {
+        CandidateCheck::accepts(self, key, required)
+    }
+}
+
 impl CandidateCheck {
     /// The check for a parsed header; `None` for a v1 header that was not received (an
     /// encryptor's, say), which has no tag to check against.

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use super::der;
 use crate::crypto::{Ecdh, EcdhCurve, EcdhPrivateKey};
-use crate::error::{Error, KeyringError, Result};
+use crate::error::{CryptoAlgorithm, CryptoError, Error, KeyringError, Result};
 
 pub(super) struct AwsLcEcdh;
 
@@ -60,7 +60,7 @@ impl Key {
         let public: EcPublicKeyCompressedBin<'static> = key
             .compute_public_key()
             .and_then(|p| p.as_be_bytes())
-            .map_err(|_| Error::Crypto("ECDH public key computation failed".into()))?;
+            .map_err(|_| Error::from(CryptoError::KeyGeneration(CryptoAlgorithm::Ecdh)))?;
         Ok(Box::new(Key {
             curve,
             key,
@@ -116,13 +116,13 @@ impl Ecdh for AwsLcEcdh {
             .map_err(|_| bad_key(format!("not a valid {} public key", name(curve))))?;
         let der = key
             .as_der()
-            .map_err(|_| Error::Crypto("public key encoding failed".into()))?;
+            .map_err(|_| Error::from(CryptoError::KeyEncoding(CryptoAlgorithm::Ecdh)))?;
         Ok(der.as_ref().to_vec())
     }
 
     fn generate(&self, curve: EcdhCurve) -> Result<Box<dyn EcdhPrivateKey>> {
         let key = PrivateKey::generate(algorithm(curve))
-            .map_err(|_| Error::Crypto("ECDH key generation failed".into()))?;
+            .map_err(|_| Error::from(CryptoError::KeyGeneration(CryptoAlgorithm::Ecdh)))?;
         Key::boxed(curve, key)
     }
 }
@@ -141,13 +141,13 @@ impl EcdhPrivateKey for Key {
         agreement::agree(
             &self.key,
             peer,
-            Error::Crypto("ECDH key agreement failed".into()),
+            Error::from(CryptoError::OperationFailed(CryptoAlgorithm::Ecdh)),
             |z| Ok(Zeroizing::new(z.to_vec())),
         )
     }
 
     fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>> {
-        let failed = || Error::Crypto("private key encoding failed".into());
+        let failed = || Error::from(CryptoError::KeyEncoding(CryptoAlgorithm::Ecdh));
         let der: Pkcs8V1Der<'static> = self.key.as_der().map_err(|_| failed())?;
         pem_rfc7468::encode_string("PRIVATE KEY", LineEnding::LF, der.as_ref())
             .map(Zeroizing::new)

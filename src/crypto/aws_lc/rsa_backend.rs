@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use super::der;
 use crate::crypto::{Rsa, RsaPadding, RsaPrivateKey, RsaPublicKey};
-use crate::error::{Error, KeyringError, Result};
+use crate::error::{CryptoAlgorithm, CryptoError, Error, KeyringError, Result};
 
 pub(super) struct AwsLcRsa;
 
@@ -65,20 +65,22 @@ impl Rsa for AwsLcRsa {
             4096 => KeySize::Rsa4096,
             8192 => KeySize::Rsa8192,
             _ => {
-                return Err(Error::Crypto(format!(
-                    "aws-lc generates RSA keys of 2048, 3072, 4096 or 8192 bits, not {bits}"
-                )));
+                return Err(CryptoError::UnsupportedKeySize {
+                    algorithm: CryptoAlgorithm::Rsa,
+                    bits,
+                }
+                .into());
             }
         };
-        let encoding = |_| Error::Crypto("RSA key encoding failed".into());
+        let encoding = |_| Error::from(CryptoError::KeyEncoding(CryptoAlgorithm::Rsa));
         let key = PrivateDecryptingKey::generate(size)
-            .map_err(|_| Error::Crypto("RSA key generation failed".into()))?;
+            .map_err(|_| Error::from(CryptoError::KeyGeneration(CryptoAlgorithm::Rsa)))?;
         let private: Pkcs8V1Der<'static> = key.as_der().map_err(encoding)?;
         let public: PublicKeyX509Der<'static> = key.public_key().as_der().map_err(encoding)?;
         let private = pem_rfc7468::encode_string("PRIVATE KEY", LineEnding::LF, private.as_ref())
-            .map_err(|_| Error::Crypto("RSA key encoding failed".into()))?;
+            .map_err(|_| Error::from(CryptoError::KeyEncoding(CryptoAlgorithm::Rsa)))?;
         let public = pem_rfc7468::encode_string("PUBLIC KEY", LineEnding::LF, public.as_ref())
-            .map_err(|_| Error::Crypto("RSA key encoding failed".into()))?;
+            .map_err(|_| Error::from(CryptoError::KeyEncoding(CryptoAlgorithm::Rsa)))?;
         Ok((Zeroizing::new(private), public))
     }
 }
@@ -91,7 +93,7 @@ impl RsaPublicKey for RsaPublic {
     }
 
     fn encrypt(&self, padding: RsaPadding, plaintext: &[u8]) -> Result<Vec<u8>> {
-        let failed = |_| Error::Crypto("RSA encryption failed: message too long or bad key".into());
+        let failed = |_| Error::from(CryptoError::OperationFailed(CryptoAlgorithm::Rsa));
         let mut out = vec![0u8; self.0.key_size_bytes()];
         let len = match oaep(padding) {
             None => Pkcs1PublicEncryptingKey::new(self.0.clone())
@@ -114,7 +116,7 @@ impl RsaPrivateKey for RsaPrivate {
     }
 
     fn decrypt(&self, padding: RsaPadding, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        let failed = |_| Error::Crypto("RSA decryption failed".into());
+        let failed = |_| Error::from(CryptoError::OperationFailed(CryptoAlgorithm::Rsa));
         let mut out = Zeroizing::new(vec![0u8; self.0.key_size_bytes()]);
         let len = match oaep(padding) {
             None => Pkcs1PrivateDecryptingKey::new(self.0.clone())

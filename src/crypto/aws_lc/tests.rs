@@ -193,8 +193,8 @@ fn ecdsa_refuses_the_same_inputs_as_rustcrypto() {
             Err(Error::Authentication(AuthError::Signature))
         ));
     }
-    let zero = crate::materials::SigningKey::new(alg, vec![0u8; 48]);
-    let short = crate::materials::SigningKey::new(alg, key.expose()[..47].to_vec());
+    let zero = crate::crypto::SigningKey::new(alg, vec![0u8; 48]);
+    let short = crate::crypto::SigningKey::new(alg, key.expose()[..47].to_vec());
     for bad in [&zero, &short] {
         assert!(matches!(
             LC.ecdsa.signer(bad).map(|_| ()),

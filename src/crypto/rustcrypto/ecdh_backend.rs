@@ -4,7 +4,7 @@ use zeroize::Zeroizing;
 
 use super::OsRandom;
 use crate::crypto::{Ecdh, EcdhCurve, EcdhPrivateKey, SecureRandom};
-use crate::error::{Error, KeyringError, Result};
+use crate::error::{CryptoAlgorithm, CryptoError, Error, KeyringError, Result};
 
 pub(super) struct RustCryptoEcdh;
 
@@ -64,7 +64,7 @@ macro_rules! ecdh_curve {
                 let pk = parse_sec1(sec1)?;
                 let doc = pk
                     .to_public_key_der()
-                    .map_err(|e| Error::Crypto(format!("public key encoding failed: {e}")))?;
+                    .map_err(|_| Error::from(CryptoError::KeyEncoding(CryptoAlgorithm::Ecdh)))?;
                 Ok(doc.as_bytes().to_vec())
             }
 
@@ -98,7 +98,7 @@ macro_rules! ecdh_curve {
                 fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>> {
                     self.0
                         .to_pkcs8_pem(LineEnding::LF)
-                        .map_err(|e| Error::Crypto(format!("private key encoding failed: {e}")))
+                        .map_err(|_| Error::from(CryptoError::KeyEncoding(CryptoAlgorithm::Ecdh)))
                 }
             }
         }

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use super::OsRandom;
 use crate::crypto::{Rsa, RsaPadding, RsaPrivateKey, RsaPublicKey, SecureRandom};
-use crate::error::{Error, KeyringError, Result};
+use crate::error::{CryptoAlgorithm, CryptoError, Error, KeyringError, Result};
 
 pub(super) struct RustCryptoRsa;
 
@@ -75,14 +75,14 @@ impl Rsa for RustCryptoRsa {
 
     fn generate_pem(&self, bits: usize) -> Result<(Zeroizing<String>, String)> {
         let key = PrivateKey::new(&mut SysRandom, bits)
-            .map_err(|e| Error::Crypto(format!("RSA key generation failed: {e}")))?;
+            .map_err(|_| Error::from(CryptoError::KeyGeneration(CryptoAlgorithm::Rsa)))?;
         let private = key
             .to_pkcs8_pem(LineEnding::LF)
-            .map_err(|e| Error::Crypto(format!("RSA key encoding failed: {e}")))?;
+            .map_err(|_| Error::from(CryptoError::KeyEncoding(CryptoAlgorithm::Rsa)))?;
         let public = key
             .to_public_key()
             .to_public_key_pem(LineEnding::LF)
-            .map_err(|e| Error::Crypto(format!("RSA key encoding failed: {e}")))?;
+            .map_err(|_| Error::from(CryptoError::KeyEncoding(CryptoAlgorithm::Rsa)))?;
         Ok((private, public))
     }
 }
@@ -104,7 +104,7 @@ impl RsaPublicKey for RsaPublic {
             RsaPadding::OaepSha384 => key.oaep_encrypt_with_rng::<Sha384, _>(rng, plaintext),
             RsaPadding::OaepSha512 => key.oaep_encrypt_with_rng::<Sha512, _>(rng, plaintext),
         }
-        .map_err(|e| Error::Crypto(format!("RSA encryption failed: {e}")))
+        .map_err(|_| Error::from(CryptoError::OperationFailed(CryptoAlgorithm::Rsa)))
     }
 }
 
@@ -126,6 +126,6 @@ impl RsaPrivateKey for RsaPrivate {
             RsaPadding::OaepSha512 => key.oaep_decrypt_with_rng::<Sha512, _>(rng, ciphertext),
         }
         .map(Zeroizing::new)
-        .map_err(|_| Error::Crypto("RSA decryption failed".into()))
+        .map_err(|_| Error::from(CryptoError::OperationFailed(CryptoAlgorithm::Rsa)))
     }
 }

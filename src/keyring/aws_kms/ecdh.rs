@@ -23,9 +23,7 @@ use super::{KmsClient, bad_response, check_secret_len, service_error, take_secre
 use crate::crypto::{CryptoProvider, EcdhCurve, default_provider};
 use crate::error::{KeyringError, Result};
 use crate::keyring::Keyring;
-use crate::keyring::raw_ecdh::{
-    KMS_ECDH_PROVIDER_ID, check_ciphertext_len, edk_info, unwrap_with_secret, wrap_with_secret,
-};
+use crate::keyring::ecdh_wrap::{Agreement, KMS_ECDH_PROVIDER_ID, check_ciphertext_len, edk_info};
 use crate::keyring::unwrap_first;
 use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 
@@ -280,15 +278,14 @@ impl AwsKmsEcdhKeyring {
             Ok(s) => s,
             Err(e) => return Some(Err(e.to_string())),
         };
-        Some(unwrap_with_secret(
-            &self.provider,
-            self.curve,
-            &shared,
-            &info,
-            edk,
-            context,
-            key_len,
-        ))
+        let agreement = Agreement {
+            provider: &self.provider,
+            curve: self.curve,
+            shared: &shared,
+            sender: info.sender,
+            recipient: info.recipient,
+        };
+        Some(agreement.unwrap(edk, context, key_len))
     }
 }
 
@@ -358,16 +355,14 @@ impl Keyring for AwsKmsEcdhKeyring {
             };
             let context = materials.encryption_context().serialize()?;
             let shared = self.derive_shared_secret(recipient_der).await?;
-            wrap_with_secret(
-                &self.provider,
-                self.curve,
-                &shared,
-                sender_public,
-                recipient_public,
-                &context,
-                &mut materials,
-                KMS_ECDH_PROVIDER_ID,
-            )?;
+            Agreement {
+                provider: &self.provider,
+                curve: self.curve,
+                shared: &shared,
+                sender: sender_public,
+                recipient: recipient_public,
+            }
+            .wrap(&context, &mut materials, KMS_ECDH_PROVIDER_ID)?;
             Ok(materials)
         })
     }

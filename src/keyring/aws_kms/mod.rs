@@ -50,8 +50,8 @@ use std::future::Future;
 use futures::FutureExt;
 use zeroize::Zeroizing;
 
-use crate::context::EncryptionContext;
 use crate::error::{Error, KeyringAttempt, KeyringError, Result};
+use crate::format::context::EncryptionContext;
 use crate::keyring::{ensure_no_data_key, first_data_key};
 use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey};
 
@@ -127,18 +127,36 @@ where
     }
 }
 
-/// A failed KMS call, keeping the SDK's error as the source.
+/// A failed call to an AWS service (`call`, such as `KMS Decrypt`), keeping the SDK's error
+/// as the [`KeyringError::Service`] source. The message names the call and, when the service
+/// answered with an error, its code and message (from the SDK error's metadata); other text of
+/// the SDK error (its own `Display`, a transport failure) is left to the source, so a printed
+/// error chain shows it once.
+pub(crate) fn service_failure<E>(call: &str, key_id: &str, err: E) -> Error
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let message = match (err.code(), err.message()) {
+        (Some(code), Some(message)) => format!("{call} failed: {code}: {message}"),
+        (Some(code), None) => format!("{call} failed: {code}"),
+        (None, Some(message)) => format!("{call} failed: {message}"),
+        // No answer from the service (a timeout, a connection failure): the source says which.
+        (None, None) => format!("{call} failed (see the source error)"),
+    };
+    KeyringError::Service {
+        key_id: key_id.to_owned(),
+        message,
+        source: Some(std::sync::Arc::new(err)),
+    }
+    .into()
+}
+
+/// A failed KMS call, keeping the SDK's error as the source (see [`service_failure`]).
 fn service_error<E>(operation: &str, key_id: &str, err: E) -> Error
 where
     E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let detail = sdk_error_summary(&err);
-    KeyringError::Service {
-        key_id: key_id.to_owned(),
-        message: format!("{operation} failed: {detail}"),
-        source: Some(std::sync::Arc::new(err)),
-    }
-    .into()
+    service_failure(&format!("KMS {operation}"), key_id, err)
 }
 
 /// A KMS response that does not satisfy the spec's checks.
@@ -334,14 +352,14 @@ fn kms_edks<'e>(
 async fn decrypt_first<T, Fut>(
     describe: &str,
     none_matched: &str,
-    budget: Option<&crate::keyring::AttemptBudget>,
+    budget: Option<&crate::materials::AttemptBudget>,
     candidates: impl IntoIterator<Item = T>,
     mut decrypt: impl FnMut(T) -> Fut,
 ) -> Result<DataKey>
 where
     Fut: Future<Output = Result<DataKey>>,
 {
-    let stopped = |b: &crate::keyring::AttemptBudget| -> Error {
+    let stopped = |b: &crate::materials::AttemptBudget| -> Error {
         KeyringError::Unsupported(b.reason()).into()
     };
     let mut errors =
@@ -354,10 +372,7 @@ where
     }
     let attempts: Vec<KeyringAttempt> = errors
         .into_iter()
-        .map(|e| KeyringAttempt {
-            keyring: describe.to_owned(),
-            reason: e.to_string(),
-        })
+        .map(|e| KeyringAttempt::failed(describe, e))
         .collect();
     Err(crate::keyring::no_decryptable_key(
         attempts,

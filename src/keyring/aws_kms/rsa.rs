@@ -183,7 +183,7 @@ impl AwsKmsRsaKeyring {
         Ok(())
     }
 
-    fn digest(&self, context: &crate::context::EncryptionContext) -> Result<Vec<u8>> {
+    fn digest(&self, context: &crate::format::context::EncryptionContext) -> Result<Vec<u8>> {
         Ok(self
             .provider
             .hash

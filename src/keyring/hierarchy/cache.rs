@@ -36,7 +36,8 @@ use crate::cache::{
 };
 use crate::crypto::{CryptoProvider, HashAlgorithm, default_provider};
 use crate::error::{Error, KeyringError, Result};
-use crate::keyring::hierarchy::{BranchKeyMaterials, BranchKeySource};
+use crate::keyring::hierarchy::source::BranchKeySource;
+use crate::materials::BranchKeyMaterials;
 
 /// The default number of entries of the cache a [`CachingBranchKeySource`] makes for itself.
 pub const DEFAULT_BRANCH_KEY_CACHE_CAPACITY: usize = crate::cache::DEFAULT_ENTRY_CAPACITY;

@@ -57,36 +57,37 @@ use aws_sdk_dynamodb::types::{
 use futures::future::BoxFuture;
 use zeroize::Zeroizing;
 
-use super::aws_kms::{KmsArn, KmsClient, ResourceType, mrk_match};
-use super::hierarchy::{BranchKeyMaterials, BranchKeySource, format_uuid, parse_uuid};
-use crate::context::EncryptionContext;
+use super::source::BranchKeySource;
 use crate::crypto::default_provider;
 use crate::error::{Error, KeyringError, Result};
+use crate::format::context::EncryptionContext;
+use crate::keyring::aws_kms::{KmsArn, KmsClient, ResourceType, mrk_match};
+use crate::materials::{BranchKeyMaterials, format_uuid, parse_uuid};
 
 /// The partition key of the table.
-pub const BRANCH_KEY_ID_FIELD: &str = "branch-key-id";
+pub(crate) const BRANCH_KEY_ID_FIELD: &str = "branch-key-id";
 /// The sort key of the table.
-pub const TYPE_FIELD: &str = "type";
+pub(crate) const TYPE_FIELD: &str = "type";
 /// The attribute holding the KMS ciphertext.
-pub const ENC_FIELD: &str = "enc";
+pub(crate) const ENC_FIELD: &str = "enc";
 /// The active item's attribute naming its version (`branch:version:<uuid>`).
-pub const VERSION_FIELD: &str = "version";
+pub(crate) const VERSION_FIELD: &str = "version";
 /// The attribute naming the KMS key.
-pub const KMS_ARN_FIELD: &str = "kms-arn";
+pub(crate) const KMS_ARN_FIELD: &str = "kms-arn";
 /// The creation time attribute.
-pub const CREATE_TIME_FIELD: &str = "create-time";
+pub(crate) const CREATE_TIME_FIELD: &str = "create-time";
 /// The hierarchy version attribute (N).
-pub const HIERARCHY_VERSION_FIELD: &str = "hierarchy-version";
+pub(crate) const HIERARCHY_VERSION_FIELD: &str = "hierarchy-version";
 /// The encryption context key carrying the logical key store name.
-pub const TABLE_NAME_CONTEXT_KEY: &str = "tablename";
+pub(crate) const TABLE_NAME_CONTEXT_KEY: &str = "tablename";
 /// The prefix of custom encryption context attributes.
-pub const CUSTOM_CONTEXT_PREFIX: &str = "aws-crypto-ec:";
+pub(crate) const CUSTOM_CONTEXT_PREFIX: &str = "aws-crypto-ec:";
 /// The `type` of the active branch key item.
-pub const BRANCH_KEY_ACTIVE_TYPE: &str = "branch:ACTIVE";
+pub(crate) const BRANCH_KEY_ACTIVE_TYPE: &str = "branch:ACTIVE";
 /// The `type` prefix of branch key version items.
-pub const BRANCH_KEY_VERSION_PREFIX: &str = "branch:version:";
+pub(crate) const BRANCH_KEY_VERSION_PREFIX: &str = "branch:version:";
 /// The `type` of the beacon key item.
-pub const BEACON_KEY_ACTIVE_TYPE: &str = "beacon:ACTIVE";
+pub(crate) const BEACON_KEY_ACTIVE_TYPE: &str = "beacon:ACTIVE";
 
 const HIERARCHY_VERSION: &str = "1";
 const KEY_LEN: usize = 32;
@@ -1073,20 +1074,14 @@ fn ddb_error<E>(operation: &str, what: &str, err: E) -> Error
 where
     E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let detail = crate::keyring::aws_kms::sdk_error_summary(&err);
-    KeyringError::Service {
-        key_id: what.to_owned(),
-        message: format!("DynamoDB {operation} failed: {detail}"),
-        source: Some(std::sync::Arc::new(err)),
-    }
-    .into()
+    crate::keyring::aws_kms::service_failure(&format!("DynamoDB {operation}"), what, err)
 }
 
 /// A DynamoDB request that could not be built (a missing required field).
 fn ddb_build_error(operation: &str, what: &str, err: aws_sdk_dynamodb::error::BuildError) -> Error {
     KeyringError::Service {
         key_id: what.to_owned(),
-        message: format!("DynamoDB {operation} request invalid: {err}"),
+        message: format!("DynamoDB {operation} request invalid"),
         source: Some(std::sync::Arc::new(err)),
     }
     .into()
@@ -1096,13 +1091,7 @@ fn kms_error<E>(operation: &str, key_id: &str, err: E) -> Error
 where
     E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let detail = crate::keyring::aws_kms::sdk_error_summary(&err);
-    KeyringError::Service {
-        key_id: key_id.to_owned(),
-        message: format!("KMS {operation} failed: {detail}"),
-        source: Some(std::sync::Arc::new(err)),
-    }
-    .into()
+    crate::keyring::aws_kms::service_failure(&format!("KMS {operation}"), key_id, err)
 }
 
 #[cfg(test)]

@@ -12,11 +12,15 @@
 //!                            data key, AAD) ‖ tag (16)
 //! ```
 //!
-//! Branch keys come from a [`BranchKeySource`]. The DynamoDB/KMS key store implements it in its
-//! own module; [`StaticBranchKeySource`] holds one branch key version in memory, which is what the
-//! test vectors use and what a caller with its own key distribution can use. The branch key cache
-//! is itself a source wrapping another ([`CachingBranchKeySource`]), which
-//! [`HierarchicalKeyring::builder`] sets up from a TTL.
+//! Branch keys ([`BranchKeyMaterials`]) come from a [`BranchKeySource`]:
+//!
+//! * [`source`]: the trait, and [`StaticBranchKeySource`], one branch key version held in
+//!   memory (what the test vectors use, and what a caller with its own key distribution can use);
+//! * [`cache`]: the branch key cache, itself a source wrapping another
+//!   ([`CachingBranchKeySource`]), which [`HierarchicalKeyring::builder`] sets up from a TTL;
+//! * `dynamodb` (feature `hierarchy`): the DynamoDB/KMS key store (`DynamoDbKeyStore`).
+//!
+//! This module is the keyring itself: it uses the three, none of which uses it.
 
 use std::fmt;
 use std::sync::Arc;
@@ -27,118 +31,33 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::cache::{CacheType, Clock, DefaultCache};
-use crate::context::EncryptionContext;
 use crate::crypto::{CryptoProvider, HashAlgorithm, default_provider};
 use crate::error::{KeyringError, Result};
-use crate::keyring::branch_cache::CachingBranchKeySource;
+use crate::format::context::EncryptionContext;
 use crate::keyring::{Keyring, data_key_or_generate, kdf_ctr, unwrap_first};
-use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
+use crate::materials::{
+    BranchKeyMaterials, DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials,
+    format_uuid,
+};
 use crate::suite::{IV_LEN, TAG_LEN};
+
+pub mod cache;
+#[cfg(feature = "hierarchy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hierarchy")))]
+pub mod dynamodb;
+pub mod source;
+
+pub use cache::{CachingBranchKeySource, CachingBranchKeySourceBuilder};
+#[cfg(feature = "hierarchy")]
+pub use dynamodb::{DynamoDbKeyStore, KmsConfiguration};
+pub use source::{BranchKeySource, StaticBranchKeySource};
 
 /// The provider ID of hierarchical keyring encrypted data keys.
 pub const HIERARCHY_PROVIDER_ID: &str = "aws-kms-hierarchy";
 
 const SALT_LEN: usize = 16;
 const VERSION_LEN: usize = 16;
-const BRANCH_KEY_LEN: usize = 32;
 const HEADER_LEN: usize = SALT_LEN + IV_LEN + VERSION_LEN;
-
-/// One version of a branch key: its ID, its version (a UUID) and the 32-byte key. The key is
-/// zeroized on drop and never printed.
-#[derive(Clone)]
-pub struct BranchKeyMaterials {
-    branch_key_id: String,
-    version: [u8; VERSION_LEN],
-    key: Zeroizing<Vec<u8>>,
-    encryption_context: EncryptionContext,
-}
-
-impl fmt::Debug for BranchKeyMaterials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BranchKeyMaterials")
-            .field("branch_key_id", &self.branch_key_id)
-            .field("version", &format_uuid(&self.version))
-            .field("encryption_context", &self.encryption_context)
-            .finish_non_exhaustive()
-    }
-}
-
-impl BranchKeyMaterials {
-    /// Branch key materials from a key ID, a version in UUID text form
-    /// (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`) and the 32-byte branch key.
-    ///
-    /// # Errors
-    /// [`KeyringError::InvalidKey`] for a malformed version or a key that is not 32 bytes.
-    pub fn new(branch_key_id: impl Into<String>, version: &str, key: &[u8]) -> Result<Self> {
-        let version = parse_uuid(version).ok_or_else(|| {
-            KeyringError::InvalidKey(format!("branch key version {version:?} is not a UUID"))
-        })?;
-        if key.len() != BRANCH_KEY_LEN {
-            return Err(KeyringError::InvalidKey(format!(
-                "a branch key is 32 bytes, not {}",
-                key.len()
-            ))
-            .into());
-        }
-        Ok(Self {
-            branch_key_id: branch_key_id.into(),
-            version,
-            key: Zeroizing::new(key.to_vec()),
-            encryption_context: EncryptionContext::new(),
-        })
-    }
-
-    /// The same materials carrying the branch key's custom encryption context (the pairs a key
-    /// store bound to the branch key when it was created, without their `aws-crypto-ec:`
-    /// prefix).
-    pub fn with_encryption_context(mut self, encryption_context: EncryptionContext) -> Self {
-        self.encryption_context = encryption_context;
-        self
-    }
-
-    /// The branch key's custom encryption context (empty when none was bound).
-    pub fn encryption_context(&self) -> &EncryptionContext {
-        &self.encryption_context
-    }
-
-    /// The branch key ID.
-    pub fn branch_key_id(&self) -> &str {
-        &self.branch_key_id
-    }
-
-    /// The version, as UUID text.
-    pub fn version(&self) -> String {
-        format_uuid(&self.version)
-    }
-
-    /// The version, as the 16 bytes stored in encrypted data keys.
-    pub fn version_bytes(&self) -> &[u8; VERSION_LEN] {
-        &self.version
-    }
-}
-
-/// Where a [`HierarchicalKeyring`] gets branch keys (the key store's `GetActiveBranchKey` and
-/// `GetBranchKeyVersion`).
-pub trait BranchKeySource: Send + Sync + fmt::Debug {
-    /// The active version of a branch key, for encryption.
-    fn active_branch_key<'a>(
-        &'a self,
-        branch_key_id: &'a str,
-    ) -> BoxFuture<'a, Result<BranchKeyMaterials>>;
-
-    /// A given version (UUID text) of a branch key, for decryption.
-    fn branch_key_version<'a>(
-        &'a self,
-        branch_key_id: &'a str,
-        version: &'a str,
-    ) -> BoxFuture<'a, Result<BranchKeyMaterials>>;
-
-    /// The logical key store name this source serves, which goes into branch key cache entry
-    /// identifiers (empty by default).
-    fn logical_key_store_name(&self) -> &str {
-        ""
-    }
-}
 
 /// Chooses the branch key for a message from its encryption context (the spec's
 /// `BranchKeyIdSupplier`), for a [`HierarchicalKeyring`] serving several branch keys (for
@@ -185,58 +104,6 @@ impl BranchKeyIdSupplier for ContextKeyBranchKeyIdSupplier {
                 ))
                 .into()),
             }
-        })
-    }
-}
-
-/// A branch key source holding one branch key version in memory; it is also the active one.
-#[derive(Debug, Clone)]
-pub struct StaticBranchKeySource(BranchKeyMaterials);
-
-impl StaticBranchKeySource {
-    /// A source that serves `materials`.
-    pub fn new(materials: BranchKeyMaterials) -> Self {
-        Self(materials)
-    }
-
-    fn check_id(&self, branch_key_id: &str) -> Result<()> {
-        if branch_key_id != self.0.branch_key_id {
-            return Err(KeyringError::InvalidConfiguration(format!(
-                "this static branch key source holds {:?}, not {branch_key_id:?}",
-                self.0.branch_key_id
-            ))
-            .into());
-        }
-        Ok(())
-    }
-}
-
-impl BranchKeySource for StaticBranchKeySource {
-    fn active_branch_key<'a>(
-        &'a self,
-        branch_key_id: &'a str,
-    ) -> BoxFuture<'a, Result<BranchKeyMaterials>> {
-        Box::pin(async move {
-            self.check_id(branch_key_id)?;
-            Ok(self.0.clone())
-        })
-    }
-
-    fn branch_key_version<'a>(
-        &'a self,
-        branch_key_id: &'a str,
-        version: &'a str,
-    ) -> BoxFuture<'a, Result<BranchKeyMaterials>> {
-        Box::pin(async move {
-            self.check_id(branch_key_id)?;
-            if parse_uuid(version) != Some(self.0.version) {
-                return Err(KeyringError::InvalidConfiguration(format!(
-                    "this static branch key source holds version {}, not {version}",
-                    self.0.version()
-                ))
-                .into());
-            }
-            Ok(self.0.clone())
         })
     }
 }
@@ -318,7 +185,7 @@ impl HierarchicalKeyring {
         kdf_ctr(
             &self.provider,
             HashAlgorithm::Sha256,
-            &branch.key,
+            branch.key(),
             HIERARCHY_PROVIDER_ID.as_bytes(),
             salt,
             32,
@@ -327,11 +194,14 @@ impl HierarchicalKeyring {
 
     fn aad(branch: &BranchKeyMaterials, context: &[u8]) -> Vec<u8> {
         let mut aad = Vec::with_capacity(
-            HIERARCHY_PROVIDER_ID.len() + branch.branch_key_id.len() + VERSION_LEN + context.len(),
+            HIERARCHY_PROVIDER_ID.len()
+                + branch.branch_key_id().len()
+                + VERSION_LEN
+                + context.len(),
         );
         aad.extend_from_slice(HIERARCHY_PROVIDER_ID.as_bytes());
-        aad.extend_from_slice(branch.branch_key_id.as_bytes());
-        aad.extend_from_slice(&branch.version);
+        aad.extend_from_slice(branch.branch_key_id().as_bytes());
+        aad.extend_from_slice(branch.version_bytes());
         aad.extend_from_slice(context);
         aad
     }
@@ -342,8 +212,8 @@ impl HierarchicalKeyring {
         branch_key_id: &str,
         version: Option<&[u8; VERSION_LEN]>,
     ) -> Result<()> {
-        let version_ok = version.is_none_or(|v| bool::from(v.ct_eq(&branch.version)));
-        if branch.branch_key_id != branch_key_id || !version_ok {
+        let version_ok = version.is_none_or(|v| bool::from(v.ct_eq(branch.version_bytes())));
+        if branch.branch_key_id() != branch_key_id || !version_ok {
             return Err(KeyringError::InvalidMaterials(
                 "the branch key source returned another branch key",
             )
@@ -443,12 +313,12 @@ impl Keyring for HierarchicalKeyring {
             )?;
             let mut ciphertext = Vec::with_capacity(HEADER_LEN + wrapped.len() + TAG_LEN);
             ciphertext.extend_from_slice(&salt_iv);
-            ciphertext.extend_from_slice(&branch.version);
+            ciphertext.extend_from_slice(branch.version_bytes());
             ciphertext.extend_from_slice(&wrapped);
             ciphertext.extend_from_slice(&tag);
             materials.add_encrypted_data_key(EncryptedDataKey::new(
                 HIERARCHY_PROVIDER_ID,
-                branch.branch_key_id.as_bytes().to_vec(),
+                branch.branch_key_id().as_bytes().to_vec(),
                 ciphertext,
             ));
             Ok(materials)
@@ -522,7 +392,7 @@ impl HierarchicalKeyringBuilder {
     }
 
     /// The branch key cache's type (the MPL's `cache`; default: [`CacheType::Default`] of
-    /// [`DEFAULT_BRANCH_KEY_CACHE_CAPACITY`](crate::keyring::branch_cache::DEFAULT_BRANCH_KEY_CACHE_CAPACITY)
+    /// [`DEFAULT_BRANCH_KEY_CACHE_CAPACITY`](crate::keyring::hierarchy::cache::DEFAULT_BRANCH_KEY_CACHE_CAPACITY)
     /// entries). An `Arc` of a cache converts into [`CacheType::Shared`], to share one cache
     /// between keyrings; give each its own [`partition_id`](Self::partition_id) unless they
     /// are meant to share branch keys. See [`crate::cache#which-cache`].
@@ -537,7 +407,7 @@ impl HierarchicalKeyringBuilder {
     }
 
     /// The partition ID of cache entries, as UTF-8 for a string (see
-    /// [`CachingBranchKeySourceBuilder::partition_id`](crate::keyring::branch_cache::CachingBranchKeySourceBuilder::partition_id)).
+    /// [`CachingBranchKeySourceBuilder::partition_id`](crate::keyring::hierarchy::cache::CachingBranchKeySourceBuilder::partition_id)).
     pub fn partition_id(mut self, id: impl Into<Vec<u8>>) -> Self {
         self.partition_id = Some(id.into());
         self
@@ -605,40 +475,13 @@ impl HierarchicalKeyringBuilder {
     }
 }
 
-pub(crate) fn parse_uuid(text: &str) -> Option<[u8; VERSION_LEN]> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 36 || [8, 13, 18, 23].iter().any(|&i| bytes[i] != b'-') {
-        return None;
-    }
-    let hex: Vec<u8> = bytes.iter().copied().filter(|&b| b != b'-').collect();
-    if hex.len() != 32 {
-        return None;
-    }
-    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut out = [0u8; VERSION_LEN];
-    for (i, pair) in hex.chunks(2).enumerate() {
-        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
-    }
-    Some(out)
-}
-
-pub(crate) fn format_uuid(b: &[u8; VERSION_LEN]) -> String {
-    let mut s = String::with_capacity(36);
-    for (i, byte) in b.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        s.push_str(&format!("{byte:02x}"));
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use futures::executor::block_on;
 
     use super::*;
     use crate::error::{Error, KeyringAttempt};
+    use crate::materials::parse_uuid;
     use crate::suite::AlgorithmSuite;
 
     const VERSION: &str = "e9ce18a3-edb5-4272-9f86-1cacb7997ff6";
