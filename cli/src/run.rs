@@ -94,6 +94,8 @@ struct Job {
     max_length: Option<u64>,
     quiet: bool,
     metadata: Option<metadata::Sink>,
+    /// The copy buffer, reused from file to file.
+    buf: Vec<u8>,
 }
 
 /// `esdk encrypt` / `esdk decrypt`.
@@ -140,6 +142,7 @@ pub async fn run(common: &Common, mode: Mode) -> Result<(), Failure> {
         max_length: common.max_length,
         quiet: common.quiet,
         metadata,
+        buf: Vec::new(),
     };
 
     if common.input == "-" {
@@ -377,7 +380,10 @@ async fn open_input(path: &Path) -> std::io::Result<(BoxRead, Option<u64>)> {
     let file = options.open(path)?;
     let meta = file.metadata()?;
     if meta.is_file() {
-        return Ok((Box::pin(FileReader::new(file)), Some(meta.len())));
+        return Ok((
+            Box::pin(FileReader::new(file, meta.len())),
+            Some(meta.len()),
+        ));
     }
     drop(file);
     let file = tokio::fs::File::open(path).await?;
@@ -391,16 +397,18 @@ async fn open_input(path: &Path) -> std::io::Result<(BoxRead, Option<u64>)> {
 async fn pump<R: AsyncRead + Unpin + ?Sized>(
     from: &mut R,
     mut out: Out<'_>,
+    buf: &mut Vec<u8>,
 ) -> std::io::Result<u64> {
     use futures::FutureExt as _;
     use tokio::io::AsyncReadExt as _;
 
-    let mut buf = vec![0u8; IO_CHUNK];
+    // One buffer for every file of a run (allocated and zeroed once, not once per file).
+    buf.resize(IO_CHUNK, 0);
     let mut filled = 0;
     let mut total = 0u64;
     loop {
         if filled == buf.len() {
-            out.write_all(&buf).await?;
+            out.write_all(buf).await?;
             filled = 0;
         }
         let n = match from.read(&mut buf[filled..]).now_or_never() {
@@ -542,12 +550,16 @@ impl Job {
     }
 
     async fn transform(
-        &self,
+        &mut self,
         mut reader: Counting<BoxRead>,
         plaintext_len: Option<u64>,
         out: Out<'_>,
     ) -> Result<Outcome, Failure> {
-        let result = self.transform_inner(&mut reader, plaintext_len, out).await;
+        let mut buf = std::mem::take(&mut self.buf);
+        let result = self
+            .transform_inner(&mut reader, plaintext_len, out, &mut buf)
+            .await;
+        self.buf = buf;
         if let Some(bar) = reader.progress.take() {
             bar.finish_and_clear();
         }
@@ -559,6 +571,7 @@ impl Job {
         reader: &mut Counting<BoxRead>,
         plaintext_len: Option<u64>,
         out: Out<'_>,
+        buf: &mut Vec<u8>,
     ) -> Result<Outcome, Failure> {
         let mut input: Pin<Box<dyn AsyncRead + Send + '_>> = Box::pin(&mut *reader);
         if self.decode {
@@ -579,9 +592,9 @@ impl Job {
                     EncryptingReader::new(&self.client, &self.source, &mut input, &options).await?;
                 let header = enc.header().clone();
                 let bytes_out = if self.encode {
-                    pump(&mut EncodeReader::new(&mut enc), out).await?
+                    pump(&mut EncodeReader::new(&mut enc), out, buf).await?
                 } else {
-                    pump(&mut enc, out).await?
+                    pump(&mut enc, out, buf).await?
                 };
                 drop(enc);
                 drop(input);
@@ -610,9 +623,9 @@ impl Job {
                     )));
                 }
                 let bytes_out = if self.encode {
-                    pump(&mut EncodeReader::new(&mut dec), out).await?
+                    pump(&mut EncodeReader::new(&mut dec), out, buf).await?
                 } else {
-                    pump(&mut dec, out).await?
+                    pump(&mut dec, out, buf).await?
                 };
                 drop(dec);
                 drop(input);

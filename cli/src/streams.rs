@@ -226,15 +226,27 @@ pub struct FileReader {
     file: std::fs::File,
     buf: Vec<u8>,
     pos: usize,
+    /// The bytes the file still holds by its length when opened: reads of a small file ask
+    /// for (and zero) no more than that, at least 64 KiB (a file that grows is still read
+    /// to its end, in pieces of 64 KiB or more).
+    left: u64,
 }
 
 impl FileReader {
-    pub fn new(file: std::fs::File) -> Self {
+    pub fn new(file: std::fs::File, len: u64) -> Self {
         Self {
             file,
             buf: Vec::new(),
             pos: 0,
+            left: len,
         }
+    }
+
+    /// The size of the next read.
+    fn piece(&self) -> usize {
+        usize::try_from(self.left.saturating_add(1))
+            .unwrap_or(usize::MAX)
+            .clamp(64 * 1024, IO_CHUNK)
     }
 
     fn read_into(file: &mut std::fs::File, out: &mut [u8]) -> io::Result<usize> {
@@ -265,18 +277,22 @@ impl AsyncRead for FileReader {
             return Poll::Ready(Ok(()));
         }
         let coop = ready!(tokio::task::coop::poll_proceed(cx));
-        if buf.remaining() >= 64 * 1024 {
-            let want = buf.remaining().min(IO_CHUNK);
-            let n = Self::read_into(&mut this.file, &mut buf.initialize_unfilled()[..want])?;
+        let piece = this.piece();
+        let n = if buf.remaining() >= 64 * 1024 {
+            let want = buf.remaining().min(piece);
+            let n = Self::read_into(&mut this.file, buf.initialize_unfilled_to(want))?;
             buf.advance(n);
+            n
         } else {
-            this.buf.resize(IO_CHUNK, 0);
+            this.buf.resize(piece, 0);
             let n = Self::read_into(&mut this.file, &mut this.buf)?;
             this.buf.truncate(n);
             let give = n.min(buf.remaining());
             buf.put_slice(&this.buf[..give]);
             this.pos = give;
-        }
+            n
+        };
+        this.left = this.left.saturating_sub(n as u64);
         coop.made_progress();
         Poll::Ready(Ok(()))
     }
@@ -334,7 +350,9 @@ mod tests {
         std::io::Write::write_all(&mut f, &data).unwrap();
         for piece in [1000usize, 65_536, 3 * IO_CHUNK] {
             std::io::Seek::rewind(&mut f).unwrap();
-            let mut r = FileReader::new(f.try_clone().unwrap());
+            // A length below the real one too: the reader still reads to the end.
+            let hint = if piece == 1000 { 100 } else { len as u64 };
+            let mut r = FileReader::new(f.try_clone().unwrap(), hint);
             let mut got = Vec::new();
             let mut buf = vec![0u8; piece];
             loop {
