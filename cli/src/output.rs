@@ -168,12 +168,30 @@ pub fn create_below(root: &Path, rel: &Path) -> Result<(), Failure> {
 
 type BoxWrite = Pin<Box<dyn AsyncWrite + Send>>;
 
+/// Where one message's bytes go: a regular file written with plain `write()` calls on the
+/// calling thread (large pieces, no hop to a blocking pool), or an async writer (standard
+/// output, a device, FIFO or socket, which may block for as long as its reader waits).
+pub enum Out<'a> {
+    File(&'a mut fs::File),
+    Async(&'a mut (dyn AsyncWrite + Send + Unpin)),
+}
+
+impl Out<'_> {
+    /// Writes all of `buf`.
+    pub async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        match self {
+            Self::File(f) => std::io::Write::write_all(f, buf),
+            Self::Async(w) => w.write_all(buf).await,
+        }
+    }
+}
+
 /// An open output.
 pub enum Sink {
     /// A temporary file beside a regular-file target, renamed into place by [`Sink::finish`].
     Temporary {
         tmp: tempfile::NamedTempFile,
-        file: tokio::fs::File,
+        file: fs::File,
         target: PathBuf,
         overwrite: bool,
     },
@@ -200,7 +218,7 @@ impl Sink {
                     .map_err(|e| {
                         Failure::io(format!("cannot create a file in {}: {e}", dir.display()))
                     })?;
-                let file = tokio::fs::File::from_std(tmp.as_file().try_clone()?);
+                let file = tmp.as_file().try_clone()?;
                 Ok(Self::Temporary {
                     tmp,
                     file,
@@ -212,10 +230,10 @@ impl Sink {
     }
 
     /// Where to write.
-    pub fn writer(&mut self) -> &mut (dyn AsyncWrite + Send + Unpin) {
+    pub fn writer(&mut self) -> Out<'_> {
         match self {
-            Self::Temporary { file, .. } => file,
-            Self::Direct(w) => w,
+            Self::Temporary { file, .. } => Out::File(file),
+            Self::Direct(w) => Out::Async(w),
         }
     }
 
@@ -229,13 +247,18 @@ impl Sink {
             }
             Self::Temporary {
                 tmp,
-                mut file,
+                file,
                 target,
                 overwrite,
             } => {
-                file.flush().await?;
-                file.sync_all().await?;
-                drop(file);
+                // The one fsync of the output: its data is on disk before the rename makes it
+                // visible under its final name. On the blocking pool (one hop per file), so a
+                // signal during a long flush to disk is still acted on at once.
+                tokio::task::spawn_blocking(move || file.sync_all())
+                    .await
+                    .map_err(|e| {
+                        Failure::io(format!("cannot write {}: {e}", target.display()))
+                    })??;
                 // Whatever appeared at the target meanwhile must still be replaceable (rename
                 // would replace a link or a device rather than write through it).
                 if matches!(inspect(&target)?, Existing::Special { .. }) {

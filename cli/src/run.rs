@@ -14,13 +14,13 @@ use esdk::{
     MessageHeader,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use zeroize::Zeroizing;
 
 use crate::keys::Purpose;
 use crate::metadata::{self, Record};
-use crate::output::{self, Sink};
-use crate::streams::{DecodeReader, EncodeReader, Limited};
+use crate::output::{self, Out, Sink};
+use crate::streams::{DecodeReader, EncodeReader, FileReader, IO_CHUNK, Limited};
 use crate::{Common, Failure};
 
 /// `--max-frame-length` by default: 1 MiB, above the frame lengths the ESDKs write (4 KiB by
@@ -94,6 +94,8 @@ struct Job {
     max_length: Option<u64>,
     quiet: bool,
     metadata: Option<metadata::Sink>,
+    /// The copy buffer, reused from file to file.
+    buf: Vec<u8>,
 }
 
 /// `esdk encrypt` / `esdk decrypt`.
@@ -140,6 +142,7 @@ pub async fn run(common: &Common, mode: Mode) -> Result<(), Failure> {
         max_length: common.max_length,
         quiet: common.quiet,
         metadata,
+        buf: Vec::new(),
     };
 
     if common.input == "-" {
@@ -362,6 +365,72 @@ impl<R: AsyncRead + Unpin> AsyncRead for Counting<R> {
 
 type BoxRead = Pin<Box<dyn AsyncRead + Send>>;
 
+/// Opens an input file and returns it with its length when it is a regular file. A regular
+/// file is read on this thread ([`FileReader`]); anything else (a FIFO, a device) through
+/// tokio's blocking pool, since its reads can wait without end. The open itself does not wait
+/// for a FIFO's writer (`O_NONBLOCK`), so a path swapped for a FIFO cannot hang this thread.
+async fn open_input(path: &Path) -> std::io::Result<(BoxRead, Option<u64>)> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_file() {
+        return Ok((
+            Box::pin(FileReader::new(file, meta.len())),
+            Some(meta.len()),
+        ));
+    }
+    drop(file);
+    let file = tokio::fs::File::open(path).await?;
+    Ok((Box::pin(file), None))
+}
+
+/// Copies `from` into `out` in pieces of up to [`IO_CHUNK`] bytes: what the reader has ready is
+/// gathered into one buffer and written with one call, and whatever is gathered is written out
+/// as soon as the reader has to wait (a pipe's next bytes), so streaming stays streaming.
+/// Returns the number of bytes copied.
+async fn pump<R: AsyncRead + Unpin + ?Sized>(
+    from: &mut R,
+    mut out: Out<'_>,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<u64> {
+    use futures::FutureExt as _;
+    use tokio::io::AsyncReadExt as _;
+
+    // One buffer for every file of a run (allocated and zeroed once, not once per file).
+    buf.resize(IO_CHUNK, 0);
+    let mut filled = 0;
+    let mut total = 0u64;
+    loop {
+        if filled == buf.len() {
+            out.write_all(buf).await?;
+            filled = 0;
+        }
+        let n = match from.read(&mut buf[filled..]).now_or_never() {
+            Some(r) => r?,
+            None => {
+                if filled > 0 {
+                    out.write_all(&buf[..filled]).await?;
+                    filled = 0;
+                }
+                from.read(&mut buf[filled..]).await?
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        filled += n;
+        total += n as u64;
+    }
+    out.write_all(&buf[..filled]).await?;
+    Ok(total)
+}
+
 /// What one message looked like, for `--metadata-output`.
 struct Outcome {
     header: MessageHeader,
@@ -405,17 +474,11 @@ impl Job {
                 Mode::Decrypt { .. } => "decrypt",
             }
         );
-        let reader: BoxRead = match input {
-            None => Box::pin(tokio::io::stdin()),
-            Some(p) => Box::pin(
-                tokio::fs::File::open(p)
-                    .await
-                    .map_err(|e| Failure::io(format!("cannot open {shown_in}: {e}")))?,
-            ),
-        };
-        let len = match input {
-            Some(p) => fs::metadata(p).ok().map(|m| m.len()),
-            None => None,
+        let (reader, len): (BoxRead, Option<u64>) = match input {
+            None => (Box::pin(tokio::io::stdin()), None),
+            Some(p) => open_input(p)
+                .await
+                .map_err(|e| Failure::io(format!("cannot open {shown_in}: {e}")))?,
         };
         // The plaintext length, when known (the spec's `maxPlaintextLength`: the known length,
         // else the caller's bound), checked against --max-length before any key is used.
@@ -441,7 +504,9 @@ impl Job {
         let outcome = match output {
             None => {
                 let mut stdout = tokio::io::stdout();
-                let r = self.transform(reader, plaintext_len, &mut stdout).await;
+                let r = self
+                    .transform(reader, plaintext_len, Out::Async(&mut stdout))
+                    .await;
                 let flushed = stdout.flush().await;
                 let o = r?;
                 flushed.map_err(|e| Failure::io(format!("standard output: {e}")))?;
@@ -484,24 +549,29 @@ impl Job {
         Ok(answer.trim_start().starts_with(['y', 'Y']))
     }
 
-    async fn transform<W: AsyncWrite + Unpin + ?Sized>(
-        &self,
+    async fn transform(
+        &mut self,
         mut reader: Counting<BoxRead>,
         plaintext_len: Option<u64>,
-        out: &mut W,
+        out: Out<'_>,
     ) -> Result<Outcome, Failure> {
-        let result = self.transform_inner(&mut reader, plaintext_len, out).await;
+        let mut buf = std::mem::take(&mut self.buf);
+        let result = self
+            .transform_inner(&mut reader, plaintext_len, out, &mut buf)
+            .await;
+        self.buf = buf;
         if let Some(bar) = reader.progress.take() {
             bar.finish_and_clear();
         }
         result
     }
 
-    async fn transform_inner<W: AsyncWrite + Unpin + ?Sized>(
+    async fn transform_inner(
         &self,
         reader: &mut Counting<BoxRead>,
         plaintext_len: Option<u64>,
-        out: &mut W,
+        out: Out<'_>,
+        buf: &mut Vec<u8>,
     ) -> Result<Outcome, Failure> {
         let mut input: Pin<Box<dyn AsyncRead + Send + '_>> = Box::pin(&mut *reader);
         if self.decode {
@@ -522,9 +592,9 @@ impl Job {
                     EncryptingReader::new(&self.client, &self.source, &mut input, &options).await?;
                 let header = enc.header().clone();
                 let bytes_out = if self.encode {
-                    tokio::io::copy(&mut EncodeReader::new(&mut enc), out).await?
+                    pump(&mut EncodeReader::new(&mut enc), out, buf).await?
                 } else {
-                    tokio::io::copy(&mut enc, out).await?
+                    pump(&mut enc, out, buf).await?
                 };
                 drop(enc);
                 drop(input);
@@ -553,9 +623,9 @@ impl Job {
                     )));
                 }
                 let bytes_out = if self.encode {
-                    tokio::io::copy(&mut EncodeReader::new(&mut dec), out).await?
+                    pump(&mut EncodeReader::new(&mut dec), out, buf).await?
                 } else {
-                    tokio::io::copy(&mut dec, out).await?
+                    pump(&mut dec, out, buf).await?
                 };
                 drop(dec);
                 drop(input);
