@@ -103,6 +103,7 @@ pub mod keyring;
 pub mod limits;
 pub mod manual;
 pub mod materials;
+mod oneshot;
 pub mod parallel;
 pub mod proto;
 pub mod suite;

@@ -419,9 +419,10 @@ impl Decryptor {
 
     /// How many whole regular frames [`claim_frames`](Self::claim_frames) would take from the
     /// front of `input` (at most `max`), and the message's frame length; `None` outside the
-    /// body of a framed message.
+    /// body of a framed message. While a run is out, `input` is taken to follow it (what a
+    /// driver gathers meanwhile): the count is then what the next claim would take.
     pub(crate) fn claimable(&self, input: &[u8], max: usize) -> Option<(usize, usize)> {
-        let State::Frames { next_seq } = self.state else {
+        let (State::Frames { next_seq } | State::Run { next_seq }) = self.state else {
             return None;
         };
         let frame_length = self.header.as_ref()?.frame_length as usize;
