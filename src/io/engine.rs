@@ -215,16 +215,9 @@ impl DecryptEngine {
             return false;
         }
         // Only while `input` is nothing but regular frames (the last perhaps incomplete): once
-        // the final frame (or anything else that ends a run) is there, more input would not
+        // the final frame (or anything else that ends a run) is in sight, more input would not
         // make the batch any larger, and might never come.
-        let Some(header) = self.header.as_ref() else {
-            return false;
-        };
-        let w = header.frame_length() as usize + 32;
-        let max = input.len() / w + 1;
-        self.decryptor
-            .claimable(input, max)
-            .is_some_and(|(count, _)| count == input.len() / w)
+        self.decryptor.run_may_grow(input)
     }
 
     /// Batches opened on the pool so far.

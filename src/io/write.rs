@@ -382,7 +382,7 @@ impl<W: AsyncWrite> AsyncWrite for DecryptingWriter<W> {
             this.engine
                 .accept_len()
                 .saturating_sub(this.input.len())
-                .max(1),
+                .max(super::CHUNK),
         );
         this.engine.reserve_input(this.input);
         this.input.extend_from_slice(&buf[..n]);

@@ -450,6 +450,27 @@ impl Decryptor {
         Some((count, frame_length))
     }
 
+    /// True when `input` is nothing but whole regular frames in sequence, perhaps followed by
+    /// the start of the next one: a run claimed from it could still grow with more input (and
+    /// the message cannot end without more). False once anything else (the final frame, a
+    /// wrong sequence number) is in sight, and outside the body of a framed message.
+    pub(crate) fn run_may_grow(&self, input: &[u8]) -> bool {
+        let (State::Frames { next_seq } | State::Run { next_seq }) = self.state else {
+            return false;
+        };
+        let Some((count, frame_length)) = self.claimable(input, usize::MAX) else {
+            return false;
+        };
+        let w = body::REGULAR_HEAD_LEN + frame_length + TAG_LEN;
+        let rest = &input[count * w..];
+        match rest.get(..4) {
+            None => true,
+            Some(seq) => next_seq
+                .checked_add(count as u32)
+                .is_some_and(|e| e != body::FINAL_FRAME_MARKER && seq == e.to_be_bytes()),
+        }
+    }
+
     /// Claims up to `max` whole regular frames at the front of `input` for opening elsewhere
     /// (see [`crate::proto::frames`]); `None` outside the body or when `input` does not start
     /// with a whole regular frame with the expected sequence number. Anything unusual (a short
