@@ -52,7 +52,7 @@
 //! who declares 1 GiB frames gets an error rather than 1 GiB of your memory. The
 //! `benches/memory.rs` benchmark measures peak RSS for 1 GiB through each adapter.
 //!
-//! With frames on every core ([`Parallelism`], on by default
+//! With frames on every core ([`Parallelism`](crate::parallel::Parallelism), on by default
 //! for batches of at least 1 MiB) every adapter except in [`Release::Verified`] mode (whose
 //! memory limit counts the plaintext it holds) gathers its input into batches of whole frames
 //! (1 MiB of plaintext by default, rounded up to whole frames), whatever the size of the
