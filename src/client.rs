@@ -1,22 +1,22 @@
-//! The client: policy and limits, and the one-shot `encrypt` / `decrypt`.
+//! The client: policy and limits, the one-shot `encrypt` / `decrypt` calls and their options.
 //!
-//! The one-shot calls are drivers over the sans-IO [`Encryptor`] and [`Decryptor`]; the
-//! header-time steps they share with the streaming adapters ([`Client::encryptor`],
-//! [`Client::decrypt_materials`]) are public so every adapter uses the same code.
+//! The one-shot calls run drivers (in `oneshot.rs`) over the sans-IO [`Encryptor`] and
+//! [`Decryptor`]; the header-time steps they share with the streaming adapters
+//! ([`Client::encryptor`], [`Client::decrypt_materials`]) are public so every adapter uses the
+//! same code.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::cmm::{
     CachingCmm, CryptographicMaterialsManager, DecryptMaterialsRequest, DefaultCmm,
     EncryptionMaterialsRequest, RequiredEncryptionContextCmm,
 };
 use crate::crypto::{CryptoProvider, default_provider};
-use crate::error::{Error, FormatError, KeyringError, PolicyError, Result};
-use crate::format::body;
+use crate::error::{Error, KeyringError, PolicyError, Result};
 use crate::format::context::EncryptionContext;
 use crate::format::{FrameLength, MessageHeader};
 use crate::keyring::{
@@ -24,9 +24,8 @@ use crate::keyring::{
 };
 use crate::limits::Limits;
 use crate::materials::DecryptionMaterials;
-use crate::parallel::{self, Parallelism};
-use crate::proto::{DecryptEvent, Decryptor, DecryptorConfig, Encryptor};
-use crate::suite::TAG_LEN;
+use crate::parallel::Parallelism;
+use crate::proto::{Decryptor, DecryptorConfig, Encryptor};
 use crate::suite::{AlgorithmSuite, CommitmentPolicy};
 
 /// Where materials come from: a keyring (wrapped in a [`DefaultCmm`]) or a CMM.
@@ -618,107 +617,14 @@ impl<'a> EncryptCall<'a> {
 
 impl EncryptJob<'_> {
     async fn run(self) -> Result<EncryptOutput> {
-        let plaintext = self.plaintext.as_slice();
-        let mut options = self.options;
-        options.plaintext_length = Some(plaintext.len() as u64);
-        let mut encryptor = self.client.encryptor(&self.source, &options).await?;
-        let par = self.client.parallelism;
-        let ciphertext = if par.applies(plaintext.len()) {
-            encrypt_parallel(&mut encryptor, plaintext, &par).await?
-        } else {
-            // One allocation for the whole message: the header, then room for every frame (a
-            // frame adds at most 40 bytes: sequence number, final-frame marker and length, IV,
-            // tag) and the footer (at most 2 + 104 bytes); it becomes the returned Vec without
-            // a copy.
-            let mut out = BytesMut::new();
-            encryptor.write_header(&mut out);
-            let frame_length = FrameLength::new(encryptor.header().frame_length())
-                .ok_or_else(|| Error::misuse("zero frame length"))?;
-            out.reserve(max_body_len(plaintext.len(), frame_length));
-            encryptor.update(plaintext, &mut out)?;
-            encryptor.finish(&mut out)?;
-            Vec::from(out)
-        };
-        let header = encryptor.header().clone();
-        let mut encryption_context = header.encryption_context().clone();
-        for (k, v) in options.encryption_context.iter() {
-            encryption_context.insert(k, v);
-        }
-        Ok(EncryptOutput {
-            ciphertext,
-            header,
-            encryption_context,
-        })
+        crate::oneshot::encrypt(
+            &self.client,
+            &self.source,
+            self.plaintext.as_slice(),
+            self.options,
+        )
+        .await
     }
-}
-
-/// Room for the body and footer of a message with `len` plaintext bytes: a frame adds at most
-/// 40 bytes (sequence number, final-frame marker and length, IV, tag), the footer at most
-/// 2 + 104.
-fn max_body_len(len: usize, frame_length: FrameLength) -> usize {
-    let frames = len / frame_length.get() as usize + 1;
-    len + frames * 40 + 106
-}
-
-/// One-shot encryption in batches of frames on every core (see [`crate::parallel`]).
-///
-/// Large outputs are allocated zeroed (fresh pages from the OS, not yet touched) and each frame
-/// is written at its place by the thread that seals it, so the page faults of the new buffer
-/// are spread over the cores too; smaller ones are laid out by this thread and sealed in place
-/// (see [`parallel::FRESH_PAGES_BYTES`]).
-async fn encrypt_parallel(
-    encryptor: &mut Encryptor,
-    plaintext: &[u8],
-    par: &Parallelism,
-) -> Result<Vec<u8>> {
-    let mut head = BytesMut::new();
-    encryptor.write_header(&mut head);
-    let frame_length = FrameLength::new(encryptor.header().frame_length())
-        .ok_or_else(|| Error::misuse("zero frame length"))?;
-    let f = frame_length.get() as usize;
-    let capacity = head.len() + max_body_len(plaintext.len(), frame_length);
-    let fresh = capacity >= parallel::FRESH_PAGES_BYTES;
-    let mut out = if fresh {
-        vec![0u8; capacity]
-    } else {
-        Vec::with_capacity(capacity)
-    };
-    let mut len = head.len();
-    if fresh {
-        out[..len].copy_from_slice(&head);
-    } else {
-        out.extend_from_slice(&head);
-    }
-    let mut rest = plaintext;
-    let batch = par.one_shot_batch_frames(f);
-    while let Some(mut run) = encryptor.claim_frames(rest.len(), batch) {
-        let (src, more) = rest.split_at(run.jobs.plain_total());
-        let wire = run.jobs.wire_total();
-        if fresh {
-            parallel::seal(&mut run, Some(src), &mut out[len..len + wire], par)?;
-        } else {
-            for frame in src.chunks(f) {
-                out.extend_from_slice(&[0u8; body::REGULAR_HEAD_LEN]);
-                out.extend_from_slice(frame);
-                out.extend_from_slice(&[0u8; TAG_LEN]);
-            }
-            parallel::seal(&mut run, None, &mut out[len..len + wire], par)?;
-        }
-        encryptor.end_run(run);
-        len += wire;
-        rest = more;
-        parallel::yield_now().await;
-    }
-    let mut tail = BytesMut::new();
-    encryptor.update(rest, &mut tail)?;
-    encryptor.finish(&mut tail)?;
-    if fresh {
-        out[len..len + tail.len()].copy_from_slice(&tail);
-        out.truncate(len + tail.len());
-    } else {
-        out.extend_from_slice(&tail);
-    }
-    Ok(out)
 }
 
 impl<'a> Future for EncryptCall<'a> {
@@ -730,9 +636,6 @@ impl<'a> Future for EncryptCall<'a> {
         self.get_mut().call.poll_with(cx, |job| Box::pin(job.run()))
     }
 }
-
-/// How much ciphertext one-shot decryption hands the decryptor at a time.
-const DECRYPT_PIECE: usize = 256 * 1024;
 
 /// A one-shot decryption waiting for its options; `.await` it (it is a `Future`; the one from
 /// [`Client::decrypt_owned`] is `'static` and can be spawned as it is).
@@ -789,111 +692,13 @@ impl<'a> Future for DecryptCall<'a> {
 
 impl DecryptJob<'_> {
     async fn run(self) -> Result<DecryptOutput> {
-        let ciphertext = self.ciphertext.as_slice();
-        let mut decryptor = self.client.decryptor(self.unsigned_only);
-        let par = self.client.parallelism;
-        // The ciphertext goes to the decryptor a piece at a time through one small buffer, in
-        // which frames are decrypted in place (in cache) before their plaintext is copied to
-        // the output: one pass over the output, no second copy of the message in memory.
-        // Large messages instead go in batches of frames straight from the ciphertext to their
-        // place in the output, on every core (see `crate::parallel`). The output is allocated
-        // zeroed and untouched (plaintext is never longer than the ciphertext) and cut to
-        // length at the end.
-        let mut rest = ciphertext;
-        let mut input = BytesMut::with_capacity(DECRYPT_PIECE.min(rest.len()));
-        let mut plaintext = Vec::new();
-        // Bytes of `plaintext` written; `plaintext` is longer only when allocated zeroed.
-        let mut filled = 0;
-        let mut context = None;
-        let mut batches = false;
-        loop {
-            if batches && input.is_empty() {
-                let frame_length = decryptor.header().map_or(1, |h| h.frame_length() as usize);
-                if let Some(mut run) =
-                    decryptor.claim_frames(rest, par.one_shot_batch_frames(frame_length))
-                {
-                    let (src, more) = rest.split_at(run.jobs.wire_total());
-                    let n = run.jobs.plain_total();
-                    let copied = plaintext.len() == filled;
-                    if copied {
-                        // Laid out here (the one copy), opened in place by the workers.
-                        let w = run.jobs.cipher.wire_len();
-                        for frame in src.chunks(w) {
-                            plaintext
-                                .extend_from_slice(&frame[body::REGULAR_HEAD_LEN..w - TAG_LEN]);
-                        }
-                    }
-                    let dst = &mut plaintext[filled..filled + n];
-                    let outcome = parallel::open_to(&mut run, src, dst, copied, &par);
-                    decryptor.end_run(run, outcome)?;
-                    filled += n;
-                    rest = more;
-                    parallel::yield_now().await;
-                    continue;
-                }
-                batches = false;
-            }
-            let event = decryptor.decode(&mut input).map_err(|e| match e {
-                // Count the trailing bytes not handed over yet too.
-                Error::Format(FormatError::TrailingData(n)) => {
-                    FormatError::TrailingData(n + rest.len()).into()
-                }
-                e => e,
-            })?;
-            match event {
-                Some(DecryptEvent::Header(header)) => {
-                    let materials = self
-                        .client
-                        .decrypt_materials(&self.source, &header, self.reproduced.as_ref())
-                        .await?;
-                    decryptor.supply_materials(&materials)?;
-                    context = Some(materials.encryption_context().clone());
-                    // The body starts right after the header: what `input` holds is its first
-                    // bytes, still in `ciphertext`.
-                    let body = &ciphertext[decryptor.header_len()..];
-                    if par.applies(body.len()) {
-                        rest = body;
-                        input.clear();
-                        batches = true;
-                    }
-                    // Plaintext is never longer than the body (see `parallel::FRESH_PAGES_BYTES`
-                    // for the zeroed allocation).
-                    plaintext = if batches && body.len() >= parallel::FRESH_PAGES_BYTES {
-                        vec![0u8; body.len()]
-                    } else {
-                        Vec::with_capacity(body.len())
-                    };
-                }
-                Some(DecryptEvent::Plaintext(chunk)) => {
-                    if plaintext.len() == filled {
-                        plaintext.extend_from_slice(&chunk);
-                    } else {
-                        plaintext[filled..filled + chunk.len()].copy_from_slice(&chunk);
-                    }
-                    filled += chunk.len();
-                }
-                Some(DecryptEvent::Done) => break,
-                None if rest.is_empty() => return Err(FormatError::Truncated.into()),
-                None => {
-                    // A piece, or as much again as is buffered when a large frame is still
-                    // incomplete, so that buffering it costs linear time.
-                    let (piece, more) =
-                        rest.split_at(rest.len().min(DECRYPT_PIECE.max(input.len())));
-                    input.extend_from_slice(piece);
-                    rest = more;
-                }
-            }
-        }
-        if !rest.is_empty() {
-            return Err(FormatError::TrailingData(input.len() + rest.len()).into());
-        }
-        decryptor.finish(&input)?;
-        let header = decryptor.header().cloned().ok_or(FormatError::Truncated)?;
-        plaintext.truncate(filled);
-        Ok(DecryptOutput {
-            plaintext,
-            header,
-            encryption_context: context.unwrap_or_default(),
-        })
+        crate::oneshot::decrypt(
+            &self.client,
+            &self.source,
+            self.ciphertext.as_slice(),
+            self.reproduced.as_ref(),
+            self.unsigned_only,
+        )
+        .await
     }
 }

@@ -108,6 +108,7 @@ pub mod keyring;
 pub mod limits;
 pub mod manual;
 pub mod materials;
+mod oneshot;
 pub mod parallel;
 pub mod proto;
 pub mod suite;

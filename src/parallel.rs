@@ -17,15 +17,22 @@
 //!   batches.
 //!   Without parallelism a one-shot call keeps the executor thread for the whole message; with
 //!   it, for one batch at most.
-//! * **Streaming adapters** ([`EncryptingReader`](crate::io::EncryptingReader),
-//!   [`EncryptingWriter`](crate::io::EncryptingWriter),
-//!   [`DecryptingReader`](crate::io::DecryptingReader)) own their buffers, so they move a batch
-//!   to the pool with `rayon::spawn` and await its result (a tokio oneshot channel): the executor
-//!   thread is never blocked and the task yields while the batch runs. The
-//!   [`DecryptingWriter`](crate::io::DecryptingWriter) and
-//!   [`decrypt_stream`](crate::io::decrypt_stream) share the decrypting side of this and batch
-//!   whatever whole frames their writes or items bring; [`encrypt_stream`](crate::io::encrypt_stream)
-//!   and the tokio-util codec work frame by frame (a codec cannot wait for a batch).
+//! * **Streaming adapters** gather whatever plaintext or ciphertext their writes, reads or
+//!   items bring into batches of whole frames (`proto::frames::FrameSlots` on the encrypting
+//!   side; the frames as received on the decrypting side), so `tokio::io::copy`'s 8 KiB writes
+//!   batch as well as one large write, for any frame length: a batch is
+//!   [`Parallelism::batch_bytes`] rounded up to whole frames. [`EncryptingReader`](crate::io::EncryptingReader),
+//!   [`EncryptingWriter`](crate::io::EncryptingWriter), [`encrypt_stream`](crate::io::encrypt_stream),
+//!   [`DecryptingReader`](crate::io::DecryptingReader),
+//!   [`DecryptingWriter`](crate::io::DecryptingWriter) and [`decrypt_stream`](crate::io::decrypt_stream)
+//!   own their buffers, so they move a batch to the pool with `rayon::spawn` and await its
+//!   result (a tokio oneshot channel) while they gather the next one: the executor thread is
+//!   never blocked. Readers and streams take input ahead only while their source has it ready
+//!   and only for a batch that will go to the pool; a flush (or a source that is not ready)
+//!   seals or opens what is there. The tokio-util codec cannot wait for a batch: its encoder
+//!   seals the frames an item brings (a batch or more on the pool, as a scoped job like the
+//!   one-shot calls), and its decoder gathers a batch from `FramedRead`'s buffer while the
+//!   message cannot end yet and opens it as a scoped job.
 //!
 //! Do not block a rayon worker thread on a streaming adapter's future (for example
 //! `futures::executor::block_on` inside a parallel iterator): the batch it waits for needs a
@@ -46,9 +53,10 @@
 //!
 //! # Memory and order
 //!
-//! A streaming batch is at most [`Parallelism::batch_bytes`] of plaintext (default 1 MiB; a
-//! one-shot call's batches are sixteen times that); the streaming adapters hold up to about two
-//! batches at a time (one being read ahead or handed out, one on the pool). Output is written at each
+//! A streaming batch is [`Parallelism::batch_bytes`] of plaintext rounded up to whole frames
+//! (default 1 MiB; a one-shot call's batches are sixteen times that); the streaming adapters
+//! hold up to about three batches at a time (one being gathered, one on the pool, one being
+//! written or handed out), well within the bound of 2 frames + 8 MiB. Output is written at each
 //! frame's own place, so order is kept, and decrypted plaintext of a batch is released only
 //! after every tag in it verified (and the decryptor took the batch back). The final frame is
 //! never part of a batch: it, the footer and the signed-message release rules stay on the
@@ -140,7 +148,7 @@ impl Parallelism {
         self
     }
 
-    /// Plaintext per batch (at least one frame is always taken).
+    /// Plaintext per batch, rounded up to whole frames (at least one frame is always taken).
     pub fn batch_bytes(mut self, n: usize) -> Self {
         self.batch_bytes = n.max(1);
         self
@@ -176,7 +184,9 @@ impl Parallelism {
 
     /// Frames per batch for frames of `frame_length` bytes.
     pub(crate) fn batch_frames(&self, frame_length: usize) -> usize {
-        (self.batch_bytes / frame_length.max(1)).max(1)
+        // Rounded up: a batch of any frame length holds at least `batch_bytes`, so that it is
+        // worth the pool whenever a batch of `batch_bytes` is.
+        self.batch_bytes.div_ceil(frame_length.max(1)).max(1)
     }
 
     /// Frames per batch of a one-shot call: [`ONE_SHOT_BATCHES`] streaming batches.
@@ -272,6 +282,24 @@ fn open_range_to(
     first_error(results)
 }
 
+/// Seals a run on the calling thread (no pool).
+fn seal_here(jobs: &FrameJobs, src: Option<&[u8]>, dst: &mut [u8]) -> Result<()> {
+    let (w, f) = (jobs.cipher.wire_len(), jobs.cipher.frame_length());
+    for (i, frame) in dst.chunks_mut(w).enumerate() {
+        let plain = src.map(|s| &s[i * f..(i + 1) * f]);
+        jobs.cipher.seal_frame(jobs.seq(i), plain, frame)?;
+    }
+    Ok(())
+}
+
+/// Opens a run in place on the calling thread (no pool).
+fn open_here(jobs: &FrameJobs, buf: &mut [u8]) -> Result<()> {
+    for (i, frame) in buf.chunks_mut(jobs.cipher.wire_len()).enumerate() {
+        jobs.cipher.open_frame(jobs.seq(i), frame)?;
+    }
+    Ok(())
+}
+
 /// Frames per hash-pipeline stage.
 fn stage_frames(jobs: &FrameJobs) -> usize {
     jobs.count.div_ceil(HASH_STAGES).max(1)
@@ -289,6 +317,14 @@ pub(crate) fn seal(
     let jobs = &run.jobs;
     if dst.len() != jobs.wire_total() || src.is_some_and(|s| s.len() != jobs.plain_total()) {
         return Err(Error::misuse("batch buffers of the wrong size"));
+    }
+    if !par.applies(jobs.plain_total()) {
+        // Too little for the pool: on this thread, frame by frame, then the hash.
+        seal_here(jobs, src, dst)?;
+        if let Some(signer) = run.signer.as_deref_mut() {
+            signer.update(dst);
+        }
+        return Ok(());
     }
     let per_task = par.frames_per_task(jobs);
     let Some(signer) = run.signer.as_deref_mut() else {
@@ -344,6 +380,13 @@ pub(crate) fn open_in_place(run: &mut OpenRun, buf: &mut [u8], par: &Parallelism
     let jobs = &run.jobs;
     if buf.len() != jobs.wire_total() {
         return Err(Error::misuse("batch buffer of the wrong size"));
+    }
+    if !par.applies(jobs.plain_total()) {
+        // Too little for the pool: the hash of the frames as received, then each frame.
+        if let Some(verifier) = run.verifier.as_deref_mut() {
+            verifier.update(buf);
+        }
+        return open_here(jobs, buf);
     }
     let per_task = par.frames_per_task(jobs);
     let Some(verifier) = run.verifier.as_deref_mut() else {

@@ -483,3 +483,78 @@ fn streaming_adapters_in_batches_are_byte_identical() {
         }
     }
 }
+
+/// Frame lengths that do not divide the batch size (5,000 B, 12 KiB) batch too, through
+/// `tokio::io::copy` (8 KiB writes) on a multi-thread runtime, and the output is byte for byte
+/// what one thread writes: an exact multiple of the frame length still ends with an empty
+/// final frame.
+#[test]
+fn odd_frame_lengths_through_copy_are_byte_identical() {
+    let base = &esdk::crypto::rustcrypto::PROVIDER;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    for id in [0x0478u16, 0x0578] {
+        let suite = AlgorithmSuite::from_id(id).unwrap();
+        let source = fixed_source(suite, base);
+        for frame in [5000usize, 12288] {
+            for size in [frame * 20, frame * 20 + 1, 100_003] {
+                let pt = plaintext(size);
+                let options = EncryptOptions {
+                    algorithm_suite: Some(suite),
+                    frame_length: FrameLength::new(frame as u32).unwrap(),
+                    ..Default::default()
+                };
+                let one = block_on(
+                    client(suite, replaying(base), Parallelism::off())
+                        .encrypt(&source, &pt)
+                        .algorithm_suite(suite)
+                        .frame_length(options.frame_length)
+                        .into_future(),
+                )
+                .unwrap()
+                .ciphertext;
+                let par = eager().threads(2).batch_bytes(40_000);
+                let via_copy = rt.block_on(async {
+                    let c = client(suite, replaying(base), par);
+                    let mut w = EncryptingWriter::new(&c, &source, Vec::new(), &options)
+                        .await
+                        .unwrap();
+                    tokio::io::copy(&mut &pt[..], &mut w).await.unwrap();
+                    w.shutdown().await.unwrap();
+                    w.into_inner()
+                });
+                assert!(via_copy == one, "{id:04x} {frame} {size}: writer differs");
+                let via_stream = rt.block_on(async {
+                    let c = client(suite, replaying(base), par);
+                    let items = futures::stream::iter(
+                        pt.chunks(8192)
+                            .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(c)))
+                            .collect::<Vec<_>>(),
+                    );
+                    let mut s = esdk::io::encrypt_stream(&c, &source, items, &options)
+                        .await
+                        .unwrap();
+                    let mut out = Vec::new();
+                    while let Some(item) = s.next().await {
+                        out.extend_from_slice(&item.unwrap());
+                    }
+                    out
+                });
+                assert!(via_stream == one, "{id:04x} {frame} {size}: stream differs");
+                let back = rt.block_on(async {
+                    let c = client(suite, base, par);
+                    let mut r =
+                        DecryptingReader::new(&c, &source, &one[..], &DecryptOptions::new())
+                            .await
+                            .unwrap();
+                    let mut out = Vec::new();
+                    tokio::io::copy(&mut r, &mut out).await.unwrap();
+                    out
+                });
+                assert!(back == pt, "{id:04x} {frame} {size}: reader plaintext");
+            }
+        }
+    }
+}

@@ -55,12 +55,15 @@ use futures::{SinkExt, Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{Decoder, Encoder, FramedRead, FramedWrite};
 
-use super::{DecryptEngine, DecryptOptions, Release, Step};
+use super::engine::{DecryptEngine, Step};
+use super::seal::SealEngine;
+use super::{DecryptOptions, Release};
 use crate::client::{Client, EncryptOptions, MaterialsSource};
 use crate::error::{Error, FormatError, Result};
 use crate::format::MessageHeader;
 use crate::format::context::EncryptionContext;
 use crate::materials::DecryptionMaterials;
+use crate::parallel::Parallelism;
 use crate::proto::Encryptor;
 
 /// What [`MessageEncoder`] accepts.
@@ -95,12 +98,18 @@ impl From<Bytes> for EncryptItem {
 /// [`MessageEncoder::new`] is cancel safe: dropping its future only drops the materials request.
 #[derive(Debug)]
 pub struct MessageEncoder {
-    encryptor: Encryptor,
+    engine: SealEngine,
+    parallelism: Parallelism,
     /// Something of the current message has been encoded.
     used: bool,
 }
 
 impl MessageEncoder {
+    /// Batches of frames run on the pool so far.
+    #[cfg(test)]
+    pub(crate) fn pool_batches(&self) -> u64 {
+        self.engine.pool_batches()
+    }
     /// Obtains encryption materials from `source` and returns an encoder for one message.
     ///
     /// # Errors
@@ -110,27 +119,30 @@ impl MessageEncoder {
         source: impl Into<MaterialsSource>,
         options: &EncryptOptions,
     ) -> Result<Self> {
-        Ok(Self::from_encryptor(
-            client.encryptor(&source.into(), options).await?,
-        ))
+        let mut encoder = Self::from_encryptor(client.encryptor(&source.into(), options).await?);
+        encoder.parallelism = *client.parallelism();
+        encoder.engine.set_parallelism(encoder.parallelism);
+        Ok(encoder)
     }
 
-    /// An encoder over an [`Encryptor`] made by [`Client::encryptor`].
+    /// An encoder over an [`Encryptor`] made by [`Client::encryptor`], frame by frame on the
+    /// calling thread.
     pub fn from_encryptor(encryptor: Encryptor) -> Self {
         Self {
-            encryptor,
+            engine: SealEngine::new(encryptor, Parallelism::off(), false),
+            parallelism: Parallelism::off(),
             used: false,
         }
     }
 
     /// The header of the message being written.
     pub fn header(&self) -> &MessageHeader {
-        self.encryptor.header()
+        self.engine.header()
     }
 
     /// True once [`EncryptItem::Finish`] has been encoded.
     pub fn is_finished(&self) -> bool {
-        self.encryptor.is_finished()
+        self.engine.is_finished()
     }
 
     /// Begins the next message on the same connection, with an [`Encryptor`] made by
@@ -141,13 +153,13 @@ impl MessageEncoder {
     /// [`Error::ApiMisuse`] when the current message has begun and is not finished.
     pub fn start(&mut self, encryptor: Encryptor) -> Result<()> {
         self.check_between()?;
-        self.encryptor = encryptor;
+        self.engine = SealEngine::new(encryptor, self.parallelism, false);
         self.used = false;
         Ok(())
     }
 
     fn check_between(&self) -> Result<()> {
-        if self.used && !self.encryptor.is_finished() {
+        if self.used && !self.engine.is_finished() {
             return Err(Error::misuse(
                 "a new message was started before the current one was finished",
             ));
@@ -215,10 +227,23 @@ impl Encoder<EncryptItem> for MessageEncoder {
 
     fn encode(&mut self, item: EncryptItem, dst: &mut BytesMut) -> Result<()> {
         self.used = true;
+        // Every complete frame goes out with its item (a sink's flush must send it): an item
+        // that brings a batch of frames or more is sealed on every core, while this call waits.
         match item {
-            EncryptItem::Data(b) => self.encryptor.update(&b, dst),
-            EncryptItem::Finish => self.encryptor.finish(dst),
+            EncryptItem::Data(b) => {
+                self.engine.write_now(&b)?;
+                self.engine.flush_now()?;
+            }
+            EncryptItem::Finish => self.engine.finish_now()?,
         }
+        let out = self.engine.out();
+        if dst.is_empty() {
+            std::mem::swap(dst, out);
+        } else {
+            dst.extend_from_slice(out);
+            out.clear();
+        }
+        Ok(())
     }
 }
 
@@ -344,6 +369,12 @@ impl MessageDecoder {
                 "MessageDecoder polled before materials were supplied for the header",
             ));
         }
+        // Gather a batch of frames while the message cannot end yet (see
+        // `DecryptEngine::wants_more`): `FramedRead` reads into the room reserved here.
+        if !eof && self.engine.wants_more(src) {
+            self.engine.reserve_input(src);
+            return Ok(None);
+        }
         // Only a spill file can return `Pending`, and this engine never spills.
         let mut cx = Context::from_waker(Waker::noop());
         match self.engine.poll_step(&mut cx, src, eof) {
@@ -358,7 +389,11 @@ impl MessageDecoder {
                     .ok_or_else(|| Error::misuse("a message ended without a header"))?;
                 Ok(Some(DecryptItem::End(header)))
             }
-            Poll::Ready(Ok(Step::NeedInput | Step::End)) => Ok(None),
+            Poll::Ready(Ok(Step::NeedInput)) => {
+                self.engine.reserve_input(src);
+                Ok(None)
+            }
+            Poll::Ready(Ok(Step::End)) => Ok(None),
             Poll::Ready(Err(e)) => Err(e),
             Poll::Pending => Err(Error::misuse("decoder engine would block")),
         }

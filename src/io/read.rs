@@ -9,13 +9,14 @@ use bytes::{Buf, Bytes, BytesMut};
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
-use super::write::{SealJob, poll_seal_job};
-use super::{CHUNK, DecryptEngine, DecryptOptions, Step};
+use super::engine::{DecryptEngine, Step};
+use super::seal::SealEngine;
+use super::{CHUNK, DecryptOptions};
 use crate::client::{Client, EncryptOptions, MaterialsSource};
 use crate::error::Result;
 use crate::format::MessageHeader;
 use crate::format::context::EncryptionContext;
-use crate::parallel::{self, Parallelism};
+use crate::parallel::Parallelism;
 use crate::proto::Encryptor;
 
 pin_project! {
@@ -97,6 +98,11 @@ impl<R: AsyncRead + Unpin> DecryptingReader<R> {
 }
 
 impl<R> DecryptingReader<R> {
+    /// Batches of frames run on the pool so far.
+    #[cfg(test)]
+    pub(crate) fn pool_batches(&self) -> u64 {
+        self.engine.pool_batches()
+    }
     /// The message header (its tag has verified).
     pub fn header(&self) -> &MessageHeader {
         self.engine.header().expect("set by the header phase")
@@ -198,14 +204,10 @@ pin_project! {
     pub struct EncryptingReader<R> {
         #[pin]
         inner: R,
-        encryptor: Encryptor,
-        out: BytesMut,
-        staging: Box<[u8]>,
-        parallelism: Parallelism,
-        // Plaintext read ahead for batches.
+        engine: SealEngine,
+        // Plaintext read from `inner`, not yet taken by the engine.
         plain: BytesMut,
         eof: bool,
-        job: Option<SealJob>,
     }
 }
 
@@ -213,8 +215,7 @@ impl<R: std::fmt::Debug> std::fmt::Debug for EncryptingReader<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EncryptingReader")
             .field("inner", &self.inner)
-            .field("encryptor", &self.encryptor)
-            .field("batch_running", &self.job.is_some())
+            .field("engine", &self.engine)
             .finish_non_exhaustive()
     }
 }
@@ -238,35 +239,33 @@ impl<R: AsyncRead> EncryptingReader<R> {
     /// Seals batches of frames on every core (see [`crate::parallel`]): the reader then reads
     /// ahead up to a batch of plaintext while the inner reader has it ready, and seals what it
     /// holds in one batch when that is at least [`Parallelism::get_min_bytes`].
-    /// [`new`](Self::new) takes the client's setting.
+    /// [`new`](Self::new) takes the client's setting. Set it before the first read.
     pub fn parallelism(mut self, parallelism: Parallelism) -> Self {
-        self.parallelism = parallelism;
+        self.engine.set_parallelism(parallelism);
         self
     }
 
     /// A reader over an [`Encryptor`] made by [`Client::encryptor`], frame by frame on the
     /// calling thread (see [`parallelism`](Self::parallelism)).
-    pub fn from_encryptor(mut encryptor: Encryptor, inner: R) -> Self {
-        let mut out = BytesMut::new();
-        encryptor.write_header(&mut out);
-        let frame = encryptor.header().frame_length() as usize;
+    pub fn from_encryptor(encryptor: Encryptor, inner: R) -> Self {
         Self {
             inner,
-            encryptor,
-            out,
-            staging: vec![0u8; frame.clamp(1, CHUNK)].into_boxed_slice(),
-            parallelism: Parallelism::off(),
+            engine: SealEngine::new(encryptor, Parallelism::off(), true),
             plain: BytesMut::new(),
             eof: false,
-            job: None,
         }
     }
 }
 
 impl<R> EncryptingReader<R> {
+    /// Batches of frames run on the pool so far.
+    #[cfg(test)]
+    pub(crate) fn pool_batches(&self) -> u64 {
+        self.engine.pool_batches()
+    }
     /// The header of the message being written.
     pub fn header(&self) -> &MessageHeader {
-        self.encryptor.header()
+        self.engine.header()
     }
 
     /// The inner reader.
@@ -288,77 +287,42 @@ impl<R: AsyncRead> AsyncRead for EncryptingReader<R> {
     ) -> Poll<io::Result<()>> {
         let mut this = self.project();
         loop {
-            if !this.out.is_empty() {
-                let n = this.out.len().min(buf.remaining());
-                buf.put_slice(&this.out[..n]);
-                this.out.advance(n);
+            let out = this.engine.out();
+            if !out.is_empty() {
+                let n = out.len().min(buf.remaining());
+                buf.put_slice(&out[..n]);
+                out.advance(n);
                 return Poll::Ready(Ok(()));
             }
-            ready!(poll_seal_job(this.job, this.encryptor, this.out, cx))?;
-            if !this.out.is_empty() {
-                continue;
-            }
-            if this.encryptor.is_finished() || buf.remaining() == 0 {
+            if this.engine.is_finished() || buf.remaining() == 0 {
                 return Poll::Ready(Ok(()));
             }
-            let par = *this.parallelism;
-            let f = this.encryptor.header().frame_length() as usize;
-            let batch = par.batch_frames(f) * f;
-            if par.applies(batch) {
-                // Read ahead up to a batch while the inner reader has data ready.
-                if !*this.eof && this.plain.len() < batch {
-                    this.plain.reserve(batch - this.plain.len());
-                    match tokio_util::io::poll_read_buf(this.inner.as_mut(), cx, this.plain) {
-                        Poll::Ready(Ok(0)) => *this.eof = true,
-                        Poll::Ready(Ok(_)) => continue,
-                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                        Poll::Pending if this.plain.is_empty() => return Poll::Pending,
-                        Poll::Pending => {}
-                    }
-                }
-                if this.plain.is_empty() {
-                    this.encryptor.finish(this.out)?;
-                    continue;
-                }
-                match this.encryptor.pending_len() {
-                    0 => {}
-                    p => {
-                        let n = this.plain.len().min(f - p);
-                        this.encryptor.update(&this.plain[..n], this.out)?;
-                        this.plain.advance(n);
-                        continue;
-                    }
-                }
-                if par.applies(this.plain.len())
-                    && let Some(mut run) = this
-                        .encryptor
-                        .claim_frames(this.plain.len(), par.batch_frames(f))
-                {
-                    let src = this.plain.split_to(run.jobs.plain_total()).freeze();
-                    // The rest moves to a fresh buffer of one batch (see the decrypting side).
-                    let mut fresh = BytesMut::with_capacity(batch);
-                    fresh.extend_from_slice(this.plain);
-                    *this.plain = fresh;
-                    let mut frames = std::mem::take(this.out);
-                    frames.clear();
-                    frames.resize(run.jobs.wire_total(), 0);
-                    *this.job = Some(parallel::spawn(move || {
-                        let outcome = parallel::seal(&mut run, Some(&src), &mut frames, &par);
-                        (run, frames, outcome)
-                    }));
-                    continue;
-                }
-                this.encryptor.update(this.plain, this.out)?;
-                this.plain.clear();
+            if !this.plain.is_empty() {
+                // `Pending` only while full slots wait for the batch on the pool.
+                let n = ready!(this.engine.poll_write(cx, this.plain))?;
+                this.plain.advance(n);
                 continue;
             }
-            let mut staging = ReadBuf::new(this.staging);
-            ready!(this.inner.as_mut().poll_read(cx, &mut staging))?;
-            let read = staging.filled();
-            if read.is_empty() {
-                this.encryptor.finish(this.out)?;
-            } else {
-                this.encryptor.update(read, this.out)?;
+            if *this.eof {
+                ready!(this.engine.poll_finish(cx))?;
+                continue;
+            }
+            // Read what the slots can still take (a batch, or a few frames), in one piece.
+            this.plain.clear();
+            this.plain.reserve(this.engine.room().max(CHUNK));
+            match tokio_util::io::poll_read_buf(this.inner.as_mut(), cx, this.plain) {
+                Poll::Ready(Ok(0)) => *this.eof = true,
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                // Nothing ready: while a batch is on the pool, wait for it or for the inner
+                // reader; otherwise seal what is gathered so that the reader makes progress.
+                Poll::Pending if this.engine.batch_running() => return Poll::Pending,
+                Poll::Pending => {
+                    ready!(this.engine.poll_flush(cx))?;
+                    if this.engine.out().is_empty() {
+                        return Poll::Pending;
+                    }
+                }
             }
         }
     }

@@ -7,22 +7,27 @@
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use pin_project_lite::pin_project;
 
-use super::{CHUNK, DecryptEngine, DecryptOptions, Step, stream_error};
+use super::engine::{DecryptEngine, Step};
+use super::seal::SealEngine;
+use super::{CHUNK, DecryptOptions, stream_error};
 use crate::client::{Client, EncryptOptions, MaterialsSource};
 use crate::error::{Error, Result};
 use crate::format::MessageHeader;
 use crate::format::context::EncryptionContext;
+use crate::parallel::Parallelism;
 use crate::proto::Encryptor;
 
 /// Obtains encryption materials from `source` and returns a stream of the message that
 /// encrypts the chunks of `input`.
 ///
-/// The first item is the header; then each item is one frame (large input chunks are cut into
-/// frames, small ones gathered), and the last holds the final frame and the footer. An error
+/// The first item is the header; then each item holds whole frames (input chunks are gathered
+/// into frames: a batch of frames, sealed on every core, while the input has more ready and
+/// the client's [`Parallelism`] applies to a batch; otherwise a few frames), and the last holds
+/// the final frame and the footer. An error
 /// of `input` is passed on as [`Error::Io`] (an `io::Error` stays as it is) and ends the stream.
 ///
 /// ```no_run
@@ -52,11 +57,13 @@ where
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let encryptor = client.encryptor(&source.into(), options).await?;
-    Ok(EncryptStream::from_encryptor(encryptor, input))
+    let mut stream = EncryptStream::from_encryptor(encryptor, input);
+    stream.engine.set_parallelism(*client.parallelism());
+    Ok(stream)
 }
 
 pin_project! {
-    /// The stream returned by [`encrypt_stream`]: message bytes, about one frame per item.
+    /// The stream returned by [`encrypt_stream`]: message bytes, whole frames per item.
     ///
     /// # Cancel safety
     /// `poll_next` is cancel safe: input taken from the inner stream is encrypted at once and
@@ -65,8 +72,7 @@ pin_project! {
     pub struct EncryptStream<S> {
         #[pin]
         inner: S,
-        encryptor: Encryptor,
-        out: BytesMut,
+        engine: SealEngine,
         chunk: Bytes,
         inner_done: bool,
         done: bool,
@@ -74,14 +80,17 @@ pin_project! {
 }
 
 impl<S> EncryptStream<S> {
-    /// A stream over an [`Encryptor`] made by [`Client::encryptor`].
-    pub fn from_encryptor(mut encryptor: Encryptor, inner: S) -> Self {
-        let mut out = BytesMut::new();
-        encryptor.write_header(&mut out);
+    /// Batches of frames run on the pool so far.
+    #[cfg(test)]
+    pub(crate) fn pool_batches(&self) -> u64 {
+        self.engine.pool_batches()
+    }
+    /// A stream over an [`Encryptor`] made by [`Client::encryptor`], frame by frame on the
+    /// calling thread.
+    pub fn from_encryptor(encryptor: Encryptor, inner: S) -> Self {
         Self {
             inner,
-            encryptor,
-            out,
+            engine: SealEngine::new(encryptor, Parallelism::off(), true),
             chunk: Bytes::new(),
             inner_done: false,
             done: false,
@@ -90,7 +99,7 @@ impl<S> EncryptStream<S> {
 
     /// The header of the message being written.
     pub fn header(&self) -> &MessageHeader {
-        self.encryptor.header()
+        self.engine.header()
     }
 }
 
@@ -104,40 +113,45 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut this = self.project();
         loop {
-            if !this.out.is_empty() {
-                return Poll::Ready(Some(Ok(this.out.split().freeze())));
-            }
             if *this.done {
                 return Poll::Ready(None);
             }
+            if !this.engine.out().is_empty() {
+                return Poll::Ready(Some(Ok(this.engine.out().split().freeze())));
+            }
+            if this.engine.is_finished() {
+                *this.done = true;
+                continue;
+            }
             if !this.chunk.is_empty() {
-                let take = this
-                    .chunk
-                    .len()
-                    .min(this.encryptor.header().frame_length() as usize);
-                let part = this.chunk.split_to(take);
-                if let Err(e) = this.encryptor.update(&part, this.out) {
-                    *this.done = true;
-                    this.out.clear();
-                    return Poll::Ready(Some(Err(e)));
+                // `Pending` only while full slots wait for the batch on the pool.
+                match ready!(this.engine.poll_write(cx, this.chunk)) {
+                    Ok(n) => this.chunk.advance(n),
+                    Err(e) => return fail(this.done, e),
                 }
                 continue;
             }
             if *this.inner_done {
-                *this.done = true;
-                if let Err(e) = this.encryptor.finish(this.out) {
-                    this.out.clear();
-                    return Poll::Ready(Some(Err(e)));
+                if let Err(e) = ready!(this.engine.poll_finish(cx)) {
+                    return fail(this.done, e);
                 }
                 continue;
             }
-            match ready!(this.inner.as_mut().poll_next(cx)) {
-                Some(Ok(b)) => *this.chunk = b,
-                Some(Err(e)) => {
-                    *this.done = true;
-                    return Poll::Ready(Some(Err(stream_error(e))));
+            match this.inner.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Ok(b))) => *this.chunk = b,
+                Poll::Ready(Some(Err(e))) => return fail(this.done, stream_error(e)),
+                Poll::Ready(None) => *this.inner_done = true,
+                // Nothing ready: while a batch is on the pool, wait for it or for the input;
+                // otherwise seal what is gathered and hand it out.
+                Poll::Pending if this.engine.batch_running() => return Poll::Pending,
+                Poll::Pending => {
+                    if let Err(e) = ready!(this.engine.poll_flush(cx)) {
+                        return fail(this.done, e);
+                    }
+                    if this.engine.out().is_empty() {
+                        return Poll::Pending;
+                    }
                 }
-                None => *this.inner_done = true,
             }
         }
     }
@@ -217,6 +231,11 @@ pin_project! {
 }
 
 impl<S> DecryptStream<S> {
+    /// Batches of frames run on the pool so far.
+    #[cfg(test)]
+    pub(crate) fn pool_batches(&self) -> u64 {
+        self.engine.pool_batches()
+    }
     /// The message header (its tag has verified).
     pub fn header(&self) -> &MessageHeader {
         self.engine.header().expect("set by the header phase")
@@ -247,6 +266,25 @@ where
             return Poll::Ready(None);
         }
         loop {
+            // With batches on, take input ahead while the inner stream has it ready, up to a
+            // batch; then go on with what is buffered.
+            if !*this.inner_done && this.engine.wants_more(this.input) {
+                if !this.chunk.is_empty() {
+                    let take = this.chunk.len().min(CHUNK.max(this.engine.accept_len()));
+                    this.engine.reserve_input(this.input);
+                    this.input.extend_from_slice(&this.chunk.split_to(take));
+                    continue;
+                }
+                match this.inner.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(Ok(b))) => {
+                        *this.chunk = b;
+                        continue;
+                    }
+                    Poll::Ready(Some(Err(e))) => return fail(this.done, stream_error(e)),
+                    Poll::Ready(None) => *this.inner_done = true,
+                    Poll::Pending => {}
+                }
+            }
             let step = match ready!(this.engine.poll_step(cx, this.input, *this.inner_done)) {
                 Ok(s) => s,
                 Err(e) => return fail(this.done, e),

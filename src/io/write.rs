@@ -1,60 +1,25 @@
 //! `AsyncWrite` adapters: [`EncryptingWriter`] (plaintext in, ciphertext to the sink) and
 //! [`DecryptingWriter`] (ciphertext in, plaintext to the sink).
 
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use futures::future::BoxFuture;
 use pin_project_lite::pin_project;
 use tokio::io::AsyncWrite;
 
-use super::{DecryptEngine, DecryptOptions, Step};
+use super::DecryptOptions;
+use super::engine::{DecryptEngine, Step};
+use super::seal::SealEngine;
 use crate::client::{Client, EncryptOptions, MaterialsSource};
 use crate::error::{Error, Result};
 use crate::format::MessageHeader;
 use crate::format::context::EncryptionContext;
 use crate::materials::DecryptionMaterials;
-use crate::parallel::{self, Parallelism};
+use crate::parallel::Parallelism;
 use crate::proto::Encryptor;
-use crate::proto::frames::SealRun;
-
-/// A batch of frames being sealed on rayon's pool: the run, the sealed frames, the outcome.
-pub(crate) type SealJob = parallel::Pending<(SealRun, BytesMut, Result<()>)>;
-
-/// Starts sealing, on rayon's pool, the frames laid out in `frames` (each slot holds its
-/// plaintext after a 16-byte gap for the head, then 16 bytes for the tag).
-pub(crate) fn spawn_seal(mut run: SealRun, mut frames: BytesMut, par: Parallelism) -> SealJob {
-    parallel::spawn(move || {
-        let outcome = parallel::seal(&mut run, None, &mut frames, &par);
-        (run, frames, outcome)
-    })
-}
-
-/// Waits for the sealing batch, if any; then its frames follow whatever `out` holds.
-pub(crate) fn poll_seal_job(
-    job: &mut Option<SealJob>,
-    encryptor: &mut Encryptor,
-    out: &mut BytesMut,
-    cx: &mut Context<'_>,
-) -> Poll<Result<()>> {
-    let Some(pending) = job.as_mut() else {
-        return Poll::Ready(Ok(()));
-    };
-    let done = ready!(Pin::new(pending).poll(cx));
-    *job = None;
-    let (run, frames, outcome) = done?;
-    outcome?;
-    encryptor.end_run(run);
-    if out.is_empty() {
-        *out = frames;
-    } else {
-        out.extend_from_slice(&frames);
-    }
-    Poll::Ready(Ok(()))
-}
 
 /// Writes all of `buf` to `inner`, advancing it; `Ready(Ok)` once it is empty.
 fn poll_drain<W: AsyncWrite>(
@@ -75,17 +40,19 @@ fn poll_drain<W: AsyncWrite>(
 pin_project! {
     /// Encrypts what is written to it and writes the message to an inner [`AsyncWrite`].
     ///
-    /// Made by [`EncryptingWriter::new`], which obtains the materials. Each `poll_write` takes
-    /// at most one frame of plaintext (a batch of frames, sealed on every core, when the write
-    /// brings at least [`Parallelism::get_min_bytes`](crate::parallel::Parallelism) and
-    /// parallelism is on) and never returns `Ok(0)` for a non-empty buffer (so
-    /// `tokio::io::copy` and `write_all` work); the header and frames go to the inner writer
-    /// as they complete.
+    /// Made by [`EncryptingWriter::new`], which obtains the materials. Writes of any size are
+    /// gathered into whole frames: a batch of frames (sealed on every core while the next batch
+    /// is gathered) when [`Parallelism`] applies to a batch, else a few frames at a time (up to
+    /// 16 KiB). `poll_write` never returns `Ok(0)` for a non-empty buffer (so
+    /// `tokio::io::copy` and `write_all` work); the header and the sealed frames go to the inner
+    /// writer as they are sealed.
     ///
     /// **You MUST call [`shutdown`](tokio::io::AsyncWriteExt::shutdown)** when done: it
     /// writes the final frame and, for signing suites, the footer, then shuts the inner writer
     /// down. Without it the output is not a message, and decryption fails as truncated.
-    /// `flush` only pushes out complete frames; a frame is never cut short.
+    /// `flush` seals and pushes out every complete frame gathered so far (a frame is never cut
+    /// short), so flushing often (as `tokio::io::copy` does whenever its source is not ready)
+    /// makes batches smaller: give a slow source a large buffer (`BufReader::with_capacity`).
     ///
     /// ```no_run
     /// # async fn demo(client: esdk::Client, keys: esdk::MaterialsSource) -> std::io::Result<()> {
@@ -108,10 +75,7 @@ pin_project! {
     pub struct EncryptingWriter<W> {
         #[pin]
         inner: W,
-        encryptor: Encryptor,
-        out: BytesMut,
-        parallelism: Parallelism,
-        job: Option<SealJob>,
+        engine: SealEngine,
     }
 }
 
@@ -119,8 +83,7 @@ impl<W: std::fmt::Debug> std::fmt::Debug for EncryptingWriter<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EncryptingWriter")
             .field("inner", &self.inner)
-            .field("encryptor", &self.encryptor)
-            .field("batch_running", &self.job.is_some())
+            .field("engine", &self.engine)
             .finish_non_exhaustive()
     }
 }
@@ -143,23 +106,19 @@ impl<W: AsyncWrite> EncryptingWriter<W> {
 
     /// A writer over an [`Encryptor`] made by [`Client::encryptor`], frame by frame on the
     /// calling thread (see [`parallelism`](Self::parallelism)).
-    pub fn from_encryptor(mut encryptor: Encryptor, inner: W) -> Self {
-        let mut out = BytesMut::new();
-        encryptor.write_header(&mut out);
+    pub fn from_encryptor(encryptor: Encryptor, inner: W) -> Self {
         Self {
             inner,
-            encryptor,
-            out,
-            parallelism: Parallelism::off(),
-            job: None,
+            engine: SealEngine::new(encryptor, Parallelism::off(), true),
         }
     }
 
-    /// Seals batches of frames on every core (see [`crate::parallel`]) when a single write
-    /// brings at least [`Parallelism::get_min_bytes`] of plaintext. [`new`](Self::new) takes
-    /// the client's setting.
+    /// Seals batches of frames on every core (see [`crate::parallel`]) when a batch
+    /// ([`Parallelism::get_batch_bytes`], rounded up to whole frames) is at least
+    /// [`Parallelism::get_min_bytes`]: writes of any size are gathered into batches.
+    /// [`new`](Self::new) takes the client's setting. Set it before the first write.
     pub fn parallelism(mut self, parallelism: Parallelism) -> Self {
-        self.parallelism = parallelism;
+        self.engine.set_parallelism(parallelism);
         self
     }
 }
@@ -167,12 +126,18 @@ impl<W: AsyncWrite> EncryptingWriter<W> {
 impl<W> EncryptingWriter<W> {
     /// The header of the message being written.
     pub fn header(&self) -> &MessageHeader {
-        self.encryptor.header()
+        self.engine.header()
     }
 
     /// The inner writer.
     pub fn get_ref(&self) -> &W {
         &self.inner
+    }
+
+    /// Batches of frames sealed on the pool so far.
+    #[cfg(test)]
+    pub(crate) fn pool_batches(&self) -> u64 {
+        self.engine.pool_batches()
     }
 
     /// The inner writer. Ciphertext not yet written to it is lost.
@@ -188,59 +153,33 @@ impl<W: AsyncWrite> AsyncWrite for EncryptingWriter<W> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let mut this = self.project();
-        if this.encryptor.is_finished() {
+        if this.engine.is_finished() {
             return Poll::Ready(Err(Error::misuse("write after shutdown").into()));
         }
-        ready!(poll_seal_job(this.job, this.encryptor, this.out, cx))?;
-        ready!(poll_drain(this.inner.as_mut(), cx, this.out))?;
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
+        ready!(poll_drain(this.inner.as_mut(), cx, this.engine.out()))?;
+        let n = ready!(this.engine.poll_write(cx, buf))?;
+        // Sealed frames go out at once (a failed write is reported by the next call).
+        if !this.engine.out().is_empty()
+            && let Poll::Ready(Err(e)) = poll_drain(this.inner.as_mut(), cx, this.engine.out())
+        {
+            return Poll::Ready(Err(e));
         }
-        let f = this.encryptor.header().frame_length() as usize;
-        let par = *this.parallelism;
-        if par.applies(buf.len()) {
-            // Batches: first line the held-back plaintext up with a frame boundary.
-            match this.encryptor.pending_len() {
-                0 => {}
-                p => {
-                    let n = buf.len().min(f - p);
-                    this.encryptor.update(&buf[..n], this.out)?;
-                    return Poll::Ready(Ok(n));
-                }
-            }
-            if let Some(run) = this.encryptor.claim_frames(buf.len(), par.batch_frames(f)) {
-                // The one copy the API needs: plaintext into its frame slots.
-                let mut frames = BytesMut::with_capacity(run.jobs.wire_total());
-                let taken = run.jobs.plain_total();
-                for plain in buf[..taken].chunks(f) {
-                    frames.put_bytes(0, crate::format::body::REGULAR_HEAD_LEN);
-                    frames.extend_from_slice(plain);
-                    frames.put_bytes(0, crate::suite::TAG_LEN);
-                }
-                *this.job = Some(spawn_seal(run, frames, par));
-                return Poll::Ready(Ok(taken));
-            }
-        }
-        let n = buf.len().min(f);
-        this.encryptor.update(&buf[..n], this.out)?;
         Poll::Ready(Ok(n))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut this = self.project();
-        ready!(poll_seal_job(this.job, this.encryptor, this.out, cx))?;
-        ready!(poll_drain(this.inner.as_mut(), cx, this.out))?;
+        ready!(poll_drain(this.inner.as_mut(), cx, this.engine.out()))?;
+        ready!(this.engine.poll_flush(cx))?;
+        ready!(poll_drain(this.inner.as_mut(), cx, this.engine.out()))?;
         this.inner.poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut this = self.project();
-        ready!(poll_seal_job(this.job, this.encryptor, this.out, cx))?;
-        ready!(poll_drain(this.inner.as_mut(), cx, this.out))?;
-        if !this.encryptor.is_finished() {
-            this.encryptor.finish(this.out)?;
-            ready!(poll_drain(this.inner.as_mut(), cx, this.out))?;
-        }
+        ready!(poll_drain(this.inner.as_mut(), cx, this.engine.out()))?;
+        ready!(this.engine.poll_finish(cx))?;
+        ready!(poll_drain(this.inner.as_mut(), cx, this.engine.out()))?;
         this.inner.poll_shutdown(cx)
     }
 }
@@ -330,6 +269,11 @@ impl<W: AsyncWrite> DecryptingWriter<W> {
 }
 
 impl<W> DecryptingWriter<W> {
+    /// Batches of frames run on the pool so far.
+    #[cfg(test)]
+    pub(crate) fn pool_batches(&self) -> u64 {
+        self.engine.pool_batches()
+    }
     /// The message header, once its materials have been obtained.
     pub fn header(&self) -> Option<&MessageHeader> {
         match self.phase {
@@ -357,11 +301,22 @@ impl<W> DecryptingWriter<W> {
 impl<W: AsyncWrite> DecryptingWriter<W> {
     /// Moves everything that can move with the ciphertext accepted so far: the header phase,
     /// then every frame that is complete, written to the inner writer. `eof` at shutdown.
-    fn poll_drive(self: Pin<&mut Self>, cx: &mut Context<'_>, eof: bool) -> Poll<io::Result<()>> {
+    /// `gather` (in `poll_write`): while the input is gathering a batch of frames for the pool
+    /// (see `DecryptEngine::wants_more`), leave it be; `flush` and `shutdown` decrypt
+    /// everything they can.
+    fn poll_drive(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        eof: bool,
+        gather: bool,
+    ) -> Poll<io::Result<()>> {
         let mut this = self.project();
         loop {
             ready!(poll_drain(this.inner.as_mut(), cx, this.current))?;
             if *this.done {
+                return Poll::Ready(Ok(()));
+            }
+            if gather && matches!(this.phase, Phase::Body) && this.engine.wants_more(this.input) {
                 return Poll::Ready(Ok(()));
             }
             match this.phase {
@@ -400,7 +355,16 @@ impl<W: AsyncWrite> AsyncWrite for DecryptingWriter<W> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        ready!(self.as_mut().poll_drive(cx, false))?;
+        match self.as_mut().poll_drive(cx, false, true) {
+            Poll::Ready(r) => r?,
+            // While a batch is on the pool, the next one is gathered.
+            Poll::Pending if self.engine.batch_running() && self.current.is_empty() => {
+                if self.input.len() >= self.engine.accept_len() {
+                    return Poll::Pending;
+                }
+            }
+            Poll::Pending => return Poll::Pending,
+        }
         let this = self.project();
         if *this.done {
             if buf.is_empty() {
@@ -414,19 +378,24 @@ impl<W: AsyncWrite> AsyncWrite for DecryptingWriter<W> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let n = buf.len().min(this.engine.accept_len());
+        let n = buf.len().min(
+            this.engine
+                .accept_len()
+                .saturating_sub(this.input.len())
+                .max(super::CHUNK),
+        );
         this.engine.reserve_input(this.input);
         this.input.extend_from_slice(&buf[..n]);
         Poll::Ready(Ok(n))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        ready!(self.as_mut().poll_drive(cx, false))?;
+        ready!(self.as_mut().poll_drive(cx, false, false))?;
         self.project().inner.poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        ready!(self.as_mut().poll_drive(cx, true))?;
+        ready!(self.as_mut().poll_drive(cx, true, false))?;
         self.project().inner.poll_shutdown(cx)
     }
 }

@@ -419,9 +419,10 @@ impl Decryptor {
 
     /// How many whole regular frames [`claim_frames`](Self::claim_frames) would take from the
     /// front of `input` (at most `max`), and the message's frame length; `None` outside the
-    /// body of a framed message.
+    /// body of a framed message. While a run is out, `input` is taken to follow it (what a
+    /// driver gathers meanwhile): the count is then what the next claim would take.
     pub(crate) fn claimable(&self, input: &[u8], max: usize) -> Option<(usize, usize)> {
-        let State::Frames { next_seq } = self.state else {
+        let (State::Frames { next_seq } | State::Run { next_seq }) = self.state else {
             return None;
         };
         let frame_length = self.header.as_ref()?.frame_length as usize;
@@ -447,6 +448,27 @@ impl Decryptor {
             count += 1;
         }
         Some((count, frame_length))
+    }
+
+    /// True when `input` is nothing but whole regular frames in sequence, perhaps followed by
+    /// the start of the next one: a run claimed from it could still grow with more input (and
+    /// the message cannot end without more). False once anything else (the final frame, a
+    /// wrong sequence number) is in sight, and outside the body of a framed message.
+    pub(crate) fn run_may_grow(&self, input: &[u8]) -> bool {
+        let (State::Frames { next_seq } | State::Run { next_seq }) = self.state else {
+            return false;
+        };
+        let Some((count, frame_length)) = self.claimable(input, usize::MAX) else {
+            return false;
+        };
+        let w = body::REGULAR_HEAD_LEN + frame_length + TAG_LEN;
+        let rest = &input[count * w..];
+        match rest.get(..4) {
+            None => true,
+            Some(seq) => next_seq
+                .checked_add(count as u32)
+                .is_some_and(|e| e != body::FINAL_FRAME_MARKER && seq == e.to_be_bytes()),
+        }
     }
 
     /// Claims up to `max` whole regular frames at the front of `input` for opening elsewhere

@@ -32,6 +32,8 @@ pub struct Encryptor {
     header: MessageHeader,
     header_bytes: Option<Vec<u8>>,
     content_key: Arc<dyn AeadKey>,
+    /// The same key, for runs of frames sealed elsewhere.
+    cipher: FrameCipher,
     signer: Option<Box<dyn Signer>>,
     frame_length: usize,
     next_seq: u32,
@@ -116,10 +118,13 @@ impl Encryptor {
         if let Some(s) = signer.as_mut() {
             s.update(&bytes);
         }
+        let content_key: Arc<dyn AeadKey> = Arc::from(keys.content);
+        let cipher = FrameCipher::new(content_key.clone(), &header.message_id, frame_length.get());
         Ok(Self {
             header,
             header_bytes: Some(bytes),
-            content_key: Arc::from(keys.content),
+            content_key,
+            cipher,
             signer,
             frame_length: frame_length.get() as usize,
             next_seq: 1,
@@ -150,6 +155,22 @@ impl Encryptor {
             return Err(LimitError::PlaintextLengthExceeded(max).into());
         }
         self.taken = total;
+        Ok(())
+    }
+
+    /// Fails as [`update`](Self::update) would if `n` more plaintext bytes, beyond `held` bytes
+    /// a driver holds for later, came in: the declared plaintext length is checked when the
+    /// plaintext arrives, not when it is sealed.
+    pub(crate) fn check_room(&self, held: usize, n: usize) -> Result<()> {
+        if let Some(max) = self.max_plaintext
+            && self
+                .taken
+                .saturating_add(held as u64)
+                .saturating_add(n as u64)
+                > max
+        {
+            return Err(LimitError::PlaintextLengthExceeded(max).into());
+        }
         Ok(())
     }
 
@@ -292,11 +313,7 @@ impl Encryptor {
             return None;
         }
         let jobs = FrameJobs {
-            cipher: FrameCipher::new(
-                self.content_key.clone(),
-                &self.header.message_id,
-                self.frame_length as u32,
-            ),
+            cipher: self.cipher.clone(),
             first_seq: self.next_seq,
             count,
         };
@@ -307,11 +324,6 @@ impl Encryptor {
             jobs,
             signer: self.signer.take(),
         })
-    }
-
-    /// Bytes of plaintext held back, not yet in a frame.
-    pub(crate) fn pending_len(&self) -> usize {
-        self.pending.len()
     }
 
     /// Takes back a run claimed with [`claim_frames`](Self::claim_frames) once its frames are

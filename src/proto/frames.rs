@@ -18,6 +18,8 @@
 
 use std::sync::Arc;
 
+use bytes::{Buf, BufMut};
+
 use crate::crypto::{AeadKey, Signer, Verifier};
 use crate::error::{AuthError, Error, Result};
 use crate::format::body::{self, BodyAad, BodyKind, REGULAR_HEAD_LEN};
@@ -210,4 +212,155 @@ pub(crate) struct SealRun {
 pub(crate) struct OpenRun {
     pub(crate) jobs: FrameJobs,
     pub(crate) verifier: Option<Box<dyn Verifier>>,
+}
+
+/// Bytes before a regular frame's content in its wire slot (sequence number and IV).
+pub(crate) const SLOT_HEAD: usize = REGULAR_HEAD_LEN;
+
+/// Plaintext gathered into the wire slots of consecutive regular frames: for each frame a
+/// zeroed head (sequence number and IV, [`SLOT_HEAD`] bytes), its plaintext, then a zeroed tag
+/// ([`TAG_LEN`] bytes). The one place the slot layout is written: a run of frames is then
+/// sealed in place, each slot becoming its frame on the wire (see [`FrameCipher::seal_frame`]).
+///
+/// Slots are filled in order; the last one may be incomplete (its head is written, its tag not
+/// yet). Because the slots begin right after the header or after the last frame sealed, the
+/// frames they hold are always aligned with the message's frame boundaries: a driver that puts
+/// all of its plaintext through slots needs no other alignment.
+#[derive(Debug, Default)]
+pub(crate) struct FrameSlots {
+    buf: bytes::BytesMut,
+    frame_length: usize,
+    /// Frames the slots hold at most before they must be sealed.
+    capacity: usize,
+    /// Complete frames.
+    whole: usize,
+    /// Plaintext bytes of the incomplete last frame (its head is in `buf` when non-zero).
+    partial: usize,
+}
+
+impl FrameSlots {
+    /// Room for `capacity` (at least one) frames of `frame_length` (non-zero) plaintext bytes.
+    pub(crate) fn new(frame_length: usize, capacity: usize) -> Self {
+        Self {
+            buf: bytes::BytesMut::new(),
+            frame_length,
+            capacity: capacity.max(1),
+            whole: 0,
+            partial: 0,
+        }
+    }
+
+    /// Bytes of a slot.
+    fn wire_len(&self) -> usize {
+        SLOT_HEAD + self.frame_length + TAG_LEN
+    }
+
+    /// Frames the slots hold at most.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Complete frames held.
+    pub(crate) fn whole(&self) -> usize {
+        self.whole
+    }
+
+    /// Plaintext bytes held (complete frames and the incomplete one).
+    pub(crate) fn plain_len(&self) -> usize {
+        self.whole * self.frame_length + self.partial
+    }
+
+    /// True when no more plaintext fits.
+    pub(crate) fn is_full(&self) -> bool {
+        self.whole == self.capacity
+    }
+
+    /// True when no plaintext is held.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.whole == 0 && self.partial == 0
+    }
+
+    /// Copies as much of `data` into the slots as fits and returns how much that was.
+    pub(crate) fn gather(&mut self, mut data: &[u8]) -> usize {
+        let start = data.len();
+        let f = self.frame_length;
+        while !data.is_empty() && !self.is_full() {
+            if self.partial == 0 {
+                if self.buf.is_empty() {
+                    // One allocation for all the slots, reused after `take_whole`.
+                    let want = (self.capacity - self.whole) * self.wire_len();
+                    self.buf.reserve(want);
+                }
+                self.buf.put_bytes(0, SLOT_HEAD);
+            }
+            let n = (f - self.partial).min(data.len());
+            self.buf.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            self.partial += n;
+            if self.partial == f {
+                self.buf.put_bytes(0, TAG_LEN);
+                self.whole += 1;
+                self.partial = 0;
+            }
+        }
+        start - data.len()
+    }
+
+    /// Takes out the first `count` (at most [`whole`](Self::whole)) complete slots, ready to be
+    /// sealed in place as a run of `count` frames.
+    pub(crate) fn take_whole(&mut self, count: usize) -> bytes::BytesMut {
+        let count = count.min(self.whole);
+        self.whole -= count;
+        self.buf.split_to(count * self.wire_len())
+    }
+
+    /// Gives the slots an empty buffer to reuse (one whose frames went out).
+    pub(crate) fn recycle(&mut self, mut spare: bytes::BytesMut) {
+        if self.buf.is_empty() && spare.capacity() > self.buf.capacity() {
+            spare.clear();
+            self.buf = spare;
+        }
+    }
+
+    /// The plaintext of the incomplete last frame, when no complete one is left: what goes to
+    /// the final frame. Empties the slots.
+    pub(crate) fn take_partial(&mut self) -> bytes::BytesMut {
+        debug_assert_eq!(self.whole, 0, "complete frames are sealed first");
+        let mut rest = self.buf.split();
+        if self.partial > 0 {
+            rest.advance(SLOT_HEAD);
+        }
+        self.partial = 0;
+        rest
+    }
+}
+
+/// The plaintext of each frame of an opened run held in `buf` (its frames in wire slots,
+/// opened in place): `count` pieces of `frame_length` bytes, sharing `buf`.
+pub(crate) fn opened_plaintext(
+    jobs: &FrameJobs,
+    buf: bytes::Bytes,
+) -> impl Iterator<Item = bytes::Bytes> {
+    let (w, f) = (jobs.cipher.wire_len(), jobs.cipher.frame_length());
+    (0..jobs.count).map(move |i| buf.slice(i * w + SLOT_HEAD..i * w + SLOT_HEAD + f))
+}
+
+/// Lays out frames of `frame_length` plaintext bytes from `plain` (whole frames only) into
+/// their wire slots at the end of `out`: the one copy the one-shot encryption makes, before the
+/// run is sealed in place.
+pub(crate) fn lay_out(plain: &[u8], frame_length: usize, out: &mut Vec<u8>) {
+    for frame in plain.chunks(frame_length) {
+        out.extend_from_slice(&[0u8; SLOT_HEAD]);
+        out.extend_from_slice(frame);
+        out.extend_from_slice(&[0u8; TAG_LEN]);
+    }
+}
+
+/// The content of each regular frame of `wire` (whole frames of `wire_len` bytes, not yet
+/// opened) copied to the end of `out`: the one copy the one-shot decryption makes, before the
+/// run is opened in place there.
+pub(crate) fn copy_contents(wire: &[u8], wire_len: usize, out: &mut Vec<u8>) {
+    for frame in wire.chunks(wire_len) {
+        out.extend_from_slice(&frame[SLOT_HEAD..wire_len - TAG_LEN]);
+    }
 }

@@ -1,0 +1,276 @@
+//! The encrypting side shared by every encrypting adapter: the [`Encryptor`] plus the batches
+//! of frames. It holds no I/O; adapters hand it plaintext and write out what it sealed.
+//!
+//! Plaintext is gathered into frame slots (`proto::frames::FrameSlots`), whatever the sizes of
+//! the writes, items or reads that bring it: a batch of frames (at least
+//! [`Parallelism::batch_bytes`] of plaintext, whole frames of any length) when parallelism
+//! applies to a batch, else a few frames (up to [`CHUNK`] on the wire, at least one). Full
+//! slots are sealed as one run, on rayon's pool or on the calling thread (see
+//! [`crate::parallel`]); while a batch is on the pool the next one is gathered. What was sealed
+//! goes to [`out`](SealEngine::out), in order. At the end the incomplete last frame becomes the
+//! final frame, through the [`Encryptor`]'s ordinary path, so the output is byte for byte the
+//! one the [`Encryptor`] writes from the same plaintext, with or without batches.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::BytesMut;
+
+use super::CHUNK;
+use crate::error::{Error, FormatError, Result};
+use crate::format::MessageHeader;
+use crate::parallel::{self, Parallelism};
+use crate::proto::Encryptor;
+use crate::proto::frames::{FrameSlots, SealRun};
+
+/// A batch of frames being sealed on rayon's pool: the run, the sealed frames, the outcome.
+type SealJob = parallel::Pending<(SealRun, BytesMut, Result<()>)>;
+
+/// See the [module docs](self).
+pub(crate) struct SealEngine {
+    encryptor: Encryptor,
+    parallelism: Parallelism,
+    /// Batches may go to the pool and be awaited (`false`: the codec, which cannot wait, seals
+    /// them in a scoped job instead).
+    spawn: bool,
+    slots: FrameSlots,
+    job: Option<SealJob>,
+    out: BytesMut,
+    /// Batches sealed on the pool (tests count them).
+    pool_batches: u64,
+}
+
+impl std::fmt::Debug for SealEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealEngine")
+            .field("encryptor", &self.encryptor)
+            .field("parallelism", &self.parallelism)
+            .field("batch_running", &self.job.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Frames the slots gather before sealing: a batch when parallelism applies to one, else as
+/// many as fit in [`CHUNK`] (at least one).
+fn slot_frames(parallelism: &Parallelism, frame_length: usize) -> usize {
+    let batch = parallelism.batch_frames(frame_length);
+    if batch > 1 && parallelism.applies(batch.saturating_mul(frame_length)) {
+        batch
+    } else {
+        (CHUNK / frame_length.saturating_add(32)).max(1)
+    }
+}
+
+impl SealEngine {
+    /// An engine over `encryptor`, whose header goes out first. `spawn`: batches run on the
+    /// pool while the caller goes on (adapters that can wait for them).
+    pub(crate) fn new(mut encryptor: Encryptor, parallelism: Parallelism, spawn: bool) -> Self {
+        let mut out = BytesMut::new();
+        encryptor.write_header(&mut out);
+        let f = encryptor.header().frame_length() as usize;
+        Self {
+            slots: FrameSlots::new(f, slot_frames(&parallelism, f)),
+            encryptor,
+            parallelism,
+            spawn,
+            job: None,
+            out,
+            pool_batches: 0,
+        }
+    }
+
+    /// Changes the parallelism; only before any plaintext came in (the adapters' builders).
+    pub(crate) fn set_parallelism(&mut self, parallelism: Parallelism) {
+        if self.slots.is_empty() && self.job.is_none() {
+            let f = self.encryptor.header().frame_length() as usize;
+            self.slots = FrameSlots::new(f, slot_frames(&parallelism, f));
+            self.parallelism = parallelism;
+        }
+    }
+
+    pub(crate) fn header(&self) -> &MessageHeader {
+        self.encryptor.header()
+    }
+
+    /// True once the final frame (and footer) is in [`out`](Self::out).
+    pub(crate) fn is_finished(&self) -> bool {
+        self.encryptor.is_finished()
+    }
+
+    /// True while a batch is on the pool.
+    pub(crate) fn batch_running(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// Batches sealed on the pool so far.
+    #[cfg(test)]
+    pub(crate) fn pool_batches(&self) -> u64 {
+        self.pool_batches
+    }
+
+    /// Sealed message bytes, in order, for the adapter to write out (and advance).
+    pub(crate) fn out(&mut self) -> &mut BytesMut {
+        &mut self.out
+    }
+
+    /// Room for more plaintext before the slots must be sealed.
+    pub(crate) fn room(&self) -> usize {
+        (self.slots.capacity() - self.slots.whole())
+            * self.encryptor.header().frame_length() as usize
+    }
+
+    /// Takes plaintext from `data`: as much as the slots hold (never 0 for non-empty `data`
+    /// when `Ready`). `Pending` only while full slots wait for the batch on the pool.
+    pub(crate) fn poll_write(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<Result<usize>> {
+        if self.encryptor.is_finished() {
+            return Poll::Ready(Err(Error::misuse("write after the end of the message")));
+        }
+        if self.job.is_some() {
+            match self.poll_job(cx) {
+                Poll::Ready(r) => r?,
+                Poll::Pending if self.slots.is_full() => return Poll::Pending,
+                Poll::Pending => {}
+            }
+        }
+        if data.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        if self.slots.is_full() {
+            self.seal_gathered()?;
+        }
+        self.encryptor
+            .check_room(self.slots.plain_len(), data.len())?;
+        let n = self.slots.gather(data);
+        if self.slots.is_full() && self.job.is_none() {
+            self.seal_gathered()?;
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    /// Seals every complete frame gathered so far and waits for the pool, so that
+    /// [`out`](Self::out) holds every complete frame of the plaintext taken. The incomplete
+    /// last frame stays.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        loop {
+            ready!(self.poll_job(cx))?;
+            if self.slots.whole() == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            self.seal_gathered()?;
+        }
+    }
+
+    /// Seals the rest, then writes the final frame and, for signing suites, the footer to
+    /// [`out`](Self::out). Idempotent.
+    pub(crate) fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        ready!(self.poll_flush(cx))?;
+        if !self.encryptor.is_finished() {
+            let last = self.slots.take_partial();
+            self.encryptor.update(&last, &mut self.out)?;
+            self.encryptor.finish(&mut self.out)?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// The synchronous form of the above, for the codec (whose batches never go to the pool
+    /// unattended): takes all of `data`.
+    pub(crate) fn write_now(&mut self, mut data: &[u8]) -> Result<()> {
+        while !data.is_empty() {
+            if self.slots.is_full() {
+                self.seal_gathered()?;
+            }
+            self.encryptor
+                .check_room(self.slots.plain_len(), data.len())?;
+            let n = self.slots.gather(data);
+            data = &data[n..];
+        }
+        if self.slots.is_full() {
+            self.seal_gathered()?;
+        }
+        Ok(())
+    }
+
+    /// The synchronous form of [`poll_flush`](Self::poll_flush), for the codec.
+    pub(crate) fn flush_now(&mut self) -> Result<()> {
+        if self.job.is_some() {
+            return Err(Error::misuse("a batch is still on the pool"));
+        }
+        while self.slots.whole() > 0 {
+            self.seal_gathered()?;
+        }
+        Ok(())
+    }
+
+    /// The synchronous form of [`poll_finish`](Self::poll_finish), for the codec.
+    pub(crate) fn finish_now(&mut self) -> Result<()> {
+        self.flush_now()?;
+        let last = self.slots.take_partial();
+        self.encryptor.update(&last, &mut self.out)?;
+        self.encryptor.finish(&mut self.out)
+    }
+
+    /// Waits for the batch on the pool, if any; its frames then follow what `out` holds.
+    fn poll_job(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let Some(pending) = self.job.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let done = ready!(Pin::new(pending).poll(cx));
+        self.job = None;
+        let (run, frames, outcome) = done?;
+        self.encryptor.end_run(run);
+        outcome?;
+        self.emit(frames);
+        Poll::Ready(Ok(()))
+    }
+
+    /// Appends sealed frames to `out`, recycling whichever buffer is left over.
+    fn emit(&mut self, frames: BytesMut) {
+        if self.out.is_empty() {
+            let spare = std::mem::replace(&mut self.out, frames);
+            self.slots.recycle(spare);
+        } else {
+            self.out.extend_from_slice(&frames);
+            self.slots.recycle(frames);
+        }
+    }
+
+    /// Seals the complete frames gathered (no batch may be on the pool): on the pool when
+    /// that applies and this engine may wait for it, else here.
+    fn seal_gathered(&mut self) -> Result<()> {
+        debug_assert!(self.job.is_none(), "one batch at a time");
+        let count = self.slots.whole();
+        if count == 0 {
+            return Ok(());
+        }
+        let f = self.encryptor.header().frame_length() as usize;
+        // Fewer than `count` only at the limit of 2^32 − 1 frames (the declared plaintext
+        // length was checked as the plaintext came in).
+        let mut run = match self.encryptor.claim_frames(count * f, count) {
+            Some(run) if run.jobs.count == count => run,
+            Some(run) => {
+                self.encryptor.end_run(run);
+                return Err(FormatError::TooManyFrames.into());
+            }
+            None => return Err(FormatError::TooManyFrames.into()),
+        };
+        let mut frames = self.slots.take_whole(count);
+        let par = self.parallelism;
+        let pooled = par.applies(run.jobs.plain_total());
+        if pooled {
+            self.pool_batches += 1;
+        }
+        if pooled && self.spawn {
+            self.job = Some(parallel::spawn(move || {
+                let outcome = parallel::seal(&mut run, None, &mut frames, &par);
+                (run, frames, outcome)
+            }));
+            return Ok(());
+        }
+        let outcome = parallel::seal(&mut run, None, &mut frames, &par);
+        self.encryptor.end_run(run);
+        outcome?;
+        self.emit(frames);
+        Ok(())
+    }
+}
