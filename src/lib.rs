@@ -135,4 +135,5 @@ pub use keyring::{
 };
 pub use limits::Limits;
 pub use materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
+pub use oneshot::{DecryptCall, EncryptCall};
 pub use suite::{AlgorithmSuite, CommitmentPolicy};

@@ -1,10 +1,14 @@
-//! The one-shot drivers: [`Client::encrypt`] and [`Client::decrypt`] over the sans-IO
-//! [`Encryptor`](crate::proto::Encryptor) and [`Decryptor`](crate::proto::Decryptor), in
-//! batches of frames on every core for large messages (see [`crate::parallel`]). The calls,
-//! their options and the header phase live in [`crate::client`]; the frame slot layout and the
-//! runs of frames in `proto::frames`.
+//! One-shot calls: [`Client::encrypt`], [`Client::decrypt`] and their owned forms, the calls
+//! they return ([`EncryptCall`], [`DecryptCall`]), and the drivers that run them over the
+//! sans-IO [`Encryptor`](crate::proto::Encryptor) and [`Decryptor`](crate::proto::Decryptor), in
+//! batches of frames on every core for large messages (see [`crate::parallel`]). Policy,
+//! configuration and the header phase live in [`crate::client`] (this module depends on it,
+//! not the other way round); the frame slot layout and the runs of frames in `proto::frames`.
 
-use bytes::BytesMut;
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::{Bytes, BytesMut};
 
 use crate::client::{Client, DecryptOutput, EncryptOptions, EncryptOutput, MaterialsSource};
 use crate::context::EncryptionContext;
@@ -13,6 +17,274 @@ use crate::format::FrameLength;
 use crate::parallel::{self, Parallelism};
 use crate::proto::frames;
 use crate::proto::{DecryptEvent, Encryptor};
+use crate::suite::AlgorithmSuite;
+
+impl Client {
+    /// One-shot encryption of `plaintext`. Set options on the returned call, then `.await` it.
+    ///
+    /// ```
+    /// # async fn demo() -> esdk::Result<()> {
+    /// let keyring = esdk::RawAesKeyring::new("my-namespace", "my-key", &[7u8; 32])?;
+    /// let client = esdk::Client::new();
+    /// let out = client.encrypt(keyring, b"hello").encryption_context([("purpose", "demo")]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn encrypt<'a>(
+        &self,
+        source: impl Into<MaterialsSource>,
+        plaintext: &'a [u8],
+    ) -> EncryptCall<'a> {
+        EncryptCall::new(EncryptJob {
+            client: *self,
+            source: source.into(),
+            plaintext: Input::Borrowed(plaintext),
+            options: EncryptOptions::default(),
+        })
+    }
+
+    /// One-shot encryption of an owned `plaintext` (a `Vec<u8>`, `Bytes`, `String`…): the call
+    /// borrows nothing, so it can be handed to `tokio::spawn` as it is.
+    ///
+    /// ```
+    /// # async fn demo(client: esdk::Client, keys: esdk::MaterialsSource) -> esdk::Result<()> {
+    /// let task = tokio::spawn(client.encrypt_owned(keys, vec![1u8; 1000]).encryption_context([("k", "v")]));
+    /// let message = task.await.expect("not cancelled")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn encrypt_owned(
+        &self,
+        source: impl Into<MaterialsSource>,
+        plaintext: impl Into<Bytes>,
+    ) -> EncryptCall<'static> {
+        EncryptCall::new(EncryptJob {
+            client: *self,
+            source: source.into(),
+            plaintext: Input::Owned(plaintext.into()),
+            options: EncryptOptions::default(),
+        })
+    }
+
+    /// One-shot decryption of an owned message: the call borrows nothing, so it can be handed
+    /// to `tokio::spawn` as it is.
+    pub fn decrypt_owned(
+        &self,
+        source: impl Into<MaterialsSource>,
+        ciphertext: impl Into<Bytes>,
+    ) -> DecryptCall<'static> {
+        DecryptCall::new(DecryptJob {
+            client: *self,
+            source: source.into(),
+            ciphertext: Input::Owned(ciphertext.into()),
+            reproduced: None,
+            unsigned_only: false,
+        })
+    }
+
+    /// One-shot decryption of a whole message. Set options on the returned call, then `.await`
+    /// it. Nothing is returned unless every check passed.
+    pub fn decrypt<'a>(
+        &self,
+        source: impl Into<MaterialsSource>,
+        ciphertext: &'a [u8],
+    ) -> DecryptCall<'a> {
+        DecryptCall::new(DecryptJob {
+            client: *self,
+            source: source.into(),
+            ciphertext: Input::Borrowed(ciphertext),
+            reproduced: None,
+            unsigned_only: false,
+        })
+    }
+}
+
+/// Plaintext or ciphertext handed to a one-shot call: borrowed, or owned by the call.
+enum Input<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Bytes),
+}
+
+impl Input<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Borrowed(b) => b,
+            Self::Owned(b) => b,
+        }
+    }
+}
+
+/// A one-shot call's future: set up until first polled, then running.
+enum Call<'a, J, T> {
+    Setup(J),
+    Running(Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>),
+    Done,
+}
+
+impl<'a, J, T> Call<'a, J, T> {
+    fn job(&mut self) -> Option<&mut J> {
+        match self {
+            Self::Setup(j) => Some(j),
+            _ => None,
+        }
+    }
+
+    fn poll_with(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        start: impl FnOnce(J) -> Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>,
+    ) -> std::task::Poll<Result<T>> {
+        if let Self::Setup(_) = self {
+            let Self::Setup(job) = std::mem::replace(self, Self::Done) else {
+                unreachable!("checked above")
+            };
+            *self = Self::Running(start(job));
+        }
+        let Self::Running(fut) = self else {
+            return std::task::Poll::Ready(Err(Error::misuse(
+                "a one-shot call polled after it completed",
+            )));
+        };
+        let out = std::task::ready!(fut.as_mut().poll(cx));
+        *self = Self::Done;
+        std::task::Poll::Ready(out)
+    }
+}
+
+/// A one-shot encryption waiting for its options; `.await` it (it is a `Future`; the one from
+/// [`Client::encrypt_owned`] is `'static` and can be spawned as it is).
+#[must_use = "an encryption does nothing until awaited"]
+pub struct EncryptCall<'a> {
+    call: Call<'a, EncryptJob<'a>, EncryptOutput>,
+}
+
+struct EncryptJob<'a> {
+    client: Client,
+    source: MaterialsSource,
+    plaintext: Input<'a>,
+    options: EncryptOptions,
+}
+
+impl<'a> EncryptCall<'a> {
+    fn new(job: EncryptJob<'a>) -> Self {
+        Self {
+            call: Call::Setup(job),
+        }
+    }
+
+    fn set(mut self, f: impl FnOnce(&mut EncryptOptions)) -> Self {
+        if let Some(job) = self.call.job() {
+            f(&mut job.options);
+        }
+        self
+    }
+
+    /// The encryption context.
+    pub fn encryption_context<K: Into<String>, V: Into<String>>(
+        self,
+        context: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let context = context.into_iter().collect();
+        self.set(|o| o.encryption_context = context)
+    }
+
+    /// The algorithm suite (default: the client's, see [`ClientBuilder::algorithm_suite`](crate::ClientBuilder::algorithm_suite)).
+    pub fn algorithm_suite(self, suite: AlgorithmSuite) -> Self {
+        self.set(|o| o.algorithm_suite = Some(suite))
+    }
+
+    /// The frame length (default: the client's, 4096 unless
+    /// [`ClientBuilder::frame_length`](crate::ClientBuilder::frame_length) says otherwise).
+    pub fn frame_length(self, frame_length: FrameLength) -> Self {
+        self.set(|o| o.frame_length = frame_length)
+    }
+}
+
+impl EncryptJob<'_> {
+    async fn run(self) -> Result<EncryptOutput> {
+        crate::oneshot::encrypt(
+            &self.client,
+            &self.source,
+            self.plaintext.as_slice(),
+            self.options,
+        )
+        .await
+    }
+}
+
+impl<'a> Future for EncryptCall<'a> {
+    type Output = Result<EncryptOutput>;
+    fn poll(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        self.get_mut().call.poll_with(cx, |job| Box::pin(job.run()))
+    }
+}
+
+/// A one-shot decryption waiting for its options; `.await` it (it is a `Future`; the one from
+/// [`Client::decrypt_owned`] is `'static` and can be spawned as it is).
+#[must_use = "a decryption does nothing until awaited"]
+pub struct DecryptCall<'a> {
+    call: Call<'a, DecryptJob<'a>, DecryptOutput>,
+}
+
+struct DecryptJob<'a> {
+    client: Client,
+    source: MaterialsSource,
+    ciphertext: Input<'a>,
+    reproduced: Option<EncryptionContext>,
+    unsigned_only: bool,
+}
+
+impl<'a> DecryptCall<'a> {
+    fn new(job: DecryptJob<'a>) -> Self {
+        Self {
+            call: Call::Setup(job),
+        }
+    }
+
+    /// The encryption context expected in the message: every pair must match the header's, and
+    /// pairs the header does not store (required-context CMM) are supplied from here.
+    pub fn encryption_context<K: Into<String>, V: Into<String>>(
+        mut self,
+        context: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        if let Some(job) = self.call.job() {
+            job.reproduced = Some(context.into_iter().collect());
+        }
+        self
+    }
+
+    /// Refuse signed messages right after the header.
+    pub fn unsigned_only(mut self) -> Self {
+        if let Some(job) = self.call.job() {
+            job.unsigned_only = true;
+        }
+        self
+    }
+}
+
+impl<'a> Future for DecryptCall<'a> {
+    type Output = Result<DecryptOutput>;
+    fn poll(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        self.get_mut().call.poll_with(cx, |job| Box::pin(job.run()))
+    }
+}
+
+impl DecryptJob<'_> {
+    async fn run(self) -> Result<DecryptOutput> {
+        crate::oneshot::decrypt(
+            &self.client,
+            &self.source,
+            self.ciphertext.as_slice(),
+            self.reproduced.as_ref(),
+            self.unsigned_only,
+        )
+        .await
+    }
+}
 
 /// One-shot encryption of `plaintext`: the header phase, then every frame, in batches on
 /// every core when the client's [`Parallelism`] applies to the message.
