@@ -103,6 +103,32 @@ fn eager() -> Parallelism {
     Parallelism::default().threads(0).min_bytes(0)
 }
 
+/// The options for `suite` and `frame`, and the message one thread writes with them (the
+/// reference the parallel paths must equal byte for byte).
+fn one_thread(
+    suite: AlgorithmSuite,
+    base: &'static CryptoProvider,
+    source: &MaterialsSource,
+    pt: &[u8],
+    frame: usize,
+) -> (EncryptOptions, Vec<u8>) {
+    let options = EncryptOptions {
+        algorithm_suite: Some(suite),
+        frame_length: FrameLength::new(frame as u32).unwrap(),
+        ..Default::default()
+    };
+    let one = block_on(
+        client(suite, replaying(base), Parallelism::off())
+            .encrypt(source, pt)
+            .algorithm_suite(suite)
+            .frame_length(options.frame_length)
+            .into_future(),
+    )
+    .unwrap()
+    .ciphertext;
+    (options, one)
+}
+
 fn plaintext(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 % 251) as u8).collect()
 }
@@ -430,20 +456,7 @@ fn streaming_adapters_in_batches_are_byte_identical() {
             (4096, 3 << 20),
         ] {
             let pt = plaintext(size);
-            let options = EncryptOptions {
-                algorithm_suite: Some(suite),
-                frame_length: FrameLength::new(frame as u32).unwrap(),
-                ..Default::default()
-            };
-            let one = block_on(
-                client(suite, replaying(base), Parallelism::off())
-                    .encrypt(&source, &pt)
-                    .algorithm_suite(suite)
-                    .frame_length(options.frame_length)
-                    .into_future(),
-            )
-            .unwrap()
-            .ciphertext;
+            let (options, one) = one_thread(suite, base, &source, &pt, frame);
             for par in [eager().batch_bytes(3 * frame), Parallelism::default()] {
                 let via_reader = rt.block_on(async {
                     let c = client(suite, replaying(base), par);
@@ -501,20 +514,7 @@ fn odd_frame_lengths_through_copy_are_byte_identical() {
         for frame in [5000usize, 12288] {
             for size in [frame * 20, frame * 20 + 1, 100_003] {
                 let pt = plaintext(size);
-                let options = EncryptOptions {
-                    algorithm_suite: Some(suite),
-                    frame_length: FrameLength::new(frame as u32).unwrap(),
-                    ..Default::default()
-                };
-                let one = block_on(
-                    client(suite, replaying(base), Parallelism::off())
-                        .encrypt(&source, &pt)
-                        .algorithm_suite(suite)
-                        .frame_length(options.frame_length)
-                        .into_future(),
-                )
-                .unwrap()
-                .ciphertext;
+                let (options, one) = one_thread(suite, base, &source, &pt, frame);
                 let par = eager().threads(2).batch_bytes(40_000);
                 let via_copy = rt.block_on(async {
                     let c = client(suite, replaying(base), par);
