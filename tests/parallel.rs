@@ -148,13 +148,18 @@ fn without_footer(suite: AlgorithmSuite, msg: &[u8], randomized: bool) -> &[u8] 
     if !suite.is_signing() || !randomized {
         return msg;
     }
-    // Footer: u16 length ‖ DER signature; find the split that fits.
-    (0..msg.len())
+    // Footer: u16 length ‖ DER signature (SEQUENCE tag, short-form length, INTEGER tag). All
+    // five bytes must fit: random signature bytes match the length field alone about once in
+    // 65,536 positions, which made this comparison flaky.
+    (0..msg.len().saturating_sub(5))
         .rev()
         .find(|&at| {
-            msg.len() - at >= 2
-                && u16::from_be_bytes([msg[at], msg[at + 1]]) as usize == msg.len() - at - 2
-                && msg.len() - at - 2 >= 8
+            let sig = msg.len() - at - 2;
+            u16::from_be_bytes([msg[at], msg[at + 1]]) as usize == sig
+                && (8..128).contains(&sig)
+                && msg[at + 2] == 0x30
+                && msg[at + 3] as usize == sig - 2
+                && msg[at + 4] == 0x02
         })
         .map_or(msg, |at| &msg[..at])
 }
