@@ -2,7 +2,7 @@
 # Runs every test of the project (the full tier; `.ci/quick.sh` is the quick one): formatting,
 # lints, docs, the Rust test suite (unit, integration, test vectors, the mutation campaign and
 # load tests) with and without default features, the aws-lc backend, each cargo-fuzz target for a
-# bounded time (FUZZ_SECONDS, 30 here; fuzz.sh alone defaults to 60), then the interoperability checks: what esdk encrypts
+# bounded time (FUZZ_SECONDS, 20 here; fuzz.sh alone defaults to 60), then the interoperability checks: what esdk encrypts
 # must decrypt with the deployed readers (the Python ESDK 4.0.7 and 3.3.1, the JavaScript ESDK),
 # and the official `aws-encryption-sdk-cli` and `esdk` must read each other's files.
 #
@@ -69,41 +69,48 @@ cargo test -p esdk --no-default-features --lib --test core --test hostile -q
 # the packages of one invocation: together, the library would be tested with aws-lc only.
 step "cargo test -p esdk -p esdk-test-vectors (RustCrypto), with local AWS KMS servers (moto) running"
 bash .ci/kms.sh run -- cargo test -p esdk -p esdk-test-vectors --features esdk/hierarchy,esdk/tower
+# The runners the interop checks use are kept apart: cargo puts every build's binary at the same
+# path (target/debug/esdk-vectors). This one is the RustCrypto runner the test above built.
+bin=$(mktemp -d)
+out=$(mktemp -d)
+trap 'rm -rf "$out" "$bin"' EXIT
+cargo build -q -p esdk-test-vectors --features esdk/hierarchy,esdk/tower --bin esdk-vectors
+cp target/debug/esdk-vectors "$bin/esdk-vectors-rustcrypto"
 
 step "cargo test -p esdk-cli (the esdk tool, aws-lc backend), with local AWS KMS servers running"
 bash .ci/kms.sh run -- cargo test -p esdk-cli
+# The tool and the vector runner on aws-lc, from the same library build as the tests above
+# (both ask esdk and its dependencies for the same features, so only the runner compiles). The
+# dev profile builds every dependency at opt-level 3 and esdk at 1, so these debug binaries run
+# the vectors and interop sets in seconds, without a release build of their own.
+cargo build -p esdk-cli -p esdk-test-vectors --features esdk/aws-lc
+cp target/debug/esdk target/debug/esdk-vectors "$bin/"
 
 step "the aws-lc-rs crypto backend in the library: lints and the provider's tests"
 bash .ci/test-aws-lc.sh
 
-step "release build: esdk and esdk-vectors (aws-lc, the tool's backend)"
-cargo build --release -p esdk-cli -p esdk-test-vectors --features esdk/aws-lc
-
-# 30 s per target keeps the whole run within CI's time budget; longer campaigns:
+# 20 s per target keeps the whole run within CI's time budget; longer campaigns:
 # FUZZ_SECONDS=600 bash .ci/fuzz.sh
-export FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+export FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 step "fuzzing: each cargo-fuzz target for ${FUZZ_SECONDS} s on a copy of the committed seed corpus"
 bash .ci/fuzz.sh
 
-step "test vectors through the release runner (aws-lc backend)"
+step "test vectors through the runner (aws-lc backend)"
 for dir in "$ESDK_VECTORS"/*/; do
   [ -f "$dir/manifest.json" ] || continue
   printf '%s: ' "$(basename "$dir")"
-  ./target/release/esdk-vectors decrypt "$dir" | tail -1
+  "$bin/esdk-vectors" decrypt "$dir" | tail -1
 done
 
 step "interop: esdk encrypts (aws-lc and RustCrypto), the deployed readers decrypt"
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-./target/release/esdk-vectors encrypt "$out/set" | tail -1
-./target/release/esdk-vectors decrypt "$out/set" | tail -1
-# The same set from the RustCrypto backend: the debug runner of the library test run above
-# (same features, so nothing is rebuilt). The Python ESDK 4.0.7 reads it last.
-cargo build -q -p esdk-test-vectors --features esdk/hierarchy,esdk/tower --bin esdk-vectors
-./target/debug/esdk-vectors encrypt "$out/set-rustcrypto" | tail -1
-./target/release/esdk-vectors decrypt "$out/set" --manifest manifest-required-ec.json | tail -1
+"$bin/esdk-vectors" encrypt "$out/set" | tail -1
+"$bin/esdk-vectors" decrypt "$out/set" | tail -1
+# The same set from the RustCrypto backend (the library test run's runner). The Python ESDK
+# 4.0.7 reads it last.
+"$bin/esdk-vectors-rustcrypto" encrypt "$out/set-rustcrypto" | tail -1
+"$bin/esdk-vectors" decrypt "$out/set" --manifest manifest-required-ec.json | tail -1
 echo "KMS vectors written by the Python reference through KMS:"
-bash .ci/kms.sh run -- ./target/release/esdk-vectors decrypt "$shared/kms/vectors" > "$out/kms-vectors.txt"
+bash .ci/kms.sh run -- "$bin/esdk-vectors" decrypt "$shared/kms/vectors" > "$out/kms-vectors.txt"
 tail -1 "$out/kms-vectors.txt"
 grep -q '^36 passed, 0 failed, 0 skipped$' "$out/kms-vectors.txt"
 js_result=skipped
@@ -136,7 +143,7 @@ bash .ci/caching_ids_with_python.sh
 "$PY" .ci/required_ec_with_python.py "$out/set" | tail -3
 
 step "interop: the official aws-encryption-sdk-cli 4.3.0 and esdk read each other's files"
-bash .ci/official_cli.sh target/release/esdk
+bash .ci/official_cli.sh "$bin/esdk"
 
 step_done
 printf '\n=== step times (total %d s) ===\n' $((SECONDS - _started))

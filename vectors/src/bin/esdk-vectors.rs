@@ -439,8 +439,7 @@ impl EncryptSet {
             .algorithm_suite(suite)
             .frame_length(FrameLength::new(frame).expect("non-zero"))
             .encryption_context(pairs.iter().copied());
-        let msg =
-            futures::executor::block_on(call.into_future()).map_err(|e| format!("{name}: {e}"))?;
+        let msg = block_on(call.into_future()).map_err(|e| format!("{name}: {e}"))?;
         std::fs::write(self.out.join("ciphertexts").join(name), &msg.ciphertext)
             .map_err(|e| e.to_string())?;
         let expected_ec: serde_json::Map<String, Value> = pairs
@@ -464,6 +463,18 @@ impl EncryptSet {
     }
 }
 
+/// Runs one call with local keys to completion on a current-thread runtime (tokio's, so that
+/// this runner compiles the library with the same dependency features as the `esdk` tool and
+/// CI builds the library once for both).
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    thread_local! {
+        static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a current-thread tokio runtime");
+    }
+    RUNTIME.with(|rt| rt.block_on(f))
+}
+
 /// Our own decryption of a message we just wrote; it must give the plaintext back.
 fn own_decrypt(
     name: &str,
@@ -473,7 +484,7 @@ fn own_decrypt(
     pairs: &[(&str, &str)],
     plaintext: &[u8],
 ) -> AnyResult<()> {
-    let back = futures::executor::block_on(
+    let back = block_on(
         client
             .decrypt(source, ciphertext)
             .encryption_context(pairs.iter().copied())
@@ -767,7 +778,7 @@ fn run_encrypt(args: &[String]) -> AnyResult<ExitCode> {
                     required.iter().copied(),
                 ));
                 let (pt_name, plaintext) = set.plaintext(size);
-                let msg = futures::executor::block_on(
+                let msg = block_on(
                     client
                         .encrypt(&cmm, &plaintext)
                         .algorithm_suite(suite)
