@@ -112,10 +112,7 @@ impl Cores {
 }
 
 async fn encrypt(client: &Client, keys: &MaterialsSource, suite: AlgorithmSuite, len: usize) {
-    let options = EncryptOptions {
-        algorithm_suite: Some(suite),
-        ..EncryptOptions::default()
-    };
+    let options = EncryptOptions::new().algorithm_suite(suite);
     let mut w = EncryptingWriter::new(client, keys, tokio::io::sink(), &options)
         .await
         .unwrap();
@@ -201,10 +198,7 @@ fn adapters(c: &mut Criterion, len: usize) {
             let rt = Cores::One.runtime();
             let client = client(Parallelism::off());
             rt.block_on(async {
-                let options = EncryptOptions {
-                    algorithm_suite: Some(suite),
-                    ..EncryptOptions::default()
-                };
+                let options = EncryptOptions::new().algorithm_suite(suite);
                 let mut w = EncryptingWriter::new(&client, &keys, Vec::new(), &options)
                     .await
                     .unwrap();

@@ -167,10 +167,7 @@ async fn run(adapter: &str, frame: u32, len: u64, block: Bytes) -> Result<u64, A
         Client::new()
     };
     let keys = MaterialsSource::from(RawAesKeyring::new("bench", "memory", &[7u8; 32])?);
-    let options = EncryptOptions {
-        frame_length: FrameLength::new(frame).expect("non-zero"),
-        ..Default::default()
-    };
+    let options = EncryptOptions::new().frame_length(FrameLength::new(frame).expect("non-zero"));
     let plain = || Pattern {
         block: block.clone(),
         pos: 0,

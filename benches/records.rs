@@ -50,7 +50,7 @@ fn sources(keyring: Arc<dyn Keyring>) -> [(&'static str, MaterialsSource); 2] {
 
 /// Each record as its own message; returns the wire bytes.
 async fn encode_each(client: &Client, keys: &MaterialsSource, records: &[Bytes]) -> Vec<u8> {
-    let options = EncryptOptions::default();
+    let options = EncryptOptions::new();
     let encoder = MessageEncoder::new(client, keys, &options).await.unwrap();
     let mut out = FramedWrite::new(Vec::new(), encoder);
     for r in records {
@@ -63,7 +63,7 @@ async fn encode_each(client: &Client, keys: &MaterialsSource, records: &[Bytes])
 
 /// All records in one message; returns the wire bytes.
 async fn encode_one(client: &Client, keys: &MaterialsSource, records: &[Bytes]) -> Vec<u8> {
-    let encoder = MessageEncoder::new(client, keys, &EncryptOptions::default())
+    let encoder = MessageEncoder::new(client, keys, &EncryptOptions::new())
         .await
         .unwrap();
     let mut out = FramedWrite::new(Vec::new(), encoder);

@@ -37,17 +37,13 @@ async fn encrypt_file(
     input: &Path,
     output: &Path,
 ) -> Result<u64, AnyError> {
-    let options = EncryptOptions {
-        encryption_context: [(
+    let options = EncryptOptions::new()
+        .encryption_context([(
             "file",
             input.file_name().and_then(|n| n.to_str()).unwrap_or(""),
-        )]
-        .into_iter()
-        .collect(),
-        frame_length: FrameLength::new(64 * 1024).expect("non-zero"),
-        plaintext_length: Some(tokio::fs::metadata(input).await?.len()),
-        ..Default::default()
-    };
+        )])
+        .frame_length(FrameLength::new(64 * 1024).expect("non-zero"))
+        .max_plaintext_length(tokio::fs::metadata(input).await?.len());
     // `tokio::io::copy` flushes the writer whenever the file has no data ready, and a flush
     // seals what the writer gathered: a large read buffer lets it gather whole batches of frames
     // (sealed on every core) between reads.

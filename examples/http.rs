@@ -67,10 +67,7 @@ async fn handle(svc: Arc<Service>, req: Request<Incoming>) -> Result<Response<Bo
     let body = req.into_body().into_data_stream();
     let res = match (&route.0, route.1.as_str()) {
         (&Method::POST, "/encrypt") => {
-            let options = EncryptOptions {
-                encryption_context: [("purpose", "http-example")].into_iter().collect(),
-                ..Default::default()
-            };
+            let options = EncryptOptions::new().encryption_context([("purpose", "http-example")]);
             match encrypt_stream(&svc.client, &svc.keys, body, &options).await {
                 Ok(message) => {
                     Response::new(BoxBody::new(StreamBody::new(message.map_ok(Frame::data))))

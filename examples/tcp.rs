@@ -35,12 +35,9 @@ fn keys() -> Result<MaterialsSource, AnyError> {
 }
 
 fn options() -> EncryptOptions {
-    EncryptOptions {
-        encryption_context: [("purpose", "tcp-example")].into_iter().collect(),
-        // Small frames, so that each line travels in frames of its own.
-        frame_length: FrameLength::new(256).expect("non-zero"),
-        ..Default::default()
-    }
+    EncryptOptions::new()
+        .encryption_context([("purpose", "tcp-example")])
+        .frame_length(FrameLength::new(256).expect("non-zero"))
 }
 
 /// Reads one message from `framed` and returns its plaintext chunks as they were released.

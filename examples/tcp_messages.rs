@@ -55,7 +55,7 @@ async fn serve_one(tcp: TcpStream, keys: MaterialsSource) -> Result<usize, AnyEr
     let (read, write) = tcp.into_split();
     let mut out = FramedWrite::new(
         write,
-        MessageEncoder::new(&client, &keys, &EncryptOptions::default()).await?,
+        MessageEncoder::new(&client, &keys, &EncryptOptions::new()).await?,
     );
     let mut requests = codec::decrypt_messages(&client, &keys, read);
     let (mut record, mut answered) = (BytesMut::new(), 0);
@@ -65,7 +65,7 @@ async fn serve_one(tcp: TcpStream, keys: MaterialsSource) -> Result<usize, AnyEr
             DecryptItem::End(_) => {
                 // The record verified completely: answer it now.
                 let answer = Bytes::from(record.split().to_ascii_uppercase());
-                codec::send_message(&mut out, &client, &keys, answer, &EncryptOptions::default())
+                codec::send_message(&mut out, &client, &keys, answer, &EncryptOptions::new())
                     .await?;
                 answered += 1;
             }
@@ -82,7 +82,7 @@ async fn run_client(addr: &str, records: &[String]) -> Result<Vec<String>, AnyEr
     let (read, write) = TcpStream::connect(addr).await?.into_split();
     let mut out = FramedWrite::new(
         write,
-        MessageEncoder::new(&client, &keys, &EncryptOptions::default()).await?,
+        MessageEncoder::new(&client, &keys, &EncryptOptions::new()).await?,
     );
     let mut answers = codec::decrypt_messages(&client, &keys, read);
     let mut got = Vec::new();
@@ -92,7 +92,7 @@ async fn run_client(addr: &str, records: &[String]) -> Result<Vec<String>, AnyEr
             &client,
             &keys,
             Bytes::from(r.clone()),
-            &EncryptOptions::default(),
+            &EncryptOptions::new(),
         )
         .await?;
         // Wait for the whole answer (its End) before sending the next record.

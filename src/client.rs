@@ -46,7 +46,7 @@ impl MaterialsSource {
 
     fn to_cmm(&self, provider: &CryptoProvider) -> Arc<dyn CryptographicMaterialsManager> {
         match self {
-            Self::Keyring(k) => Arc::new(DefaultCmm::with_provider(k.clone(), provider)),
+            Self::Keyring(k) => Arc::new(DefaultCmm::new(k.clone()).crypto_provider(provider)),
             Self::Cmm(c) => c.clone(),
         }
     }
@@ -171,6 +171,7 @@ impl Default for Client {
 
 /// Builds a [`Client`].
 #[derive(Debug, Clone, Copy)]
+#[must_use = "a builder does nothing until built"]
 pub struct ClientBuilder(Client);
 
 impl ClientBuilder {
@@ -232,23 +233,67 @@ impl ClientBuilder {
     }
 }
 
-/// Options for encrypting one message.
+/// Options for encrypting one message, for every encrypting adapter (and, through
+/// [`EncryptCall::options`](crate::EncryptCall::options), the one-shot call): a builder
+/// starting from the defaults, with the same method names as [`EncryptCall`](crate::EncryptCall).
+///
+/// ```
+/// use esdk::{AlgorithmSuite, EncryptOptions, FrameLength};
+/// let options = EncryptOptions::new()
+///     .encryption_context([("purpose", "demo")])
+///     .algorithm_suite(AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY)
+///     .frame_length(FrameLength::new(64 * 1024).unwrap());
+/// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+#[must_use = "options do nothing until passed to an encryption"]
 pub struct EncryptOptions {
+    pub(crate) encryption_context: EncryptionContext,
+    pub(crate) algorithm_suite: Option<AlgorithmSuite>,
+    /// [`FrameLength::DEFAULT`] stands for the client's frame length.
+    pub(crate) frame_length: FrameLength,
+    pub(crate) max_plaintext_length: Option<u64>,
+}
+
+impl EncryptOptions {
+    /// The defaults: empty encryption context, the client's suite and frame length, no
+    /// declared plaintext length.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
     /// The encryption context (no key may start with `aws-crypto-`).
-    pub encryption_context: EncryptionContext,
-    /// The suite; `None` for the client's ([`ClientBuilder::algorithm_suite`]), or else the
-    /// policy's default.
-    pub algorithm_suite: Option<AlgorithmSuite>,
-    /// The frame length. Its default, [`FrameLength::DEFAULT`] (4096), stands for the
-    /// client's frame length ([`ClientBuilder::frame_length`]), which is 4096 unless set.
-    pub frame_length: FrameLength,
-    /// The plaintext length, when known in advance (it lets caching CMMs account for it). It is
-    /// a maximum: every encrypting adapter (and the [`Encryptor`] of
-    /// [`Client::encryptor`]) fails with
+    pub fn encryption_context<K: Into<String>, V: Into<String>>(
+        mut self,
+        context: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.encryption_context = context.into_iter().collect();
+        self
+    }
+
+    /// The algorithm suite (default: the client's, see [`ClientBuilder::algorithm_suite`], or
+    /// else the commitment policy's default).
+    pub fn algorithm_suite(mut self, suite: AlgorithmSuite) -> Self {
+        self.algorithm_suite = Some(suite);
+        self
+    }
+
+    /// The frame length (default: the client's, see [`ClientBuilder::frame_length`], which is
+    /// 4096 unless set). Setting [`FrameLength::DEFAULT`] (4096) also means the client's.
+    pub fn frame_length(mut self, frame_length: FrameLength) -> Self {
+        self.frame_length = frame_length;
+        self
+    }
+
+    /// The most plaintext this message will hold, when known in advance (the spec's "max
+    /// plaintext length": it lets caching CMMs account for it). Every encrypting adapter (and
+    /// the [`Encryptor`] of [`Client::encryptor`]) fails with
     /// [`LimitError::PlaintextLengthExceeded`](crate::error::LimitError::PlaintextLengthExceeded)
-    /// rather than encrypt more.
-    pub plaintext_length: Option<u64>,
+    /// rather than encrypt more. The one-shot calls set it to the plaintext's length.
+    pub fn max_plaintext_length(mut self, n: u64) -> Self {
+        self.max_plaintext_length = Some(n);
+        self
+    }
 }
 
 /// The result of a one-shot encryption.
@@ -345,7 +390,7 @@ impl Client {
         let mut request =
             EncryptionMaterialsRequest::new(options.encryption_context.clone(), self.policy);
         request.algorithm_suite = requested;
-        request.max_plaintext_length = options.plaintext_length;
+        request.max_plaintext_length = options.max_plaintext_length;
         let materials = source
             .to_cmm(self.provider)
             .get_encryption_materials(request)
@@ -377,7 +422,7 @@ impl Client {
             options.frame_length
         };
         let encryptor = Encryptor::new(&materials, frame_length, self.provider)?;
-        Ok(match options.plaintext_length {
+        Ok(match options.max_plaintext_length {
             Some(n) => encryptor.with_max_plaintext_length(n),
             None => encryptor,
         })

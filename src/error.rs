@@ -445,10 +445,10 @@ pub enum LimitError {
     #[error("plaintext longer than {0} bytes")]
     PlaintextTooLarge(u64),
     /// More plaintext than the length declared for the message
-    /// ([`EncryptOptions::plaintext_length`](crate::EncryptOptions::plaintext_length)), which the
+    /// ([`EncryptOptions::max_plaintext_length`](crate::EncryptOptions::max_plaintext_length)), which the
     /// materials were obtained for.
     #[error(
-        "more plaintext than the {0} bytes declared for this message (EncryptOptions::plaintext_length)"
+        "more plaintext than the {0} bytes declared for this message (EncryptOptions::max_plaintext_length)"
     )]
     PlaintextLengthExceeded(u64),
     /// A frame or body too long to address on this platform (a 32-bit target).

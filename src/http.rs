@@ -276,7 +276,7 @@ where
         source: impl Into<MaterialsSource>,
         inner: B,
     ) -> Result<Self> {
-        Self::with_options(client, source, inner, &EncryptOptions::default()).await
+        Self::with_options(client, source, inner, &EncryptOptions::new()).await
     }
 
     /// As [`new`](Self::new), with `options` (encryption context, suite, frame length).
@@ -291,8 +291,8 @@ where
     ) -> Result<Self> {
         let expected = inner.size_hint().exact();
         let mut options = options.clone();
-        if options.plaintext_length.is_none() {
-            options.plaintext_length = expected;
+        if options.max_plaintext_length.is_none() {
+            options.max_plaintext_length = expected;
         }
         let mut encryptor = client.encryptor(&source.into(), &options).await?;
         let mut out = BytesMut::new();

@@ -80,7 +80,8 @@
 //! RustCrypto crates ([`crypto::rustcrypto`]); the cargo feature `aws-lc` adds an aws-lc-rs
 //! backend (`crypto::aws_lc`, roughly twice as fast at AES-GCM and ECDSA) and makes it
 //! [`crypto::default_provider`]. Either can be chosen explicitly with
-//! [`ClientBuilder::crypto_provider`] and the `with_provider` constructors.
+//! [`ClientBuilder::crypto_provider`], the `crypto_provider` methods of CMMs and keyring builders,
+//! and the raw keyrings' `with_crypto_provider` constructors.
 //!
 //! [AWS Encryption SDK]: https://docs.aws.amazon.com/encryption-sdk/latest/developer-guide/
 

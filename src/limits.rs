@@ -51,18 +51,21 @@ impl Limits {
     }
 
     /// Refuse messages with more than `n` encrypted data keys, before any key is parsed.
+    #[must_use]
     pub fn max_encrypted_data_keys(mut self, n: u16) -> Self {
         self.max_encrypted_data_keys = Some(n);
         self
     }
 
     /// Refuse messages whose serialized encryption context is longer than `n` bytes.
+    #[must_use]
     pub fn max_encryption_context_len(mut self, n: u16) -> Self {
         self.max_encryption_context_len = n;
         self
     }
 
     /// Refuse headers longer than `n` bytes.
+    #[must_use]
     pub fn max_header_len(mut self, n: usize) -> Self {
         self.max_header_len = n;
         self
@@ -70,6 +73,7 @@ impl Limits {
 
     /// Refuse framed messages whose frame length is above `n` (default 4 MiB; at most
     /// `u32::MAX`, the format's own bound). A streaming decryption holds up to about two frames.
+    #[must_use]
     pub fn max_frame_length(mut self, n: u32) -> Self {
         self.max_frame_length = n;
         self
@@ -77,13 +81,9 @@ impl Limits {
 
     /// Refuse non-framed bodies longer than `n` bytes (default 4 MiB; the format allows up to
     /// 2^36 − 32). A non-framed body is held whole until its tag verifies.
+    #[must_use]
     pub fn max_body_len(mut self, n: u64) -> Self {
         self.max_body_len = n;
         self
-    }
-
-    /// The configured maximum number of encrypted data keys.
-    pub fn get_max_encrypted_data_keys(&self) -> Option<u16> {
-        self.max_encrypted_data_keys
     }
 }

@@ -75,7 +75,7 @@
 //! * **Error messages.** A failed decryption lists at most
 //!   [`MAX_LISTED_ATTEMPTS`](crate::error::MAX_LISTED_ATTEMPTS) keyring attempts, then "and N
 //!   more" (all of them stay in the error value).
-//! * **Plaintext length.** [`EncryptOptions::plaintext_length`](crate::EncryptOptions::plaintext_length)
+//! * **Plaintext length.** [`EncryptOptions::max_plaintext_length`](crate::EncryptOptions::max_plaintext_length)
 //!   is a promise the encryptor keeps: encrypting more fails with
 //!   [`LimitError::PlaintextLengthExceeded`](crate::error::LimitError::PlaintextLengthExceeded),
 //!   so a caller cannot declare 1 byte to a caching CMM (which counts the declared bytes against

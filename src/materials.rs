@@ -348,6 +348,7 @@ impl BranchKeyMaterials {
     /// The same materials carrying the branch key's custom encryption context (the pairs a key
     /// store bound to the branch key when it was created, without their `aws-crypto-ec:`
     /// prefix).
+    #[must_use]
     pub fn with_encryption_context(mut self, encryption_context: EncryptionContext) -> Self {
         self.encryption_context = encryption_context;
         self

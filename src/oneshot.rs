@@ -14,6 +14,7 @@ use crate::client::{Client, DecryptOutput, EncryptOptions, EncryptOutput, Materi
 use crate::context::EncryptionContext;
 use crate::error::{Error, FormatError, Result};
 use crate::format::FrameLength;
+use crate::io::{DecryptOptions, Release};
 use crate::parallel::{self, Parallelism};
 use crate::proto::frames;
 use crate::proto::{DecryptEvent, Encryptor};
@@ -38,7 +39,7 @@ impl Client {
             client: *self,
             source: source.into(),
             plaintext: Input::Borrowed(plaintext),
-            options: EncryptOptions::default(),
+            options: EncryptOptions::new(),
         })
     }
 
@@ -60,7 +61,7 @@ impl Client {
             client: *self,
             source: source.into(),
             plaintext: Input::Owned(plaintext.into()),
-            options: EncryptOptions::default(),
+            options: EncryptOptions::new(),
         })
     }
 
@@ -75,8 +76,7 @@ impl Client {
             client: *self,
             source: source.into(),
             ciphertext: Input::Owned(ciphertext.into()),
-            reproduced: None,
-            unsigned_only: false,
+            options: DecryptOptions::default(),
         })
     }
 
@@ -91,8 +91,7 @@ impl Client {
             client: *self,
             source: source.into(),
             ciphertext: Input::Borrowed(ciphertext),
-            reproduced: None,
-            unsigned_only: false,
+            options: DecryptOptions::default(),
         })
     }
 }
@@ -196,6 +195,13 @@ impl<'a> EncryptCall<'a> {
     pub fn frame_length(self, frame_length: FrameLength) -> Self {
         self.set(|o| o.frame_length = frame_length)
     }
+
+    /// All the options at once, as the streaming adapters take them (replacing any set
+    /// before). The plaintext length is known here: a
+    /// [`max_plaintext_length`](EncryptOptions::max_plaintext_length) below it fails the call.
+    pub fn options(self, options: EncryptOptions) -> Self {
+        self.set(|o| *o = options)
+    }
 }
 
 impl EncryptJob<'_> {
@@ -231,8 +237,7 @@ struct DecryptJob<'a> {
     client: Client,
     source: MaterialsSource,
     ciphertext: Input<'a>,
-    reproduced: Option<EncryptionContext>,
-    unsigned_only: bool,
+    options: DecryptOptions,
 }
 
 impl<'a> DecryptCall<'a> {
@@ -242,24 +247,34 @@ impl<'a> DecryptCall<'a> {
         }
     }
 
-    /// The encryption context expected in the message: every pair must match the header's, and
-    /// pairs the header does not store (required-context CMM) are supplied from here.
-    pub fn encryption_context<K: Into<String>, V: Into<String>>(
-        mut self,
-        context: impl IntoIterator<Item = (K, V)>,
-    ) -> Self {
+    fn set(mut self, f: impl FnOnce(&mut DecryptOptions)) -> Self {
         if let Some(job) = self.call.job() {
-            job.reproduced = Some(context.into_iter().collect());
+            f(&mut job.options);
         }
         self
     }
 
-    /// Refuse signed messages right after the header.
-    pub fn unsigned_only(mut self) -> Self {
-        if let Some(job) = self.call.job() {
-            job.unsigned_only = true;
-        }
-        self
+    /// The encryption context expected in the message: every pair must match the header's, and
+    /// pairs the header does not store (required-context CMM) are supplied from here.
+    pub fn encryption_context<K: Into<String>, V: Into<String>>(
+        self,
+        context: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        let context: EncryptionContext = context.into_iter().collect();
+        self.set(|o| o.encryption_context = Some(context))
+    }
+
+    /// The release mode. A one-shot call releases nothing before the whole message has
+    /// verified whatever the mode, so only [`Release::UnsignedOnly`] changes anything: it
+    /// refuses signed messages right after the header.
+    pub fn release(self, release: Release) -> Self {
+        self.set(|o| o.release = release)
+    }
+
+    /// All the options at once, as the streaming adapters take them (replacing any set
+    /// before).
+    pub fn options(self, options: DecryptOptions) -> Self {
+        self.set(|o| *o = options)
     }
 }
 
@@ -279,8 +294,8 @@ impl DecryptJob<'_> {
             &self.client,
             &self.source,
             self.ciphertext.as_slice(),
-            self.reproduced.as_ref(),
-            self.unsigned_only,
+            self.options.encryption_context.as_ref(),
+            self.options.release == Release::UnsignedOnly,
         )
         .await
     }
@@ -295,7 +310,8 @@ pub(crate) async fn encrypt(
     options: EncryptOptions,
 ) -> Result<EncryptOutput> {
     let mut options = options;
-    options.plaintext_length = Some(plaintext.len() as u64);
+    let len = plaintext.len() as u64;
+    options.max_plaintext_length = Some(options.max_plaintext_length.map_or(len, |n| n.min(len)));
     let mut encryptor = client.encryptor(source, &options).await?;
     let par = *client.parallelism();
     let ciphertext = if par.applies(plaintext.len()) {

@@ -72,19 +72,19 @@ use crate::crypto::{Signer, Verifier};
 use crate::error::{Error, Result};
 use crate::proto::frames::{FrameJobs, OpenRun, SealRun};
 
-/// Plaintext per streaming batch when not configured: enough frames for every core (16 tasks of
+/// The default [`Parallelism::batch_bytes`]: plaintext per streaming batch when not configured: enough frames for every core (16 tasks of
 /// 64 KiB), small enough that a streaming adapter (which holds about two batches) stays within
 /// the streaming bound of 2 frames + 8 MiB, so a service with many concurrent streams does not
 /// pay megabytes per stream for parallelism it may not get (its cores are busy with the other
 /// streams). Larger batches amortize the pool's wake-ups better; raise it for a few large
 /// streams.
-const DEFAULT_BATCH_BYTES: usize = 1 << 20;
-/// Below this much plaintext a message (or a streaming batch) is processed on one thread: the
+pub const DEFAULT_BATCH_BYTES: usize = 1 << 20;
+/// The default [`Parallelism::min_bytes`]: below this much plaintext a message (or a streaming batch) is processed on one thread: the
 /// hand-off to the pool (waking workers, their spinning, laying a batch out) costs about what
 /// it saves. Measured with `benches/compare` (`esdk-compare threshold`, 0x0478 and 0x0578 in
 /// 4 KiB frames, aws-lc): from 1 MiB on, both suites' busiest thread needs 0.5–0.8× the
 /// one-thread time; below, unsigned messages gain nothing and burn up to twice the CPU.
-const DEFAULT_MIN_BYTES: usize = 1 << 20;
+pub const DEFAULT_MIN_BYTES: usize = 1 << 20;
 /// A one-shot call's batch is this many streaming batches (16 MiB by default): its memory is
 /// the whole message anyway, and each batch costs a wake-up of the pool's threads, which
 /// `esdk-compare` measured as the difference between 1.2× and 1.9× the one-thread speed for
@@ -137,36 +137,24 @@ impl Parallelism {
     /// At most `n` threads seal or open a message's frames at once, besides the signature hash
     /// stage (`0`, the default: every thread of rayon's global pool; `1`: off). The work runs on
     /// rayon's global pool, whose size `RAYON_NUM_THREADS` sets.
+    #[must_use]
     pub fn threads(mut self, n: usize) -> Self {
         self.threads = n;
         self
     }
 
     /// Messages, and streaming batches, with less plaintext than this stay on one thread.
+    #[must_use]
     pub fn min_bytes(mut self, n: usize) -> Self {
         self.min_bytes = n;
         self
     }
 
     /// Plaintext per batch, rounded up to whole frames (at least one frame is always taken).
+    #[must_use]
     pub fn batch_bytes(mut self, n: usize) -> Self {
         self.batch_bytes = n.max(1);
         self
-    }
-
-    /// The thread cap (`0` = the pool's size).
-    pub fn get_threads(&self) -> usize {
-        self.threads
-    }
-
-    /// The threshold below which work stays on one thread.
-    pub fn get_min_bytes(&self) -> usize {
-        self.min_bytes
-    }
-
-    /// Plaintext per batch.
-    pub fn get_batch_bytes(&self) -> usize {
-        self.batch_bytes
     }
 
     /// How many threads would work: the cap, or rayon's pool size.

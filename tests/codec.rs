@@ -25,12 +25,10 @@ fn record(i: usize) -> Bytes {
 }
 
 fn options(suite: AlgorithmSuite) -> EncryptOptions {
-    EncryptOptions {
-        algorithm_suite: Some(suite),
-        frame_length: FrameLength::new(64).unwrap(),
-        encryption_context: [("conn", "1")].into_iter().collect(),
-        ..Default::default()
-    }
+    EncryptOptions::new()
+        .algorithm_suite(suite)
+        .frame_length(FrameLength::new(64).unwrap())
+        .encryption_context([("conn", "1")])
 }
 
 /// Reads every message of `items` into (plaintext, header suite) pairs, checking the order of

@@ -10,6 +10,7 @@ use base64::Engine as _;
 use bytes::BytesMut;
 use esdk::crypto::{CryptoProvider, SecureRandom, default_provider};
 use esdk::error::{AuthError, FormatError, LimitError, PolicyError};
+use esdk::io::Release;
 use esdk::proto::DecryptEvent;
 use esdk::{
     AlgorithmSuite, Client, CommitmentPolicy, DecryptionMaterials, EncryptionContext, Error,
@@ -350,7 +351,7 @@ fn unsigned_only_refuses_signed_messages_after_the_header() {
     let r = block_on(
         client_for(suite)
             .decrypt(keyring(256), &ct)
-            .unsigned_only()
+            .release(Release::UnsignedOnly)
             .into_future(),
     );
     assert!(matches!(
@@ -365,7 +366,7 @@ fn unsigned_only_refuses_signed_messages_after_the_header() {
     let r = block_on(
         client_for(suite)
             .decrypt(keyring(256), &unsigned)
-            .unsigned_only()
+            .release(Release::UnsignedOnly)
             .into_future(),
     );
     assert_eq!(r.unwrap().plaintext, b"x");
@@ -489,9 +490,13 @@ fn byte_exact_against_python_reference() {
                 random: Box::leak(Box::new(Replay(Mutex::new(replay.into())))),
                 ..*default_provider()
             }));
-            let kr =
-                RawAesKeyring::with_provider(edk.provider_id(), "aes-256", &wrapping, provider)
-                    .unwrap();
+            let kr = RawAesKeyring::with_crypto_provider(
+                edk.provider_id(),
+                "aes-256",
+                &wrapping,
+                provider,
+            )
+            .unwrap();
             let replaying = Client::builder()
                 .commitment_policy(client.commitment_policy())
                 .crypto_provider(provider)

@@ -96,7 +96,7 @@ async fn the_client_default_suite_and_frame_length_apply_unless_a_call_chooses()
     assert_eq!(msg.header.frame_length(), 1024);
     // The streaming adapters use the same defaults through `Client::encryptor`.
     let enc = client
-        .encryptor(&keys, &EncryptOptions::default())
+        .encryptor(&keys, &EncryptOptions::new())
         .await
         .unwrap();
     assert_eq!(

@@ -250,10 +250,7 @@ impl AsyncRead for Flood {
 /// The header of an authentic message (a key the sender could encrypt to) that declares
 /// `frame` byte frames.
 async fn header_with_frames(client: &Client, frame: u32) -> Vec<u8> {
-    let options = EncryptOptions {
-        frame_length: FrameLength::new(frame).unwrap(),
-        ..Default::default()
-    };
+    let options = EncryptOptions::new().frame_length(FrameLength::new(frame).unwrap());
     let mut encryptor = client.encryptor(&aes_keys(), &options).await.unwrap();
     let mut out = BytesMut::new();
     encryptor.write_header(&mut out);
@@ -510,7 +507,7 @@ fn rsa(
 ) -> Arc<dyn Keyring> {
     // Same namespace and name for both keys, as the CLI once gave every RSA key.
     Arc::new(
-        RawRsaKeyring::with_provider(
+        RawRsaKeyring::with_crypto_provider(
             "rsa",
             "key",
             RsaPadding::Pkcs1V15,
@@ -612,11 +609,9 @@ async fn bad_padding_and_a_wrong_candidate_give_the_same_error() {
 #[tokio::test]
 async fn more_plaintext_than_declared_fails_in_every_encrypting_adapter() {
     let client = Client::new();
-    let options = EncryptOptions {
-        plaintext_length: Some(10),
-        frame_length: FrameLength::new(4).unwrap(),
-        ..Default::default()
-    };
+    let options = EncryptOptions::new()
+        .max_plaintext_length(10)
+        .frame_length(FrameLength::new(4).unwrap());
     let declared = |e: &Error| matches!(e, Error::Limit(LimitError::PlaintextLengthExceeded(10)));
     let typed = |e: &io::Error| esdk::io::error_of(e).is_some_and(declared);
     // The sans-IO encryptor.
@@ -697,10 +692,7 @@ async fn the_caching_cmm_byte_limit_cannot_be_bypassed_by_a_small_declared_lengt
     let client = Client::new();
     // Declare 1 byte (well under the 100-byte limit), then try to stream a megabyte under the
     // same cached data key.
-    let options = EncryptOptions {
-        plaintext_length: Some(1),
-        ..Default::default()
-    };
+    let options = EncryptOptions::new().max_plaintext_length(1);
     let mut w = EncryptingWriter::new(&client, &source, Vec::new(), &options)
         .await
         .unwrap();
@@ -781,10 +773,7 @@ async fn keyrings_stop_at_the_attempt_limit_and_errors_list_a_bounded_number() {
 async fn the_spill_file_is_readable_by_its_owner_alone() {
     use std::os::unix::fs::PermissionsExt;
     let client = Client::new();
-    let options = EncryptOptions {
-        frame_length: FrameLength::new(1024).unwrap(),
-        ..Default::default()
-    };
+    let options = EncryptOptions::new().frame_length(FrameLength::new(1024).unwrap());
     let plaintext = vec![9u8; 256 * 1024];
     let mut w = EncryptingWriter::new(&client, aes_keys(), Vec::new(), &options)
         .await

@@ -38,11 +38,9 @@ fn plaintext(len: usize) -> Bytes {
 }
 
 fn options(suite: AlgorithmSuite) -> EncryptOptions {
-    EncryptOptions {
-        algorithm_suite: Some(suite),
-        frame_length: FrameLength::new(100).unwrap(),
-        ..Default::default()
-    }
+    EncryptOptions::new()
+        .algorithm_suite(suite)
+        .frame_length(FrameLength::new(100).unwrap())
 }
 
 async fn encrypt_body(pt: Bytes, suite: AlgorithmSuite) -> (Option<u64>, Bytes) {

@@ -165,7 +165,7 @@ async fn strict_keyring_round_trip() {
     let arn = create_key(&ep, WEST, "esdk tests: strict").await;
     let keyring = AwsKmsKeyring::new(&arn, kms(&ep, WEST))
         .unwrap()
-        .with_grant_tokens(["grant-token-1"]);
+        .grant_tokens(["grant-token-1"]);
     let msg = encrypt(keyring.clone(), b"kms round trip").await.unwrap();
     assert_eq!(edk_arns(&msg), [arn.as_str()]);
     assert_eq!(
@@ -384,7 +384,7 @@ async fn discovery_limited_by_account() {
         b"discover me"
     );
     // A single discovery keyring with a user-passed client.
-    let single = AwsKmsDiscoveryKeyring::new(kms(&ep, EAST)).with_filter(filter);
+    let single = AwsKmsDiscoveryKeyring::new(kms(&ep, EAST)).filter(filter);
     assert_eq!(
         decrypt(single.clone(), &msg.ciphertext).await.unwrap(),
         b"discover me"
@@ -410,7 +410,7 @@ async fn wrong_account_or_partition_filter_refuses() {
         DiscoveryFilter::new("aws", ["111111111111", "222222222222"]).unwrap(),
         DiscoveryFilter::new("aws-cn", [ACCOUNT]).unwrap(),
     ] {
-        let k = AwsKmsDiscoveryKeyring::new(kms(&ep, WEST)).with_filter(filter.clone());
+        let k = AwsKmsDiscoveryKeyring::new(kms(&ep, WEST)).filter(filter.clone());
         let err = decrypt(k, &msg.ciphertext).await.unwrap_err();
         assert!(is_no_decryptable_key(&err), "{filter:?}: {err}");
         let multi = AwsKmsMultiKeyring::discovery([WEST])
@@ -496,7 +496,7 @@ async fn mrk_keyrings_decrypt_with_a_replica() {
     let filter = DiscoveryFilter::new("aws", [ACCOUNT]).unwrap();
     let mrk_discovery = AwsKmsMrkDiscoveryKeyring::new(kms(&ep, EAST))
         .unwrap()
-        .with_filter(filter.clone());
+        .filter(filter.clone());
     assert_eq!(mrk_discovery.region(), EAST);
     assert_eq!(
         decrypt(mrk_discovery, &msg.ciphertext).await.unwrap(),

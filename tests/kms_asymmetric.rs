@@ -99,9 +99,9 @@ async fn decrypt(source: impl Into<MaterialsSource>, msg: &[u8]) -> esdk::Result
 async fn rsa_keyring(ep: &str, arn: &str, der: &[u8], alg: KmsRsaAlgorithm) -> AwsKmsRsaKeyring {
     AwsKmsRsaKeyring::new(arn, alg)
         .unwrap()
-        .with_public_key_pem(&pem(der))
+        .public_key_pem(&pem(der))
         .unwrap()
-        .with_client(kms(ep))
+        .client(kms(ep))
 }
 
 #[tokio::test]
@@ -123,9 +123,7 @@ async fn kms_rsa_round_trips_with_both_algorithms() {
             b"rsa round trip"
         );
         // A decrypt-only keyring (no public key) reads it too.
-        let decrypt_only = AwsKmsRsaKeyring::new(&arn, alg)
-            .unwrap()
-            .with_client(kms(&ep));
+        let decrypt_only = AwsKmsRsaKeyring::new(&arn, alg).unwrap().client(kms(&ep));
         assert_eq!(
             decrypt(decrypt_only, &msg.ciphertext).await.unwrap(),
             b"rsa round trip"
@@ -216,7 +214,7 @@ async fn kms_rsa_failures_are_typed() {
     assert!(matches!(
         AwsKmsRsaKeyring::new(&arn, KmsRsaAlgorithm::RsaesOaepSha1)
             .unwrap()
-            .with_public_key_pem(&small),
+            .public_key_pem(&small),
         Err(Error::Keyring(KeyringError::InvalidKey(_)))
     ));
     // A symmetric key cannot RSA-decrypt.
@@ -237,7 +235,7 @@ async fn kms_rsa_failures_are_typed() {
     );
     let sym_keyring = AwsKmsRsaKeyring::new(&sym, KmsRsaAlgorithm::RsaesOaepSha1)
         .unwrap()
-        .with_client(kms(&ep));
+        .client(kms(&ep));
     let dm = esdk::DecryptionMaterials::new(
         SUITE,
         msg.header.encryption_context().clone(),
@@ -507,9 +505,9 @@ async fn python_mpl_kms_rsa_and_ecdh_interop() {
     let rsa_keyring = |alg| {
         AwsKmsRsaKeyring::new(&rsa, alg)
             .unwrap()
-            .with_public_key_pem(&pem(&rsa_der))
+            .public_key_pem(&pem(&rsa_der))
             .unwrap()
-            .with_client(kms(&ep))
+            .client(kms(&ep))
     };
     let mut cases = Vec::new();
     for (name, kind, alg, source) in [

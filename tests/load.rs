@@ -105,12 +105,11 @@ async fn task(i: usize, s: Arc<Shared>) -> (usize, usize) {
         _ => (&s.caching, &s.caching),
     };
     let streaming = (i / 33) % 2 == 1;
-    let options = EncryptOptions {
-        encryption_context: context.clone(),
-        algorithm_suite: Some(suite),
-        frame_length: FrameLength::new(frame).expect("non-zero"),
-        plaintext_length: Some(len as u64),
-    };
+    let options = EncryptOptions::new()
+        .encryption_context(&context)
+        .algorithm_suite(suite)
+        .frame_length(FrameLength::new(frame).expect("non-zero"))
+        .max_plaintext_length(len as u64);
     let ct = if streaming {
         let stream = encrypt_stream(
             &client,
@@ -124,9 +123,7 @@ async fn task(i: usize, s: Arc<Shared>) -> (usize, usize) {
     } else {
         client
             .encrypt(enc_source, &pt)
-            .algorithm_suite(suite)
-            .frame_length(options.frame_length)
-            .encryption_context(context.iter())
+            .options(options.clone())
             .await
             .unwrap_or_else(|e| panic!("task {i}: encrypt: {e}"))
             .ciphertext

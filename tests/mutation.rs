@@ -153,12 +153,10 @@ impl Message {
             RawAesKeyring::new("mutation", "aes-256", &[0x5c; 32]).expect("keyring"),
         );
         let plaintext: Vec<u8> = (0..PLAINTEXT_LEN).map(|i| (i * 29 + 7) as u8).collect();
-        let options = EncryptOptions {
-            algorithm_suite: Some(suite),
-            frame_length: FrameLength::new(FRAME as u32).expect("non-zero"),
-            encryption_context: [("purpose", "mutation")].into_iter().collect(),
-            ..Default::default()
-        };
+        let options = EncryptOptions::new()
+            .algorithm_suite(suite)
+            .frame_length(FrameLength::new(FRAME as u32).expect("non-zero"))
+            .encryption_context([("purpose", "mutation")]);
         let chunking = Chunking {
             input: Plan::sizes(vec![7]),
             output: Plan::sizes(vec![7]),

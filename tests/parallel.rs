@@ -68,7 +68,7 @@ impl CryptographicMaterialsManager for FixedCmm {
 }
 
 fn keyring(provider: &'static CryptoProvider) -> RawAesKeyring {
-    RawAesKeyring::with_provider("test-ns", "key", &[0x5a; 32], provider).unwrap()
+    RawAesKeyring::with_crypto_provider("test-ns", "key", &[0x5a; 32], provider).unwrap()
 }
 
 fn policy(suite: AlgorithmSuite) -> CommitmentPolicy {
@@ -80,7 +80,7 @@ fn policy(suite: AlgorithmSuite) -> CommitmentPolicy {
 }
 
 fn fixed_source(suite: AlgorithmSuite, provider: &'static CryptoProvider) -> MaterialsSource {
-    let inner = DefaultCmm::with_provider(std::sync::Arc::new(keyring(provider)), provider);
+    let inner = DefaultCmm::new(std::sync::Arc::new(keyring(provider))).crypto_provider(provider);
     let mut request = EncryptionMaterialsRequest::new(
         [("purpose", "parallel")].into_iter().collect(),
         policy(suite),
@@ -112,16 +112,13 @@ fn one_thread(
     pt: &[u8],
     frame: usize,
 ) -> (EncryptOptions, Vec<u8>) {
-    let options = EncryptOptions {
-        algorithm_suite: Some(suite),
-        frame_length: FrameLength::new(frame as u32).unwrap(),
-        ..Default::default()
-    };
+    let options = EncryptOptions::new()
+        .algorithm_suite(suite)
+        .frame_length(FrameLength::new(frame as u32).unwrap());
     let one = block_on(
         client(suite, replaying(base), Parallelism::off())
             .encrypt(source, pt)
-            .algorithm_suite(suite)
-            .frame_length(options.frame_length)
+            .options(options.clone())
             .into_future(),
     )
     .unwrap()
@@ -234,7 +231,7 @@ fn default_threshold_is_crossed_identically() {
     for id in [0x0478u16, 0x0578] {
         let suite = AlgorithmSuite::from_id(id).unwrap();
         let source = fixed_source(suite, base);
-        let min = Parallelism::default().get_min_bytes();
+        let min = esdk::parallel::DEFAULT_MIN_BYTES;
         for size in [min - 1, min, min + 4097, 5 << 20] {
             let pt = plaintext(size);
             let seal = |par: Parallelism| {

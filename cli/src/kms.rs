@@ -175,13 +175,13 @@ mod imp {
                 Arc::new(
                     AwsKmsMrkKeyring::new(id.clone(), client)
                         .map_err(|e| setup_failure(id, e))?
-                        .with_grant_tokens(tokens),
+                        .grant_tokens(tokens),
                 )
             } else {
                 Arc::new(
                     AwsKmsKeyring::new(id.clone(), client)
                         .map_err(|e| setup_failure(id, e))?
-                        .with_grant_tokens(tokens),
+                        .grant_tokens(tokens),
                 )
             };
             tracing::debug!(key = %id, mrk, "KMS keyring");
@@ -242,7 +242,7 @@ mod imp {
         let client = client_for(&supplier, id).await?;
         let mut k = AwsKmsRsaKeyring::new(id, algorithm)
             .map_err(|e| setup_failure(id, e))?
-            .with_grant_tokens(aws.grant_tokens.iter().cloned());
+            .grant_tokens(aws.grant_tokens.iter().cloned());
         let pem = match public_pem {
             Some(p) => Some(p.to_owned()),
             None if encrypting => {
@@ -270,11 +270,9 @@ mod imp {
             None => None,
         };
         if let Some(pem) = pem {
-            k = k
-                .with_public_key_pem(&pem)
-                .map_err(|e| setup_failure(id, e))?;
+            k = k.public_key_pem(&pem).map_err(|e| setup_failure(id, e))?;
         }
-        Ok(Arc::new(k.with_client(client)))
+        Ok(Arc::new(k.client(client)))
     }
 
     /// `key=kms-ecdh:ARN recipient=PEM` or `key=kms-ecdh-discovery:ARN`.
@@ -298,14 +296,10 @@ mod imp {
                     recipient_kms_key_id: spec.key_id,
                 },
             };
-            match AwsKmsEcdhKeyring::with_grant_tokens_and_provider(
-                curve,
-                scheme,
-                client.clone(),
-                aws.grant_tokens.clone(),
-                esdk::crypto::default_provider(),
-            )
-            .await
+            match AwsKmsEcdhKeyring::builder(curve, scheme, client.clone())
+                .grant_tokens(aws.grant_tokens.iter().cloned())
+                .build()
+                .await
             {
                 Ok(k) => return Ok(Arc::new(k)),
                 Err(e) => {

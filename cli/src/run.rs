@@ -582,12 +582,15 @@ impl Job {
                 if let Some(max) = self.max_length {
                     input = Box::pin(Limited::new(input, max));
                 }
-                let options = EncryptOptions {
-                    encryption_context: self.context.clone(),
-                    algorithm_suite: suite,
-                    frame_length: frame,
-                    plaintext_length: plaintext_len.or(self.max_length),
-                };
+                let mut options = EncryptOptions::new()
+                    .encryption_context(&self.context)
+                    .frame_length(frame);
+                if let Some(suite) = suite {
+                    options = options.algorithm_suite(suite);
+                }
+                if let Some(n) = plaintext_len.or(self.max_length) {
+                    options = options.max_plaintext_length(n);
+                }
                 let mut enc =
                     EncryptingReader::new(&self.client, &self.source, &mut input, &options).await?;
                 let header = enc.header().clone();
@@ -608,7 +611,7 @@ impl Job {
             Mode::Decrypt { release, .. } => {
                 let mut options = DecryptOptions::new().release(release);
                 if !self.context.is_empty() {
-                    options.encryption_context = Some(self.context.clone());
+                    options = options.encryption_context(&self.context);
                 }
                 let mut dec =
                     DecryptingReader::new(&self.client, &self.source, &mut input, &options).await?;

@@ -22,7 +22,7 @@
 //!
 //! **Unknown lengths.** The one-shot [`Client::encrypt`](crate::Client::encrypt) always knows
 //! the plaintext length. A streaming encryption must set
-//! [`EncryptOptions::plaintext_length`](crate::EncryptOptions::plaintext_length) to benefit:
+//! [`EncryptOptions::max_plaintext_length`](crate::EncryptOptions::max_plaintext_length) to benefit:
 //! without a length the request bypasses the cache (as the Material Providers Library and the
 //! Python ESDK do), since a data key could not be charged for what it encrypts.
 //!
@@ -246,7 +246,7 @@ impl CachingCmmBuilder {
         let underlying = match self.underlying {
             Underlying::Cmm(cmm) => cmm,
             Underlying::Keyring(keyring) => {
-                Arc::new(DefaultCmm::with_provider(keyring, &self.provider))
+                Arc::new(DefaultCmm::new(keyring).crypto_provider(&self.provider))
             }
         };
         Ok(CachingCmm {

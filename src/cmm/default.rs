@@ -25,17 +25,19 @@ pub struct DefaultCmm {
 }
 
 impl DefaultCmm {
-    /// A default CMM over `keyring`.
+    /// A default CMM over `keyring`, with the default crypto provider.
     pub fn new(keyring: Arc<dyn Keyring>) -> Self {
-        Self::with_provider(keyring, default_provider())
-    }
-
-    /// A default CMM using `provider` for signing keys.
-    pub fn with_provider(keyring: Arc<dyn Keyring>, provider: &CryptoProvider) -> Self {
         Self {
             keyring,
-            provider: *provider,
+            provider: *default_provider(),
         }
+    }
+
+    /// The crypto provider of its signing keys (default [`default_provider`]).
+    #[must_use]
+    pub fn crypto_provider(mut self, provider: &CryptoProvider) -> Self {
+        self.provider = *provider;
+        self
     }
 }
 

@@ -110,6 +110,7 @@ impl DecryptionMaterials {
     /// calls this; a custom CMM that builds its own materials should too, or such a keyring
     /// takes the first candidate of the right length (and decryption then fails on the key
     /// commitment or header tag instead of trying the next encrypted data key).
+    #[must_use]
     pub fn with_request_checks(mut self, request: &DecryptMaterialsRequest) -> Self {
         self.checks = request.checks.clone();
         self

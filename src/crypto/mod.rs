@@ -11,8 +11,9 @@
 //! Without features, [`default_provider`] is RustCrypto. With the `aws-lc` feature it is
 //! aws-lc-rs (as rustls picks its provider from its features), so `cargo test --features
 //! aws-lc` runs every test on aws-lc. Either backend can always be chosen explicitly:
-//! `Client::builder().crypto_provider(&esdk::crypto::rustcrypto::PROVIDER)`, and the keyrings'
-//! and CMMs' `with_provider` constructors.
+//! `Client::builder().crypto_provider(&esdk::crypto::rustcrypto::PROVIDER)`, the CMMs' and
+//! keyring builders' `crypto_provider` methods, and the raw keyrings' `with_crypto_provider`
+//! constructors (their keys are parsed by the provider).
 //!
 //! Algorithm objects hand out *keyed* objects ([`AeadKey`], [`Signer`], [`Verifier`]) so that
 //! key schedules are computed once per message, not once per frame.

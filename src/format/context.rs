@@ -68,6 +68,7 @@ impl EncryptionContext {
     }
 
     /// The pairs whose keys are in `keys` (keys absent from the context are skipped).
+    #[must_use]
     pub fn subset<'a>(&self, keys: impl IntoIterator<Item = &'a String>) -> EncryptionContext {
         let mut out = EncryptionContext::new();
         for k in keys {
@@ -79,6 +80,7 @@ impl EncryptionContext {
     }
 
     /// The pairs whose keys are not in `keys`.
+    #[must_use]
     pub fn without<'a>(&self, keys: impl IntoIterator<Item = &'a String>) -> EncryptionContext {
         let mut out = self.clone();
         for k in keys {

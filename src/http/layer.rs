@@ -218,7 +218,7 @@ where
             let (mut parts, body) = response.into_parts();
             let options = EncryptOptions {
                 encryption_context: context,
-                ..EncryptOptions::default()
+                ..EncryptOptions::new()
             };
             match EncryptBody::with_options(&config.client, &config.source, body, &options).await {
                 Ok(sealed) => {

@@ -204,9 +204,9 @@ pub async fn send_message<W: AsyncWrite + Unpin>(
     options: &EncryptOptions,
 ) -> Result<()> {
     let sized;
-    let options = if options.plaintext_length.is_none() {
+    let options = if options.max_plaintext_length.is_none() {
         sized = EncryptOptions {
-            plaintext_length: Some(plaintext.len() as u64),
+            max_plaintext_length: Some(plaintext.len() as u64),
             ..options.clone()
         };
         &sized

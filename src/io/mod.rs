@@ -137,16 +137,23 @@ impl Release {
     }
 }
 
-/// Options for the decrypting adapters.
+/// Options for decrypting one message, for every decrypting adapter (and, through
+/// [`DecryptCall::options`](crate::DecryptCall::options), the one-shot call): a builder
+/// starting from the defaults, with the same method names as [`DecryptCall`](crate::DecryptCall).
+///
+/// ```
+/// use esdk::io::{DecryptOptions, Release};
+/// let options = DecryptOptions::new()
+///     .encryption_context([("purpose", "demo")])
+///     .release(Release::UnsignedOnly);
+/// ```
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
+#[must_use = "options do nothing until passed to a decryption"]
 pub struct DecryptOptions {
-    /// The encryption context the caller expects (the "reproduced" context): every pair must
-    /// match the message, and pairs a required-context CMM kept out of the header come from
-    /// here.
-    pub encryption_context: Option<EncryptionContext>,
-    /// When plaintext is released.
-    pub release: Release,
+    /// The reproduced encryption context, if any.
+    pub(crate) encryption_context: Option<EncryptionContext>,
+    pub(crate) release: Release,
 }
 
 impl DecryptOptions {
@@ -155,7 +162,9 @@ impl DecryptOptions {
         Self::default()
     }
 
-    /// The encryption context the message must carry.
+    /// The encryption context the caller expects (the "reproduced" context): every pair must
+    /// match the message, and pairs a required-context CMM kept out of the header come from
+    /// here.
     pub fn encryption_context<K: Into<String>, V: Into<String>>(
         mut self,
         context: impl IntoIterator<Item = (K, V)>,
@@ -164,7 +173,8 @@ impl DecryptOptions {
         self
     }
 
-    /// The release mode.
+    /// When plaintext is released (default [`Release::Streaming`]);
+    /// [`Release::UnsignedOnly`] refuses signed messages right after the header.
     pub fn release(mut self, release: Release) -> Self {
         self.release = release;
         self

@@ -86,16 +86,16 @@ impl<R> std::fmt::Debug for RangeReader<R> {
 }
 
 impl<R: AsyncRead + AsyncSeek + Unpin> RangeReader<R> {
-    /// [`open_with`](Self::open_with) with the default options.
+    /// [`open_with_options`](Self::open_with_options) with the default options.
     ///
     /// # Errors
-    /// As [`open_with`](Self::open_with).
+    /// As [`open_with_options`](Self::open_with_options).
     pub async fn open(
         client: &Client,
         source: impl Into<MaterialsSource>,
         inner: R,
     ) -> Result<Self> {
-        Self::open_with(client, source, inner, &DecryptOptions::new()).await
+        Self::open_with_options(client, source, inner, &DecryptOptions::new()).await
     }
 
     /// Reads the header of the message that starts at `inner`'s current position, obtains
@@ -103,15 +103,16 @@ impl<R: AsyncRead + AsyncSeek + Unpin> RangeReader<R> {
     /// them and the header tag, then reads and verifies the final frame. The range is then the
     /// whole plaintext.
     ///
-    /// `options.release` must not be [`Release::Verified`]: a range never verifies the frames
-    /// outside it. The other modes are the same here (signed messages are refused anyway).
+    /// The [`release`](DecryptOptions::release) mode must not be [`Release::Verified`]: a
+    /// range never verifies the frames outside it. The other modes are the same here (signed
+    /// messages are refused anyway).
     ///
     /// # Errors
     /// [`PolicyError::RangeNotSupported`](crate::error::PolicyError) for a signed or
     /// non-framed message (before any keyring call); a malformed, truncated or extended message;
     /// a policy refusal, a context mismatch, a keyring failure; a header or final-frame tag that
     /// does not verify; an error of `inner`.
-    pub async fn open_with(
+    pub async fn open_with_options(
         client: &Client,
         source: impl Into<MaterialsSource>,
         mut inner: R,

@@ -27,7 +27,7 @@ pin_project! {
     /// nothing read) only when the whole message has verified **and** the inner reader has
     /// ended right after it; a truncated, altered or over-long message is an error, never a
     /// clean end. Which plaintext is released before the end depends on
-    /// [`DecryptOptions::release`](super::DecryptOptions).
+    /// [`DecryptOptions::release`](super::DecryptOptions::release).
     ///
     /// ```no_run
     /// # async fn demo(client: esdk::Client, keys: esdk::MaterialsSource) -> std::io::Result<()> {
@@ -189,7 +189,7 @@ pin_project! {
     /// # async fn demo(client: esdk::Client, keys: esdk::MaterialsSource) -> std::io::Result<()> {
     /// use esdk::{EncryptOptions, io::EncryptingReader};
     /// let file = tokio::fs::File::open("report.pdf").await?;
-    /// let mut cipher = EncryptingReader::new(&client, &keys, file, &EncryptOptions::default()).await?;
+    /// let mut cipher = EncryptingReader::new(&client, &keys, file, &EncryptOptions::new()).await?;
     /// let mut out = tokio::fs::File::create("report.pdf.esdk").await?;
     /// tokio::io::copy(&mut cipher, &mut out).await?;
     /// # Ok(()) }
@@ -238,8 +238,9 @@ impl<R: AsyncRead> EncryptingReader<R> {
 
     /// Seals batches of frames on every core (see [`crate::parallel`]): the reader then reads
     /// ahead up to a batch of plaintext while the inner reader has it ready, and seals what it
-    /// holds in one batch when that is at least [`Parallelism::get_min_bytes`].
+    /// holds in one batch when that is at least [`Parallelism::min_bytes`].
     /// [`new`](Self::new) takes the client's setting. Set it before the first read.
+    #[must_use]
     pub fn parallelism(mut self, parallelism: Parallelism) -> Self {
         self.engine.set_parallelism(parallelism);
         self

@@ -24,7 +24,7 @@ impl Client {
         source: impl Into<MaterialsSource>,
         inner: W,
     ) -> Result<EncryptingWriter<W>> {
-        EncryptingWriter::new(self, source, inner, &EncryptOptions::default()).await
+        EncryptingWriter::new(self, source, inner, &EncryptOptions::new()).await
     }
 
     /// [`DecryptingReader::new`] with default options: reads the header and returns a reader
@@ -53,7 +53,7 @@ impl Client {
         S: Stream<Item = std::result::Result<Bytes, E>>,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        encrypt_stream(self, source, input, &EncryptOptions::default()).await
+        encrypt_stream(self, source, input, &EncryptOptions::new()).await
     }
 
     /// [`decrypt_stream`] with default options.

@@ -162,7 +162,7 @@ where
 ///
 /// The stream ends (`None`) only after the whole message has verified and `input` has ended
 /// right after it; otherwise its last item is an error. Which plaintext comes before the end
-/// depends on [`DecryptOptions::release`](super::DecryptOptions). An error of `input` is passed
+/// depends on [`DecryptOptions::release`](super::DecryptOptions::release). An error of `input` is passed
 /// on as [`Error::Io`] and ends the stream.
 ///
 /// `input` must be `Unpin` here (pin it with `Box::pin` if it is not).

@@ -66,7 +66,7 @@ fn options(frame: u32, id: u16) -> EncryptOptions {
     EncryptOptions {
         algorithm_suite: Some(AlgorithmSuite::from_id(id).unwrap()),
         frame_length: FrameLength::new(frame).unwrap(),
-        ..EncryptOptions::default()
+        ..EncryptOptions::new()
     }
 }
 

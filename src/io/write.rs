@@ -59,7 +59,7 @@ pin_project! {
     /// use esdk::{EncryptOptions, io::EncryptingWriter};
     /// use tokio::io::AsyncWriteExt;
     /// let file = tokio::fs::File::create("notes.esdk").await?;
-    /// let mut w = EncryptingWriter::new(&client, &keys, file, &EncryptOptions::default()).await?;
+    /// let mut w = EncryptingWriter::new(&client, &keys, file, &EncryptOptions::new()).await?;
     /// w.write_all(b"dear diary").await?;
     /// w.shutdown().await?; // writes the final frame and the footer
     /// # Ok(()) }
@@ -114,9 +114,10 @@ impl<W: AsyncWrite> EncryptingWriter<W> {
     }
 
     /// Seals batches of frames on every core (see [`crate::parallel`]) when a batch
-    /// ([`Parallelism::get_batch_bytes`], rounded up to whole frames) is at least
-    /// [`Parallelism::get_min_bytes`]: writes of any size are gathered into batches.
+    /// ([`Parallelism::batch_bytes`], rounded up to whole frames) is at least
+    /// [`Parallelism::min_bytes`]: writes of any size are gathered into batches.
     /// [`new`](Self::new) takes the client's setting. Set it before the first write.
+    #[must_use]
     pub fn parallelism(mut self, parallelism: Parallelism) -> Self {
         self.engine.set_parallelism(parallelism);
         self
@@ -210,7 +211,7 @@ pin_project! {
     /// callback). Each `poll_write` accepts a bounded chunk of ciphertext (never `Ok(0)` for a
     /// non-empty buffer) and first writes out the plaintext of every frame that has verified.
     /// Plaintext goes to the inner writer under the same rules as the other adapters
-    /// ([`DecryptOptions::release`](super::DecryptOptions)).
+    /// ([`DecryptOptions::release`](super::DecryptOptions::release)).
     ///
     /// **You MUST call [`shutdown`](tokio::io::AsyncWriteExt::shutdown)** when the whole
     /// message has been written: it checks that the message is complete (a truncated message

@@ -51,14 +51,14 @@ impl RawAesKeyring {
         name: impl Into<String>,
         wrapping_key: &[u8],
     ) -> Result<Self> {
-        Self::with_provider(namespace, name, wrapping_key, default_provider())
+        Self::with_crypto_provider(namespace, name, wrapping_key, default_provider())
     }
 
     /// A raw AES keyring using `provider` for its cryptography.
     ///
     /// # Errors
     /// As [`new`](Self::new).
-    pub fn with_provider(
+    pub fn with_crypto_provider(
         namespace: impl Into<String>,
         name: impl Into<String>,
         wrapping_key: &[u8],

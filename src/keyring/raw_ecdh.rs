@@ -103,14 +103,14 @@ impl RawEcdhKeyring {
     /// [`KeyringError::InvalidKey`] when a key does not parse, is on another curve, or is the
     /// point at infinity.
     pub fn new(curve: EcdhCurve, scheme: RawEcdhScheme<'_>) -> Result<Self> {
-        Self::with_provider(curve, scheme, default_provider())
+        Self::with_crypto_provider(curve, scheme, default_provider())
     }
 
     /// A raw ECDH keyring using `provider` for its cryptography.
     ///
     /// # Errors
     /// As [`new`](Self::new).
-    pub fn with_provider(
+    pub fn with_crypto_provider(
         curve: EcdhCurve,
         scheme: RawEcdhScheme<'_>,
         provider: &CryptoProvider,

@@ -74,7 +74,7 @@ impl RawRsaKeyring {
         public_key_pem: Option<&str>,
         private_key_pem: Option<&str>,
     ) -> Result<Self> {
-        Self::with_provider(
+        Self::with_crypto_provider(
             namespace,
             name,
             padding,
@@ -88,7 +88,7 @@ impl RawRsaKeyring {
     ///
     /// # Errors
     /// As [`new`](Self::new).
-    pub fn with_provider(
+    pub fn with_crypto_provider(
         namespace: impl Into<String>,
         name: impl Into<String>,
         padding: RsaPadding,

@@ -140,7 +140,7 @@ impl Encryptor {
     /// [`LimitError::PlaintextLengthExceeded`] (the spec's "max plaintext length": a CMM, a
     /// caching one above all, handed out the materials for that much).
     /// [`Client::encryptor`](crate::Client::encryptor) sets it from
-    /// [`EncryptOptions::plaintext_length`](crate::EncryptOptions::plaintext_length).
+    /// [`EncryptOptions::max_plaintext_length`](crate::EncryptOptions::max_plaintext_length).
     pub fn with_max_plaintext_length(mut self, n: u64) -> Self {
         self.max_plaintext = Some(n);
         self

@@ -3,8 +3,7 @@
 use bytes::Bytes;
 use esdk::io::{
     DecryptOptions, DecryptingReader, DecryptingWriter, EncryptItem, EncryptingReader,
-    EncryptingWriter, MessageDecoder, MessageEncoder, Release, codec, decrypt_stream,
-    encrypt_stream,
+    EncryptingWriter, MessageDecoder, MessageEncoder, codec, decrypt_stream, encrypt_stream,
 };
 use esdk::{Client, EncryptOptions, MaterialsSource};
 use futures::{SinkExt, StreamExt};
@@ -118,14 +117,7 @@ pub async fn decrypt(
     let ct = Bytes::copy_from_slice(ciphertext);
     let result: Result<(), esdk::Error> = match how {
         Dec::OneShot => {
-            let mut call = client.decrypt(source, ciphertext);
-            if let Some(ec) = &options.encryption_context {
-                call =
-                    call.encryption_context(ec.iter().map(|(k, v)| (k.to_owned(), v.to_owned())));
-            }
-            if options.release == Release::UnsignedOnly {
-                call = call.unsigned_only();
-            }
+            let call = client.decrypt(source, ciphertext).options(options.clone());
             call.await.map(|out| released = out.plaintext)
         }
         Dec::Reader => {
@@ -201,18 +193,7 @@ pub async fn encrypt(
     let pt = Bytes::copy_from_slice(plaintext);
     match how {
         Enc::OneShot => {
-            let mut call = client
-                .encrypt(source, plaintext)
-                .encryption_context(
-                    options
-                        .encryption_context
-                        .iter()
-                        .map(|(k, v)| (k.to_owned(), v.to_owned())),
-                )
-                .frame_length(options.frame_length);
-            if let Some(s) = options.algorithm_suite {
-                call = call.algorithm_suite(s);
-            }
+            let call = client.encrypt(source, plaintext).options(options.clone());
             Ok(call.await?.ciphertext)
         }
         Enc::Reader => {

@@ -43,7 +43,7 @@ fn constructor_futures_are_send(
     (s1, s2): (Chunks, Chunks),
     framed: &mut FramedRead<TcpStream, MessageDecoder>,
 ) {
-    let opts = EncryptOptions::default();
+    let opts = EncryptOptions::new();
     let dopts = DecryptOptions::new();
     send(&EncryptingWriter::new(client, keys, t1, &opts));
     send(&EncryptingReader::new(client, keys, t2, &opts));
@@ -66,7 +66,7 @@ fn verified_mode_spills_to_disk_and_reads_back() {
         &client,
         &source,
         &pt,
-        &EncryptOptions::default(),
+        &EncryptOptions::new(),
         &Chunking::one_byte(),
     ))
     .expect("encrypts");
@@ -106,7 +106,7 @@ fn codec_verified_mode_refuses_beyond_its_memory_limit() {
         &client,
         &source,
         &pt,
-        &EncryptOptions::default(),
+        &EncryptOptions::new(),
         &Chunking::one_byte(),
     ))
     .expect("encrypts");

@@ -32,11 +32,9 @@ pub fn message(suite: AlgorithmSuite) -> Message {
     );
     let client = Client::new();
     let plaintext: Vec<u8> = (0..PLAINTEXT_LEN).map(|i| (i * 7 + 3) as u8).collect();
-    let options = EncryptOptions {
-        algorithm_suite: Some(suite),
-        frame_length: FrameLength::new(FRAME as u32).expect("non-zero"),
-        ..Default::default()
-    };
+    let options = EncryptOptions::new()
+        .algorithm_suite(suite)
+        .frame_length(FrameLength::new(FRAME as u32).expect("non-zero"));
     let ciphertext = block_on(drive::encrypt(
         drive::Enc::OneShot,
         &client,
@@ -75,15 +73,13 @@ fn unsigned() -> AlgorithmSuite {
     AlgorithmSuite::from_id(0x0478).expect("suite")
 }
 
-fn modes() -> Vec<(Dec, DecryptOptions)> {
-    let mut out: Vec<(Dec, DecryptOptions)> = Dec::ALL
-        .iter()
-        .map(|&d| (d, DecryptOptions::new()))
-        .collect();
+/// Every decryption path with the default release mode, and the adapters in verified mode.
+fn modes() -> Vec<(Dec, Release)> {
+    let mut out: Vec<(Dec, Release)> = Dec::ALL.iter().map(|&d| (d, Release::Streaming)).collect();
     for d in [Dec::Reader, Dec::Writer, Dec::Stream, Dec::Codec] {
         // Memory limit 0 for the adapters that can spill, so the spill file is exercised too.
         let limit = if d == Dec::Codec { 1 << 20 } else { 0 };
-        out.push((d, DecryptOptions::new().release(Release::verified(limit))));
+        out.push((d, Release::verified(limit)));
     }
     out
 }
@@ -99,8 +95,9 @@ fn truncation(suite: AlgorithmSuite) {
     let m = message(suite);
     let chunking = Chunking::one_byte();
     let mut checked = 0;
-    for (how, options) in modes() {
-        let verified = matches!(options.release, Release::Verified { .. });
+    for (how, release) in modes() {
+        let options = DecryptOptions::new().release(release);
+        let verified = matches!(release, Release::Verified { .. });
         for cut in 0..m.ciphertext.len() {
             let what = format!(
                 "{suite:?} {how:?} verified={verified} cut at {cut}/{}",
@@ -156,8 +153,9 @@ fn truncated_unsigned_message_fails_at_every_offset() {
 fn tampering(suite: AlgorithmSuite) {
     let m = message(suite);
     let chunking = Chunking::one_byte();
-    for (how, options) in modes() {
-        let verified = matches!(options.release, Release::Verified { .. });
+    for (how, release) in modes() {
+        let options = DecryptOptions::new().release(release);
+        let verified = matches!(release, Release::Verified { .. });
         for at in 0..m.ciphertext.len() {
             let mut bad = m.ciphertext.clone();
             bad[at] ^= 0x01;
@@ -197,7 +195,8 @@ fn trailing_bytes_are_an_error_in_every_adapter() {
         let m = message(suite);
         let mut long = m.ciphertext.clone();
         long.push(0);
-        for (how, options) in modes() {
+        for (how, release) in modes() {
+            let options = DecryptOptions::new().release(release);
             let out = block_on(drive::decrypt(
                 how,
                 &m.client,
@@ -211,7 +210,7 @@ fn trailing_bytes_are_an_error_in_every_adapter() {
                 "{suite:?} {how:?}: trailing byte accepted"
             );
             check_prefix(&m, &out, "trailing");
-            if matches!(options.release, Release::Verified { .. }) {
+            if matches!(release, Release::Verified { .. }) {
                 assert!(
                     out.released.is_empty(),
                     "{how:?} verified released on trailing data"

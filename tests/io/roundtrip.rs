@@ -46,12 +46,7 @@ proptest! {
         let client = Client::new();
         let source = source();
         let pt = plaintext(len, seed);
-        let options = EncryptOptions {
-            algorithm_suite: Some(suite(signed)),
-            frame_length: FrameLength::new(frame).expect("non-zero"),
-            encryption_context: [("purpose", "proptest")].into_iter().collect(),
-            ..Default::default()
-        };
+        let options = EncryptOptions::new().algorithm_suite(suite(signed)).frame_length(FrameLength::new(frame).expect("non-zero")).encryption_context([("purpose", "proptest")]);
         let chunks = chunking(input, output);
         for how in Enc::ALL {
             let ct = block_on(drive::encrypt(how, &client, &source, &pt, &options, &chunks)).expect("encrypts");
@@ -74,11 +69,7 @@ proptest! {
         let client = Client::new();
         let source = source();
         let pt = plaintext(len, seed);
-        let options = EncryptOptions {
-            algorithm_suite: Some(suite(signed)),
-            frame_length: FrameLength::new(frame).expect("non-zero"),
-            ..Default::default()
-        };
+        let options = EncryptOptions::new().algorithm_suite(suite(signed)).frame_length(FrameLength::new(frame).expect("non-zero"));
         let chunks = chunking(input, output);
         let ct = block_on(drive::encrypt(Enc::OneShot, &client, &source, &pt, &options, &chunks)).expect("encrypts");
         let reference = block_on(drive::decrypt(Dec::OneShot, &client, &source, &ct, &DecryptOptions::new(), &chunks));
@@ -93,8 +84,8 @@ proptest! {
             }
             for opts in modes {
                 let out = block_on(drive::decrypt(how, &client, &source, &ct, &opts, &chunks));
-                prop_assert!(out.result.is_ok(), "{:?} {:?}: {:?}", how, opts.release, out.result);
-                prop_assert_eq!(&out.released, &reference.released, "{:?} {:?}", how, opts.release);
+                prop_assert!(out.result.is_ok(), "{:?} {:?}: {:?}", how, opts, out.result);
+                prop_assert_eq!(&out.released, &reference.released, "{:?} {:?}", how, opts);
             }
         }
     }

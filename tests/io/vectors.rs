@@ -65,7 +65,9 @@ async fn run_case(name: &str, case: &Case, tally: &mut Tally) {
     };
     let client = client_for(case);
     let mut options = DecryptOptions::new();
-    options.encryption_context = case.reproduced.clone();
+    if let Some(ec) = &case.reproduced {
+        options = options.encryption_context(ec);
+    }
     if case.unsigned_only {
         options = options.release(Release::UnsignedOnly);
     }
@@ -151,20 +153,19 @@ async fn run_case(name: &str, case: &Case, tally: &mut Tally) {
         CommitmentPolicy::FORBID_ENCRYPT_ALLOW_DECRYPT
     };
     let enc_client = Client::builder().commitment_policy(policy).build();
-    let mut enc_options = EncryptOptions {
+    let mut enc_options = EncryptOptions::new()
         // The signing suites' public key is the CMM's to add, not the caller's; pairs a
         // required-context CMM kept out of the header come from the reproduced context.
-        encryption_context: header
-            .encryption_context()
-            .iter()
-            .chain(case.reproduced.iter().flat_map(|ec| ec.iter()))
-            .filter(|(k, _)| !k.starts_with("aws-crypto-"))
-            .collect(),
-        algorithm_suite: Some(suite),
-        ..Default::default()
-    };
+        .encryption_context(
+            header
+                .encryption_context()
+                .iter()
+                .chain(case.reproduced.iter().flat_map(|ec| ec.iter()))
+                .filter(|(k, _)| !k.starts_with("aws-crypto-")),
+        )
+        .algorithm_suite(suite);
     if let Some(f) = FrameLength::new(header.frame_length()) {
-        enc_options.frame_length = f;
+        enc_options = enc_options.frame_length(f);
     }
     for how in Enc::ALL {
         if trace {
@@ -174,7 +175,9 @@ async fn run_case(name: &str, case: &Case, tally: &mut Tally) {
             Ok(ct) => {
                 tally.encrypt_runs += 1;
                 let mut back_options = DecryptOptions::new();
-                back_options.encryption_context = case.reproduced.clone();
+                if let Some(ec) = &case.reproduced {
+                    back_options = back_options.encryption_context(ec);
+                }
                 let back = drive::decrypt(
                     Dec::OneShot,
                     &enc_client,

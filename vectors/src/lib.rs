@@ -585,7 +585,7 @@ pub fn kms_keyring(keys: &Keys, desc: &Value) -> Built<Arc<dyn Keyring>> {
                     .iter()
                     .filter_map(Value::as_str)
                     .collect();
-                k = k.with_filter(
+                k = k.filter(
                     esdk::DiscoveryFilter::new(partition, accounts).map_err(|e| e.to_string())?,
                 );
             }

@@ -73,7 +73,7 @@ fn measure() {
             machine(name, provider, &plaintext, o.runs);
         }
         let keys = MaterialsSource::from(
-            RawAesKeyring::with_provider("bench", "aes-256", &[7u8; 32], provider)
+            RawAesKeyring::with_crypto_provider("bench", "aes-256", &[7u8; 32], provider)
                 .expect("keyring"),
         );
         // One core: comparable per CPU-second with the other implementations (both run on one
@@ -606,7 +606,7 @@ fn threshold() {
         .expect("tokio runtime");
     let provider = &esdk::crypto::aws_lc::PROVIDER;
     let keys = MaterialsSource::from(
-        RawAesKeyring::with_provider("bench", "aes-256", &[7u8; 32], provider).expect("keyring"),
+        RawAesKeyring::with_crypto_provider("bench", "aes-256", &[7u8; 32], provider).expect("keyring"),
     );
     let make = |par: Parallelism| {
         Client::builder()

@@ -131,6 +131,7 @@ impl KmsArn {
     }
 
     /// The same ARN in another Region.
+    #[must_use]
     pub fn with_region(&self, region: &str) -> Self {
         Self {
             region: region.to_owned(),

@@ -117,6 +117,7 @@ impl fmt::Debug for DefaultClientSupplier {
 
 /// Settings for a [`DefaultClientSupplier`].
 #[derive(Clone, Default)]
+#[must_use = "a builder does nothing until built"]
 pub struct DefaultClientSupplierBuilder {
     endpoint_url: Option<String>,
     credentials: Option<(

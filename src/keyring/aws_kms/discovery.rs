@@ -126,12 +126,13 @@ impl AwsKmsDiscoveryKeyring {
     }
 
     /// Limits decryption to the keys `filter` allows.
-    pub fn with_filter(mut self, filter: DiscoveryFilter) -> Self {
+    #[must_use]
+    pub fn filter(mut self, filter: DiscoveryFilter) -> Self {
         self.filter = Some(filter);
         self
     }
 
-    with_grant_tokens!();
+    grant_tokens_option!();
 
     fn describe(&self) -> String {
         format!(
@@ -165,12 +166,13 @@ impl AwsKmsMrkDiscoveryKeyring {
     }
 
     /// Limits decryption to the keys `filter` allows.
-    pub fn with_filter(mut self, filter: DiscoveryFilter) -> Self {
+    #[must_use]
+    pub fn filter(mut self, filter: DiscoveryFilter) -> Self {
         self.filter = Some(filter);
         self
     }
 
-    with_grant_tokens!();
+    grant_tokens_option!();
 
     /// The client's Region.
     pub fn region(&self) -> &str {

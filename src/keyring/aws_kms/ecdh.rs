@@ -84,6 +84,56 @@ enum Scheme {
     },
 }
 
+/// Settings for an [`AwsKmsEcdhKeyring`] (from [`AwsKmsEcdhKeyring::builder`]).
+#[must_use = "a builder does nothing until built"]
+pub struct AwsKmsEcdhKeyringBuilder<'a> {
+    curve: EcdhCurve,
+    scheme: KmsEcdhScheme<'a>,
+    client: KmsClient,
+    grant_tokens: Vec<String>,
+    provider: CryptoProvider,
+}
+
+impl fmt::Debug for AwsKmsEcdhKeyringBuilder<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwsKmsEcdhKeyringBuilder")
+            .field("curve", &self.curve)
+            .field("scheme", &self.scheme)
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AwsKmsEcdhKeyringBuilder<'_> {
+    /// Grant tokens to send with every KMS call, `GetPublicKey` included.
+    pub fn grant_tokens<S: Into<String>>(mut self, tokens: impl IntoIterator<Item = S>) -> Self {
+        self.grant_tokens = tokens.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The crypto provider of the local ECDH and wrapping (default [`default_provider`]).
+    pub fn crypto_provider(mut self, provider: &CryptoProvider) -> Self {
+        self.provider = *provider;
+        self
+    }
+
+    /// The keyring; calls `GetPublicKey` (with the grant tokens) when the KMS key's public key
+    /// is not given.
+    ///
+    /// # Errors
+    /// As [`AwsKmsEcdhKeyring::new`].
+    pub async fn build(self) -> Result<AwsKmsEcdhKeyring> {
+        AwsKmsEcdhKeyring::build(
+            self.curve,
+            self.scheme,
+            self.client,
+            self.grant_tokens,
+            &self.provider,
+        )
+        .await
+    }
+}
+
 /// The AWS KMS ECDH keyring. See the [module documentation](self).
 #[derive(Clone)]
 pub struct AwsKmsEcdhKeyring {
@@ -131,16 +181,26 @@ impl AwsKmsEcdhKeyring {
         scheme: KmsEcdhScheme<'_>,
         client: KmsClient,
     ) -> Result<Self> {
-        Self::with_grant_tokens_and_provider(curve, scheme, client, Vec::new(), default_provider())
-            .await
+        Self::builder(curve, scheme, client).build().await
     }
 
-    /// As [`new`](Self::new), with grant tokens (sent with every KMS call, `GetPublicKey`
-    /// included) and a crypto provider.
-    ///
-    /// # Errors
-    /// As [`new`](Self::new).
-    pub async fn with_grant_tokens_and_provider(
+    /// A builder for a keyring on `curve` with `scheme` through `client`, to set grant tokens
+    /// or a crypto provider before [`build`](AwsKmsEcdhKeyringBuilder::build).
+    pub fn builder(
+        curve: EcdhCurve,
+        scheme: KmsEcdhScheme<'_>,
+        client: KmsClient,
+    ) -> AwsKmsEcdhKeyringBuilder<'_> {
+        AwsKmsEcdhKeyringBuilder {
+            curve,
+            scheme,
+            client,
+            grant_tokens: Vec::new(),
+            provider: *default_provider(),
+        }
+    }
+
+    async fn build(
         curve: EcdhCurve,
         scheme: KmsEcdhScheme<'_>,
         client: KmsClient,

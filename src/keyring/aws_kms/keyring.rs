@@ -107,7 +107,8 @@ macro_rules! single_key_keyring {
             }
 
             /// Grant tokens to send with every KMS call.
-            pub fn with_grant_tokens<S: Into<String>>(
+            #[must_use]
+            pub fn grant_tokens<S: Into<String>>(
                 mut self,
                 tokens: impl IntoIterator<Item = S>,
             ) -> Self {

@@ -55,11 +55,12 @@ use crate::format::context::EncryptionContext;
 use crate::keyring::{ensure_no_data_key, first_data_key};
 use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey};
 
-/// The `with_grant_tokens` option of the keyrings that keep `grant_tokens: Vec<String>`.
-macro_rules! with_grant_tokens {
+/// The `grant_tokens` option of the keyrings that keep `grant_tokens: Vec<String>`.
+macro_rules! grant_tokens_option {
     () => {
         /// Grant tokens to send with every KMS call.
-        pub fn with_grant_tokens<S: Into<String>>(
+        #[must_use]
+        pub fn grant_tokens<S: Into<String>>(
             mut self,
             tokens: impl IntoIterator<Item = S>,
         ) -> Self {
@@ -80,7 +81,7 @@ pub mod rsa;
 pub use arn::{KmsArn, ResourceType, is_multi_region_identifier, mrk_match};
 pub use client::{ClientSupplier, DefaultClientSupplier, DefaultClientSupplierBuilder, KmsClient};
 pub use discovery::{AwsKmsDiscoveryKeyring, AwsKmsMrkDiscoveryKeyring, DiscoveryFilter};
-pub use ecdh::{AwsKmsEcdhKeyring, KmsEcdhScheme};
+pub use ecdh::{AwsKmsEcdhKeyring, AwsKmsEcdhKeyringBuilder, KmsEcdhScheme};
 pub use keyring::{AwsKmsKeyring, AwsKmsMrkKeyring};
 pub use multi::{AwsKmsMultiKeyring, DiscoveryMultiKeyringBuilder, StrictMultiKeyringBuilder};
 pub use rsa::{AwsKmsRsaKeyring, KmsRsaAlgorithm};

@@ -190,12 +190,12 @@ impl StrictMultiKeyringBuilder {
             keyrings.push(if self.mrk {
                 Arc::new(
                     AwsKmsMrkKeyring::new(*id, client)?
-                        .with_grant_tokens(self.grant_tokens.iter().cloned()),
+                        .grant_tokens(self.grant_tokens.iter().cloned()),
                 )
             } else {
                 Arc::new(
                     AwsKmsKeyring::new(*id, client)?
-                        .with_grant_tokens(self.grant_tokens.iter().cloned()),
+                        .grant_tokens(self.grant_tokens.iter().cloned()),
                 )
             });
         }
@@ -255,15 +255,15 @@ impl DiscoveryMultiKeyringBuilder {
             let client = supplier.client(Some(region)).await?;
             let tokens = self.grant_tokens.iter().cloned();
             children.push(if self.mrk {
-                let mut k = AwsKmsMrkDiscoveryKeyring::new(client)?.with_grant_tokens(tokens);
+                let mut k = AwsKmsMrkDiscoveryKeyring::new(client)?.grant_tokens(tokens);
                 if let Some(f) = &self.filter {
-                    k = k.with_filter(f.clone());
+                    k = k.filter(f.clone());
                 }
                 Arc::new(k)
             } else {
-                let mut k = AwsKmsDiscoveryKeyring::new(client).with_grant_tokens(tokens);
+                let mut k = AwsKmsDiscoveryKeyring::new(client).grant_tokens(tokens);
                 if let Some(f) = &self.filter {
-                    k = k.with_filter(f.clone());
+                    k = k.filter(f.clone());
                 }
                 Arc::new(k)
             });

@@ -70,9 +70,9 @@ impl KmsRsaAlgorithm {
 
 /// The AWS KMS RSA keyring. See the [module documentation](self).
 ///
-/// Encrypting needs the key's public key ([`with_public_key_pem`](Self::with_public_key_pem),
+/// Encrypting needs the key's public key ([`public_key_pem`](Self::public_key_pem),
 /// from KMS `GetPublicKey` or wherever it is published) and no KMS call; decrypting needs a KMS
-/// client ([`with_client`](Self::with_client)).
+/// client ([`client`](Self::client)).
 #[derive(Clone)]
 pub struct AwsKmsRsaKeyring {
     key_id: String,
@@ -127,7 +127,7 @@ impl AwsKmsRsaKeyring {
     ///
     /// # Errors
     /// [`KeyringError::InvalidKey`] when it does not parse or is under 2048 bits.
-    pub fn with_public_key_pem(mut self, pem: &str) -> Result<Self> {
+    pub fn public_key_pem(mut self, pem: &str) -> Result<Self> {
         let key = self
             .provider
             .rsa
@@ -145,15 +145,19 @@ impl AwsKmsRsaKeyring {
     }
 
     /// The KMS client, needed to decrypt (in the key's Region).
-    pub fn with_client(mut self, client: KmsClient) -> Self {
+    #[must_use]
+    pub fn client(mut self, client: KmsClient) -> Self {
         self.client = Some(client);
         self
     }
 
-    with_grant_tokens!();
+    grant_tokens_option!();
 
-    /// The crypto provider for the local RSA encryption and the digest.
-    pub fn with_provider(mut self, provider: &CryptoProvider) -> Self {
+    /// The crypto provider for the local RSA encryption and the digest (default
+    /// [`default_provider`]). Set it before [`public_key_pem`](Self::public_key_pem), which
+    /// parses the key with the provider set at the time.
+    #[must_use]
+    pub fn crypto_provider(mut self, provider: &CryptoProvider) -> Self {
         self.provider = *provider;
         self
     }

@@ -201,6 +201,7 @@ impl fmt::Debug for DynamoDbKeyStore {
 
 /// Settings for a [`DynamoDbKeyStore`].
 #[derive(Debug)]
+#[must_use = "a builder does nothing until built"]
 pub struct DynamoDbKeyStoreBuilder {
     ddb: Option<aws_sdk_dynamodb::Client>,
     kms: Option<KmsClient>,

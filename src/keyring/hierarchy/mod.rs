@@ -130,21 +130,13 @@ pub struct HierarchicalKeyring {
 
 impl HierarchicalKeyring {
     /// A hierarchical keyring for `branch_key_id`, with the default crypto provider and no
-    /// cache of its own (see [`HierarchicalKeyring::builder`]).
+    /// cache of its own (see [`HierarchicalKeyring::builder`] for a cache, a branch key ID
+    /// supplier or another crypto provider).
     pub fn new(source: Arc<dyn BranchKeySource>, branch_key_id: impl Into<String>) -> Self {
-        Self::with_provider(source, branch_key_id, default_provider())
-    }
-
-    /// A hierarchical keyring using `provider` for its cryptography.
-    pub fn with_provider(
-        source: Arc<dyn BranchKeySource>,
-        branch_key_id: impl Into<String>,
-        provider: &CryptoProvider,
-    ) -> Self {
         Self {
             source,
             branch_key_id: BranchKeyId::Fixed(branch_key_id.into()),
-            provider: *provider,
+            provider: *default_provider(),
         }
     }
 
@@ -420,7 +412,7 @@ impl HierarchicalKeyringBuilder {
     }
 
     /// The crypto provider (default [`default_provider`]).
-    pub fn provider(mut self, provider: &CryptoProvider) -> Self {
+    pub fn crypto_provider(mut self, provider: &CryptoProvider) -> Self {
         self.provider = *provider;
         self
     }

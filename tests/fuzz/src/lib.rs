@@ -12,8 +12,8 @@ use esdk::io::{
 };
 use esdk::proto::DecryptEvent;
 use esdk::{
-    AlgorithmSuite, Client, CommitmentPolicy, EncryptOptions, EncryptionContext, FrameLength,
-    MaterialsSource, MessageHeader, RawAesKeyring,
+    AlgorithmSuite, Client, CommitmentPolicy, EncryptOptions, FrameLength, MaterialsSource,
+    MessageHeader, RawAesKeyring,
 };
 use futures::StreamExt;
 use futures::executor::block_on;
@@ -369,12 +369,10 @@ impl RoundTrip {
 
     /// The encryption options.
     pub fn options(&self) -> EncryptOptions {
-        EncryptOptions {
-            encryption_context: self.context.iter().cloned().collect::<EncryptionContext>(),
-            algorithm_suite: Some(self.suite),
-            frame_length: self.frame_length,
-            plaintext_length: None,
-        }
+        EncryptOptions::new()
+            .encryption_context(self.context.iter().cloned())
+            .algorithm_suite(self.suite)
+            .frame_length(self.frame_length)
     }
 
     /// Encrypts through `encrypt_stream`, the plaintext cut by `encrypt_chunks`.

@@ -28,6 +28,7 @@ use esdk_test_vectors::{
 use esdk_test_vectors::{context_of, kms_endpoint, kms_supplier};
 
 use esdk::crypto::RsaPadding;
+use esdk::io::Release;
 use esdk::{
     AlgorithmSuite, Client, CommitmentPolicy, FrameLength, Keyring, MaterialsSource, MultiKeyring,
     RawAesKeyring, RawRsaKeyring, RequiredEncryptionContextCmm,
@@ -77,7 +78,7 @@ async fn run_case(case: &Case) -> Verdict {
         call = call.encryption_context(ec.iter().map(|(k, v)| (k.to_owned(), v.to_owned())));
     }
     if case.unsigned_only {
-        call = call.unsigned_only();
+        call = call.release(Release::UnsignedOnly);
     }
     match (call.await, &case.expected) {
         (Ok(out), Some(expected)) => {
