@@ -160,3 +160,94 @@ async fn adapters_without_an_options_argument() {
         .unwrap();
     assert_eq!(opened.concat(), data);
 }
+
+#[tokio::test]
+async fn one_options_value_serves_the_one_shot_call_and_the_adapters() {
+    use esdk::Error;
+    use esdk::error::{LimitError, PolicyError};
+    use esdk::io::{DecryptOptions, Release};
+    use tokio::io::AsyncReadExt;
+    let keys = MaterialsSource::from(keyring());
+    let client = Client::new();
+    let unsigned = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
+    let options = EncryptOptions::new()
+        .encryption_context([("tenant", "a")])
+        .algorithm_suite(unsigned)
+        .frame_length(FrameLength::new(100).unwrap());
+    let data = vec![3u8; 1000];
+    // The one-shot call with the options value, and with the same-named methods.
+    let via_options = client
+        .encrypt(&keys, &data)
+        .options(options.clone())
+        .await
+        .unwrap();
+    let via_methods = client
+        .encrypt(&keys, &data)
+        .encryption_context([("tenant", "a")])
+        .algorithm_suite(unsigned)
+        .frame_length(FrameLength::new(100).unwrap())
+        .await
+        .unwrap();
+    for msg in [&via_options, &via_methods] {
+        assert_eq!(
+            (msg.header.algorithm_suite(), msg.header.frame_length()),
+            (unsigned, 100)
+        );
+        assert_eq!(msg.header.encryption_context().get("tenant"), Some("a"));
+    }
+    // The same value through an adapter.
+    let mut reader = esdk::io::EncryptingReader::new(&client, &keys, &data[..], &options)
+        .await
+        .unwrap();
+    let mut streamed = Vec::new();
+    reader.read_to_end(&mut streamed).await.unwrap();
+    // Decryption options: the same value for the one-shot call and an adapter.
+    let decrypt = DecryptOptions::new().encryption_context([("tenant", "a")]);
+    let out = client
+        .decrypt(&keys, &streamed)
+        .options(decrypt.clone())
+        .await
+        .unwrap();
+    assert_eq!(out.plaintext, data);
+    let mut reader = esdk::io::DecryptingReader::new(&client, &keys, &streamed[..], &decrypt)
+        .await
+        .unwrap();
+    let mut back = Vec::new();
+    reader.read_to_end(&mut back).await.unwrap();
+    assert_eq!(back, data);
+    let wrong = DecryptOptions::new().encryption_context([("tenant", "b")]);
+    let e = client
+        .decrypt(&keys, &streamed)
+        .options(wrong)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Policy(PolicyError::EncryptionContextMismatch(ref k)) if k == "tenant"),
+        "{e:?}"
+    );
+    // Unsigned-only has one spelling, `Release::UnsignedOnly`, on the call and the options.
+    let signed = client.encrypt(&keys, &data).await.unwrap();
+    for call in [
+        client
+            .decrypt(&keys, &signed.ciphertext)
+            .release(Release::UnsignedOnly),
+        client
+            .decrypt(&keys, &signed.ciphertext)
+            .options(DecryptOptions::new().release(Release::UnsignedOnly)),
+    ] {
+        assert!(matches!(
+            call.await,
+            Err(Error::Policy(PolicyError::SignedMessageNotAllowed(_)))
+        ));
+    }
+    // A declared maximum below the one-shot plaintext's length fails the call.
+    let e = client
+        .encrypt(&keys, &data)
+        .options(options.max_plaintext_length(10))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Limit(LimitError::PlaintextLengthExceeded(10))),
+        "{e:?}"
+    );
+}
