@@ -76,7 +76,7 @@ impl Client {
             client: *self,
             source: source.into(),
             ciphertext: Input::Owned(ciphertext.into()),
-            options: DecryptOptions::default(),
+            options: DecryptOptions::new(),
         })
     }
 
@@ -91,7 +91,7 @@ impl Client {
             client: *self,
             source: source.into(),
             ciphertext: Input::Borrowed(ciphertext),
-            options: DecryptOptions::default(),
+            options: DecryptOptions::new(),
         })
     }
 }
