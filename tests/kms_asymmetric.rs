@@ -286,14 +286,17 @@ async fn kms_ecdh_schemes_round_trip_and_interoperate_with_raw_ecdh() {
                 decrypt(a_to_b.clone(), &msg.ciphertext).await.unwrap(),
                 b"ecdh"
             );
-            // B discovers it.
-            let b_discovery = AwsKmsEcdhKeyring::new(
+            // B discovers it (built with grant tokens and an explicit crypto provider).
+            let b_discovery = AwsKmsEcdhKeyring::builder(
                 curve,
                 KmsEcdhScheme::KmsPublicKeyDiscovery {
                     recipient_kms_key_id: &b,
                 },
                 kms(&ep),
             )
+            .grant_tokens(["ecdh-grant-token"])
+            .crypto_provider(&esdk::crypto::rustcrypto::PROVIDER)
+            .build()
             .await
             .unwrap();
             assert_eq!(
