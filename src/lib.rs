@@ -60,6 +60,27 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Options
+//!
+//! One style throughout: builders whose methods are named after the option, starting from the
+//! defaults. The one-shot calls take the options as methods ([`EncryptCall`], [`DecryptCall`]);
+//! the streaming adapters take an [`EncryptOptions`] or [`io::DecryptOptions`] value with the
+//! same methods, which `.options(..)` also hands to a one-shot call. Unsigned-only decryption
+//! is [`io::Release::UnsignedOnly`], on either. The crypto backend is set with
+//! `crypto_provider`, grant tokens with `grant_tokens`. Getters carry no `get_` prefix, except
+//! the adapters' `get_ref`/`get_mut` to their inner reader or writer (as in std and tokio).
+//!
+//! ```
+//! # async fn demo(client: esdk::Client, keys: esdk::MaterialsSource, message: &[u8]) -> esdk::Result<()> {
+//! use esdk::io::{DecryptOptions, DecryptingReader, Release};
+//! let options = DecryptOptions::new()
+//!     .encryption_context([("tenant", "a")])
+//!     .release(Release::UnsignedOnly);
+//! let out = client.decrypt(&keys, message).options(options.clone()).await?;
+//! let reader = DecryptingReader::new(&client, &keys, message, &options).await?;
+//! # let _ = (out, reader); Ok(()) }
+//! ```
+//!
 //! ## Keyrings and CMMs
 //!
 //! | Type | Wraps data keys with | Spec |
