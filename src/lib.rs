@@ -8,8 +8,9 @@
 //!              │  Client ─► CMM ─► Keyring(s)       (materials: data key, EDKs, keys)  │
 //!              └──────────┬─────────────────────────────────────────────┬──────────────┘
 //!                         ▼                                             ▼
-//! plaintext ─► Encryptor (sans-IO, sync) ─► message       message ─► Decryptor (sans-IO, sync)
-//!                                                           Header ─► materials ─► Plaintext… ─► Done
+//! plaintext ─► Encryptor (sans-IO, sync) ─► message       message ─► HeaderDecoder (sans-IO, sync)
+//!                                                  ParsedHeader ─► materials ─► BodyDecryptor
+//!                                                                   ─► Plaintext… ─► Done
 //! ```
 //!
 //! The [`proto`] core does no I/O and never awaits; keyrings and CMMs are async and run once per

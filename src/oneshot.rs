@@ -1,6 +1,6 @@
 //! One-shot calls: [`Client::encrypt`], [`Client::decrypt`] and their owned forms, the calls
 //! they return ([`EncryptCall`], [`DecryptCall`]), and the drivers that run them over the
-//! sans-IO [`Encryptor`](crate::proto::Encryptor) and [`Decryptor`](crate::proto::Decryptor), in
+//! sans-IO [`Encryptor`](crate::proto::Encryptor) and [`BodyDecryptor`](crate::proto::BodyDecryptor), in
 //! batches of frames on every core for large messages (see [`crate::parallel`]). Policy,
 //! configuration and the header phase live in [`crate::client`] (this module depends on it,
 //! not the other way round); the frame slot layout and the runs of frames in `proto::frames`.
@@ -16,7 +16,7 @@ use crate::error::{Error, FormatError, Result};
 use crate::format::FrameLength;
 use crate::parallel::{self, Parallelism};
 use crate::proto::frames;
-use crate::proto::{DecryptEvent, Encryptor};
+use crate::proto::{DecryptEvent, Encryptor, Release};
 use crate::suite::AlgorithmSuite;
 
 impl Client {
@@ -394,6 +394,14 @@ async fn encrypt_parallel(
 /// How much ciphertext one-shot decryption hands the decryptor at a time.
 const DECRYPT_PIECE: usize = 256 * 1024;
 
+/// Hands the decryptor the next piece of `rest`: a piece, or as much again as is buffered when
+/// a large frame is still incomplete, so that buffering it costs linear time.
+fn next_piece(input: &mut BytesMut, rest: &mut &[u8]) {
+    let (piece, more) = rest.split_at(rest.len().min(DECRYPT_PIECE.max(input.len())));
+    input.extend_from_slice(piece);
+    *rest = more;
+}
+
 /// One-shot decryption of a whole message: nothing is returned unless every check passed.
 pub(crate) async fn decrypt(
     client: &Client,
@@ -402,7 +410,12 @@ pub(crate) async fn decrypt(
     reproduced: Option<&EncryptionContext>,
     unsigned_only: bool,
 ) -> Result<DecryptOutput> {
-    let mut decryptor = client.decryptor(unsigned_only);
+    let release = if unsigned_only {
+        Release::UnsignedOnly
+    } else {
+        Release::Streaming
+    };
+    let mut decoder = client.header_decoder(release);
     let par = *client.parallelism();
     // The ciphertext goes to the decryptor a piece at a time through one small buffer, in
     // which frames are decrypted in place (in cache) before their plaintext is copied to
@@ -413,35 +426,66 @@ pub(crate) async fn decrypt(
     // length at the end.
     let mut rest = ciphertext;
     let mut input = BytesMut::with_capacity(DECRYPT_PIECE.min(rest.len()));
-    let mut plaintext = Vec::new();
+    let parsed = loop {
+        if let Some(parsed) = decoder.decode(&mut input)? {
+            break parsed;
+        }
+        if rest.is_empty() {
+            return Err(FormatError::Truncated.into());
+        }
+        next_piece(&mut input, &mut rest);
+    };
+    let materials = client
+        .decrypt_materials(source, parsed.header(), reproduced)
+        .await?;
+    // The body starts right after the header: what `input` holds is its first bytes, still
+    // in `ciphertext`.
+    let body_bytes = &ciphertext[parsed.header_len()..];
+    let mut body = parsed.with_materials(&materials)?;
+    let context = materials.encryption_context().clone();
+    let mut batches = false;
+    if par.applies(body_bytes.len()) {
+        rest = body_bytes;
+        input.clear();
+        batches = true;
+    }
+    // Plaintext is never longer than the body (see `parallel::FRESH_PAGES_BYTES` for the
+    // zeroed allocation).
+    let mut plaintext = if batches && body_bytes.len() >= parallel::FRESH_PAGES_BYTES {
+        vec![0u8; body_bytes.len()]
+    } else {
+        Vec::with_capacity(body_bytes.len())
+    };
     // Bytes of `plaintext` written; `plaintext` is longer only when allocated zeroed.
     let mut filled = 0;
-    let mut context = None;
-    let mut batches = false;
     loop {
         if batches && input.is_empty() {
-            let frame_length = decryptor.header().map_or(1, |h| h.frame_length() as usize);
-            if let Some(mut run) =
-                decryptor.claim_frames(rest, par.one_shot_batch_frames(frame_length))
-            {
-                let (src, more) = rest.split_at(run.jobs.wire_total());
-                let n = run.jobs.plain_total();
-                let copied = plaintext.len() == filled;
-                if copied {
-                    // Laid out here (the one copy), opened in place by the workers.
-                    frames::copy_contents(src, run.jobs.cipher.wire_len(), &mut plaintext);
+            let frame_length = body.header().frame_length() as usize;
+            match body.claim_frames(rest, par.one_shot_batch_frames(frame_length)) {
+                Ok(mut out) => {
+                    let jobs = &out.run.jobs;
+                    let (src, more) = rest.split_at(jobs.wire_total());
+                    let n = jobs.plain_total();
+                    let copied = plaintext.len() == filled;
+                    if copied {
+                        // Laid out here (the one copy), opened in place by the workers.
+                        frames::copy_contents(src, jobs.cipher.wire_len(), &mut plaintext);
+                    }
+                    let dst = &mut plaintext[filled..filled + n];
+                    let outcome = parallel::open_to(&mut out.run, src, dst, copied, &par);
+                    body = out.finish(outcome)?;
+                    filled += n;
+                    rest = more;
+                    parallel::yield_now().await;
+                    continue;
                 }
-                let dst = &mut plaintext[filled..filled + n];
-                let outcome = parallel::open_to(&mut run, src, dst, copied, &par);
-                decryptor.end_run(run, outcome)?;
-                filled += n;
-                rest = more;
-                parallel::yield_now().await;
-                continue;
+                Err(unclaimed) => {
+                    body = unclaimed;
+                    batches = false;
+                }
             }
-            batches = false;
         }
-        let event = decryptor.decode(&mut input).map_err(|e| match e {
+        let event = body.decode(&mut input).map_err(|e| match e {
             // Count the trailing bytes not handed over yet too.
             Error::Format(FormatError::TrailingData(n)) => {
                 FormatError::TrailingData(n + rest.len()).into()
@@ -449,28 +493,6 @@ pub(crate) async fn decrypt(
             e => e,
         })?;
         match event {
-            Some(DecryptEvent::Header(header)) => {
-                let materials = client
-                    .decrypt_materials(source, &header, reproduced)
-                    .await?;
-                decryptor.supply_materials(&materials)?;
-                context = Some(materials.encryption_context().clone());
-                // The body starts right after the header: what `input` holds is its first
-                // bytes, still in `ciphertext`.
-                let body = &ciphertext[decryptor.header_len()..];
-                if par.applies(body.len()) {
-                    rest = body;
-                    input.clear();
-                    batches = true;
-                }
-                // Plaintext is never longer than the body (see `parallel::FRESH_PAGES_BYTES`
-                // for the zeroed allocation).
-                plaintext = if batches && body.len() >= parallel::FRESH_PAGES_BYTES {
-                    vec![0u8; body.len()]
-                } else {
-                    Vec::with_capacity(body.len())
-                };
-            }
             Some(DecryptEvent::Plaintext(chunk)) => {
                 if plaintext.len() == filled {
                     plaintext.extend_from_slice(&chunk);
@@ -481,24 +503,18 @@ pub(crate) async fn decrypt(
             }
             Some(DecryptEvent::Done) => break,
             None if rest.is_empty() => return Err(FormatError::Truncated.into()),
-            None => {
-                // A piece, or as much again as is buffered when a large frame is still
-                // incomplete, so that buffering it costs linear time.
-                let (piece, more) = rest.split_at(rest.len().min(DECRYPT_PIECE.max(input.len())));
-                input.extend_from_slice(piece);
-                rest = more;
-            }
+            None => next_piece(&mut input, &mut rest),
         }
     }
     if !rest.is_empty() {
         return Err(FormatError::TrailingData(input.len() + rest.len()).into());
     }
-    decryptor.finish(&input)?;
-    let header = decryptor.header().cloned().ok_or(FormatError::Truncated)?;
+    body.finish(&input)?;
+    let header = body.header().clone();
     plaintext.truncate(filled);
     Ok(DecryptOutput {
         plaintext,
         header,
-        encryption_context: context.unwrap_or_default(),
+        encryption_context: context,
     })
 }

@@ -28,7 +28,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use crate::error::{AuthError, Error, FormatError, PolicyError, Result};
 use crate::format::body::{FINAL_FRAME_MARKER, FINAL_HEAD_LEN, REGULAR_HEAD_LEN};
 use crate::format::{ContentType, MessageHeader};
-use crate::proto::Decryptor;
+use crate::materials::DecryptionMaterials;
+use crate::proto::ParsedHeader;
 use crate::proto::frames::FrameCipher;
 use crate::suite::TAG_LEN;
 
@@ -207,30 +208,35 @@ pub fn check_rangeable(header: &MessageHeader) -> Result<()> {
 }
 
 impl RangeDecryptor {
-    /// Takes the content key of `decryptor`, whose header must have been authenticated
-    /// ([`Decryptor::supply_materials`] succeeded) and whose body has not been decoded, for a
-    /// message of `message_len` bytes in all.
+    /// Checks `materials` and the header as [`ParsedHeader::with_materials`] does, then takes
+    /// the content key for the frames of a message of `message_len` bytes in all.
     ///
     /// # Errors
-    /// [`PolicyError::RangeNotSupported`] for a signed or non-framed message; the errors of
-    /// [`FrameLayout::new`]; [`Error::ApiMisuse`] when `decryptor` is not right after its header.
-    pub fn new(decryptor: &Decryptor, message_len: u64) -> Result<Self> {
-        let header = decryptor
-            .header()
-            .ok_or_else(|| Error::misuse("no header parsed"))?;
-        check_rangeable(header)?;
-        let cipher = decryptor.body_cipher().ok_or_else(|| {
-            Error::misuse("range decryption needs a decryptor right after its header")
-        })?;
+    /// [`PolicyError::RangeNotSupported`] for a signed or non-framed message (before the
+    /// materials are looked at); the errors of [`ParsedHeader::with_materials`] and of
+    /// [`FrameLayout::new`].
+    pub fn new(
+        parsed: ParsedHeader,
+        materials: &DecryptionMaterials,
+        message_len: u64,
+    ) -> Result<Self> {
+        check_rangeable(parsed.header())?;
+        let body = parsed.with_materials(materials)?;
         let layout = FrameLayout::new(
-            decryptor.header_len() as u64,
-            header.frame_length(),
+            body.header_len() as u64,
+            body.header().frame_length(),
             message_len,
         )?;
+        let header = body.header().clone();
+        // `check_rangeable` let only unsigned framed messages through, and the body is
+        // untouched: its frame cipher is there.
+        let cipher = body
+            .into_first_frames()
+            .ok_or(PolicyError::RangeNotSupported("the message is not framed"))?;
         Ok(Self {
             cipher,
             layout,
-            header: header.clone(),
+            header,
         })
     }
 
@@ -310,7 +316,7 @@ mod tests {
     use crate::client::{Client, EncryptOptions, MaterialsSource};
     use crate::format::FrameLength;
     use crate::keyring::RawAesKeyring;
-    use crate::proto::DecryptEvent;
+    use crate::proto::Release;
     use crate::suite::AlgorithmSuite;
 
     #[test]
@@ -371,14 +377,15 @@ mod tests {
 
     fn range_decryptor(msg: &[u8], keys: &MaterialsSource) -> Result<RangeDecryptor> {
         let client = Client::new();
-        let mut d = client.decryptor(true);
         let mut input = BytesMut::from(msg);
-        let Some(DecryptEvent::Header(h)) = d.decode(&mut input)? else {
+        let Some(parsed) = client
+            .header_decoder(Release::UnsignedOnly)
+            .decode(&mut input)?
+        else {
             panic!("no header");
         };
-        let m = futures::executor::block_on(client.decrypt_materials(keys, &h, None))?;
-        d.supply_materials(&m)?;
-        RangeDecryptor::new(&d, msg.len() as u64)
+        let m = futures::executor::block_on(client.decrypt_materials(keys, parsed.header(), None))?;
+        RangeDecryptor::new(parsed, &m, msg.len() as u64)
     }
 
     fn open_all(r: &RangeDecryptor, msg: &[u8]) -> Result<Vec<u8>> {
@@ -466,13 +473,16 @@ mod tests {
             client.encrypt(&keys, b"signed"),
         ))
         .unwrap();
-        let mut d = Client::new().decryptor(false);
         let mut input = BytesMut::from(&msg.ciphertext[..]);
-        let Some(DecryptEvent::Header(h)) = d.decode(&mut input).unwrap() else {
+        let Some(parsed) = Client::new()
+            .header_decoder(Release::Streaming)
+            .decode(&mut input)
+            .unwrap()
+        else {
             panic!("no header")
         };
         assert!(matches!(
-            check_rangeable(&h),
+            check_rangeable(parsed.header()),
             Err(Error::Policy(PolicyError::RangeNotSupported(_)))
         ));
     }
