@@ -297,9 +297,10 @@ pub(crate) async fn encrypt(
     let mut options = options;
     options.plaintext_length = Some(plaintext.len() as u64);
     let mut encryptor = client.encryptor(source, &options).await?;
+    let header = encryptor.header().clone();
     let par = *client.parallelism();
     let ciphertext = if par.applies(plaintext.len()) {
-        encrypt_parallel(&mut encryptor, plaintext, &par).await?
+        encrypt_parallel(encryptor, plaintext, &par).await?
     } else {
         // One allocation for the whole message: the header, then room for every frame (a
         // frame adds at most 40 bytes: sequence number, final-frame marker and length, IV,
@@ -314,7 +315,6 @@ pub(crate) async fn encrypt(
         encryptor.finish(&mut out)?;
         Vec::from(out)
     };
-    let header = encryptor.header().clone();
     let mut encryption_context = header.encryption_context().clone();
     for (k, v) in options.encryption_context.iter() {
         encryption_context.insert(k, v);
@@ -341,7 +341,7 @@ fn max_body_len(len: usize, frame_length: FrameLength) -> usize {
 /// are spread over the cores too; smaller ones are laid out by this thread and sealed in place
 /// (see [`parallel::FRESH_PAGES_BYTES`]).
 async fn encrypt_parallel(
-    encryptor: &mut Encryptor,
+    mut encryptor: Encryptor,
     plaintext: &[u8],
     par: &Parallelism,
 ) -> Result<Vec<u8>> {
@@ -365,16 +365,23 @@ async fn encrypt_parallel(
     }
     let mut rest = plaintext;
     let batch = par.one_shot_batch_frames(f);
-    while let Some(mut run) = encryptor.claim_frames(rest.len(), batch) {
-        let (src, more) = rest.split_at(run.jobs.plain_total());
-        let wire = run.jobs.wire_total();
+    loop {
+        let mut sealing = match encryptor.claim_frames(rest.len(), batch) {
+            Ok(sealing) => sealing,
+            Err(unclaimed) => {
+                encryptor = unclaimed;
+                break;
+            }
+        };
+        let (src, more) = rest.split_at(sealing.run.jobs.plain_total());
+        let wire = sealing.run.jobs.wire_total();
         if fresh {
-            parallel::seal(&mut run, Some(src), &mut out[len..len + wire], par)?;
+            parallel::seal(&mut sealing.run, Some(src), &mut out[len..len + wire], par)?;
         } else {
             frames::lay_out(src, f, &mut out);
-            parallel::seal(&mut run, None, &mut out[len..len + wire], par)?;
+            parallel::seal(&mut sealing.run, None, &mut out[len..len + wire], par)?;
         }
-        encryptor.end_run(run);
+        encryptor = sealing.finish();
         len += wire;
         rest = more;
         parallel::yield_now().await;

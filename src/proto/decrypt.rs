@@ -6,23 +6,30 @@
 //!  (Ok(None): more input)      materials" step: the caller        and header tag verified
 //!                              obtains them for header()
 //!
-//!  BodyDecryptor::decode()* (Ok(None): more input)
+//!  BodyDecryptor states (with_materials() starts in Frames or NonFramed by content type);
+//!  decode()* yields Plaintext, then Done once; Ok(None): more input
 //!
-//!            claim_frames()                     FramesOut::finish(Ok)
-//!   ┌────────┐ ────────────► ┌───────────┐ ──────────────────────────┐
-//!   │ Frames │               │ FramesOut │  a run of regular frames, │
-//!   │        │◄──────────────┴───────────┘  opened elsewhere, owns   │
-//!   └────────┘◄──────────────────────────── the decryptor meanwhile  ┘
-//!       │ final frame              ┌───────────┐
-//!       ├──── unsigned ───────────►│           │
-//!       │                          │   Done    │ DecryptEvent::Done once; finish()
-//!       └─ signed ─► ┌────────┐    │           │
-//!                    │ Footer │───►└───────────┘
-//!  ┌───────────┐ ──► └────────┘ signature verified: the held final plaintext is released
-//!  │ NonFramed │ ─── unsigned ───► Done
-//!  └───────────┘   (the one block; signed ► Footer as above)
+//!                 claim_frames(self)        ┌───────────┐  a run of regular frames opened
+//!          ┌──────────────────────────────► │ FramesOut │  elsewhere; it owns the decryptor
+//!          │    ┌────────────────────────── └───────────┘  until finish(outcome)
+//!          │    ▼
+//!   ┌─────────────┐ regular frame:       ┌───────────────┐
+//!   │   Frames    │ Plaintext ──┐        │   NonFramed   │
+//!   │ key, verif. │ ◄───────────┘        │  key, verif.  │
+//!   └──────┬──────┘                      └───────┬───────┘
+//!          │ final frame                         │ the one block
+//!          └───────────────────┬─────────────────┘
+//!                  unsigned:   │   signed: the plaintext
+//!                  Plaintext   │   is held
+//!             ┌────────────────┴─────────────┐
+//!             ▼                              ▼
+//!      ┌────────────┐  signature       ┌───────────────┐
+//!      │    Done    │ ◄─────────────── │    Footer     │
+//!      └────────────┘  verified: the   │ held, verif.  │
+//!      Done once;      held Plaintext  └───────────────┘
+//!      finish(rest): nothing may follow
 //!
-//!  any error ──► Failed (every later call fails; the keys and the verifier are dropped)
+//!  any error ──► Failed: the keys and the verifier are dropped, every later call fails
 //! ```
 //!
 //! Each state owns what it needs: `Frames` and `NonFramed` the content key (a

@@ -7,10 +7,17 @@
 //! consecutive regular frames ([`SealRun`], [`OpenRun`]): the run carries a [`FrameCipher`]
 //! (the one key schedule of the message, shared through an `Arc`), the first sequence number
 //! and the frame count, and it borrows the message's signature hash (signer or verifier), which
-//! must see the run's wire bytes in order. The driver seals or opens the frames however it
-//! likes (the crate's drivers use `crate::parallel`), then hands the run back with
-//! `end_run`. Until then the state machine refuses every other call; a run that is never
-//! handed back leaves it unusable, never in an unchecked state.
+//! must see the run's wire bytes in order. Claiming *moves* the state machine into the run
+//! (`SealOut` in `proto::encrypt`, `FramesOut` in `proto::decrypt`): the driver seals or opens
+//! the frames however it likes (the crate's drivers use `crate::parallel`), then gets the state
+//! machine back from the run's `finish`. So nothing else can happen to the message while a
+//! run is out, a run cannot come back to another message, and a run that is never finished
+//! takes its message with it, never leaving it in an unchecked state.
+//!
+//! ```text
+//!   Encryptor ──claim_frames()──► SealOut { SealRun, encryptor } ──finish()──► Encryptor
+//!   BodyDecryptor ──claim_frames()──► FramesOut { OpenRun, decryptor } ──finish(outcome)──► BodyDecryptor
+//! ```
 //!
 //! Runs hold only regular frames. The final frame, the non-framed body and the footer always
 //! go through the state machines' ordinary paths, so the release rules (a signed message's final
@@ -148,6 +155,26 @@ impl FrameCipher {
             .map_err(|_| Error::from(AuthError::FrameTag { seq }))
     }
 
+    /// Appends `plaintext` encrypted under block `seq`'s IV and AAD (a regular or the final
+    /// frame, per `kind`), then its tag: the content and tag of a frame whose head is already
+    /// in `out`.
+    pub(crate) fn seal_block(
+        &self,
+        kind: BodyKind,
+        seq: u32,
+        plaintext: &[u8],
+        out: &mut bytes::BytesMut,
+    ) -> Result<()> {
+        let aad = BodyAad::new(&self.message_id, kind, seq, plaintext.len() as u64);
+        let at = out.len();
+        out.extend_from_slice(plaintext);
+        let tag = self
+            .key
+            .seal_in_place(&body::frame_iv(seq), aad.as_bytes(), &mut out[at..])?;
+        out.extend_from_slice(&tag);
+        Ok(())
+    }
+
     /// Opens a frame or the non-framed body in place, `frame` being its whole wire bytes as
     /// `head` describes them, and returns its plaintext (sharing `frame`'s buffer).
     pub(crate) fn open_block(
@@ -225,11 +252,12 @@ impl FrameJobs {
     }
 }
 
-/// Regular frames claimed from an [`Encryptor`](super::Encryptor) for sealing.
+/// Regular frames claimed from an [`Encryptor`](super::Encryptor) for sealing: the work of a
+/// `SealOut` (see `proto::encrypt`), which holds the encryptor meanwhile.
 ///
 /// The driver must seal every frame (`jobs.cipher.seal_frame(jobs.seq(i), ..)`) into
 /// consecutive wire slots, feed the sealed bytes of the whole run, in order, to `signer` (when
-/// there is one), emit the bytes, and return the run with `Encryptor::end_run`.
+/// there is one), emit the bytes, and then get the encryptor back with `SealOut::finish`.
 pub(crate) struct SealRun {
     pub(crate) jobs: FrameJobs,
     pub(crate) signer: Option<Box<dyn Signer>>,

@@ -8,7 +8,7 @@
 //! exactly once.
 
 pub(crate) mod decrypt;
-mod encrypt;
+pub(crate) mod encrypt;
 pub(crate) mod frames;
 pub(crate) mod keys;
 pub mod range;
