@@ -193,6 +193,14 @@ impl std::fmt::Debug for RangeDecryptor {
     }
 }
 
+/// The big-endian `u32` at `at` in `wire`; a frame too short for it is a cut one.
+fn be_u32(wire: &[u8], at: usize) -> Result<u32> {
+    wire.get(at..)
+        .and_then(|w| w.first_chunk::<4>())
+        .map(|b| u32::from_be_bytes(*b))
+        .ok_or_else(|| FormatError::Truncated.into())
+}
+
 /// Why `header` cannot be read by range, if it cannot: a signed suite or a non-framed body.
 pub fn check_rangeable(header: &MessageHeader) -> Result<()> {
     if header.algorithm_suite().is_signing() {
@@ -259,7 +267,9 @@ impl RangeDecryptor {
     /// stands where a regular one is due or the other way round, or when the final frame's
     /// length is not the one the message length implies (all three mean the message was cut or
     /// extended); [`FormatError::BadSequence`] for another frame's sequence number;
-    /// [`AuthError::FrameTag`] when the tag does not verify.
+    /// [`AuthError::FrameTag`] when the tag does not verify; [`Error::ApiMisuse`] for a span
+    /// that is not one of this layout's (a caller's mix-up that types cannot rule out: spans
+    /// are plain values, kept and computed with by the caller).
     pub fn open(&self, span: &FrameSpan, mut wire: BytesMut) -> Result<Bytes> {
         if Some(*span) != self.layout.frame(span.index) {
             return Err(Error::misuse("frame span of another layout"));
@@ -268,19 +278,15 @@ impl RangeDecryptor {
             return Err(FormatError::Truncated.into());
         }
         let seq = u32::try_from(span.index + 1).map_err(|_| FormatError::TooManyFrames)?;
-        let first = u32::from_be_bytes(wire[..4].try_into().expect("length checked"));
+        let first = be_u32(&wire, 0)?;
         if span.is_final {
             if first != FINAL_FRAME_MARKER {
                 // A regular frame where the final one should be: the message was cut short
                 // (or extended), so its length does not tell where the final frame is.
                 return Err(FormatError::Truncated.into());
             }
-            let got = u32::from_be_bytes(wire[4..8].try_into().expect("length checked"));
-            let len = u32::from_be_bytes(
-                wire[FINAL_HEAD_LEN - 4..FINAL_HEAD_LEN]
-                    .try_into()
-                    .expect("length checked"),
-            );
+            let got = be_u32(&wire, 4)?;
+            let len = be_u32(&wire, FINAL_HEAD_LEN - 4)?;
             if got != seq {
                 return Err(FormatError::BadSequence { expected: seq, got }.into());
             }
