@@ -130,11 +130,19 @@ impl DecryptEngine {
 
     /// Header phase: parses the header from the front of `input`; `None` when more is needed.
     pub(crate) fn decode_header(&mut self, input: &mut BytesMut) -> Result<Option<MessageHeader>> {
-        let Phase::Header(decoder) = &mut self.phase else {
-            return Err(Error::misuse("the header was already decoded"));
+        let decoded = match &mut self.phase {
+            Phase::Header(decoder) => decoder.decode(input),
+            Phase::Failed => return Err(Error::misuse("decryption already failed")),
+            _ => return Err(Error::misuse("the header was already decoded")),
         };
-        let Some(parsed) = decoder.decode(input)? else {
-            return Ok(None);
+        let parsed = match decoded {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                // Spent, as after any other failure.
+                self.phase = Phase::Failed;
+                return Err(e);
+            }
         };
         let header = parsed.header().clone();
         self.header = Some(header.clone());
