@@ -1,7 +1,7 @@
 //! The client: policy and limits, the one-shot `encrypt` / `decrypt` calls and their options.
 //!
 //! The one-shot calls run drivers (in `oneshot.rs`) over the sans-IO [`Encryptor`] and
-//! [`Decryptor`]; the header-time steps they share with the streaming adapters
+//! [`HeaderDecoder`]; the header-time steps they share with the streaming adapters
 //! ([`Client::encryptor`], [`Client::decrypt_materials`]) are public so every adapter uses the
 //! same code.
 
@@ -21,7 +21,7 @@ use crate::keyring::{
 use crate::limits::Limits;
 use crate::materials::DecryptionMaterials;
 use crate::parallel::Parallelism;
-use crate::proto::{Decryptor, DecryptorConfig, Encryptor};
+use crate::proto::{Encryptor, HeaderDecoder, Release};
 use crate::suite::{AlgorithmSuite, CommitmentPolicy};
 
 /// Where materials come from: a keyring (wrapped in a [`DefaultCmm`]) or a CMM.
@@ -428,16 +428,42 @@ impl Client {
         })
     }
 
-    /// A decryptor configured with this client's policy and limits.
-    pub fn decryptor(&self, unsigned_only: bool) -> Decryptor {
-        Decryptor::new(
-            DecryptorConfig {
-                commitment_policy: self.policy,
-                limits: self.limits,
-                unsigned_only,
-            },
-            self.provider,
-        )
+    /// The sans-IO decryption of one message, configured with this client's policy, limits and
+    /// crypto provider: its first step, the [`HeaderDecoder`]. Of the release modes only
+    /// [`Release::UnsignedOnly`] changes what it accepts (a signed message then fails right
+    /// after its header); holding plaintext back ([`Release::Verified`]) is a driver's choice.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use esdk::proto::DecryptEvent;
+    /// use esdk::io::Release;
+    /// use esdk::{Client, MaterialsSource, RawAesKeyring};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let client = Client::new();
+    /// let keys = MaterialsSource::from(RawAesKeyring::new("ns", "key", &[7u8; 32])?);
+    /// let message = client.encrypt(&keys, b"hello").await?.ciphertext;
+    ///
+    /// let mut input = BytesMut::from(&message[..]);
+    /// let mut decoder = client.header_decoder(Release::Streaming);
+    /// let parsed = decoder.decode(&mut input)?.expect("the whole message is in");
+    /// let materials = client.decrypt_materials(&keys, parsed.header(), None).await?;
+    /// let mut body = parsed.with_materials(&materials)?;
+    /// let mut plaintext = Vec::new();
+    /// while let Some(event) = body.decode(&mut input)? {
+    ///     match event {
+    ///         DecryptEvent::Plaintext(p) => plaintext.extend_from_slice(&p),
+    ///         DecryptEvent::Done => break,
+    ///         _ => {}
+    ///     }
+    /// }
+    /// body.finish(&input)?;
+    /// assert_eq!(plaintext, b"hello");
+    /// # Ok::<(), esdk::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn header_decoder(&self, release: Release) -> HeaderDecoder {
+        HeaderDecoder::new(self.policy, self.limits, release, self.provider)
     }
 
     /// The header phase of decryption: asks the source for materials for `header`, with the

@@ -235,7 +235,9 @@ pin_project! {
     pub struct EncryptBody<B> {
         #[pin]
         inner: B,
-        encryptor: Encryptor,
+        // Until the final frame is written (`finish` consumes it).
+        encryptor: Option<Encryptor>,
+        header: MessageHeader,
         out: BytesMut,
         frame_length: usize,
         // Plaintext length promised by the inner body, and bytes seen so far.
@@ -253,7 +255,8 @@ pin_project! {
 impl<B> std::fmt::Debug for EncryptBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EncryptBody")
-            .field("encryptor", &self.encryptor)
+            .field("header", &self.header)
+            .field("finished", &self.encryptor.is_none())
             .field("total", &self.total)
             .field("sent", &self.sent)
             .finish_non_exhaustive()
@@ -307,7 +310,8 @@ where
         };
         Ok(Self {
             inner,
-            encryptor,
+            header: encryptor.header().clone(),
+            encryptor: Some(encryptor),
             out,
             frame_length,
             expected,
@@ -324,7 +328,7 @@ where
 impl<B> EncryptBody<B> {
     /// The header of the message.
     pub fn header(&self) -> &MessageHeader {
-        self.encryptor.header()
+        &self.header
     }
 }
 
@@ -360,7 +364,11 @@ where
                 }
                 // After a multiple of the frame length the final frame is empty (the encryptor
                 // seals every full frame at once): the length `size_hint` promised.
-                if let Err(e) = this.encryptor.finish(this.out) {
+                let finished = match this.encryptor.take() {
+                    Some(encryptor) => encryptor.finish(this.out),
+                    None => Err(Error::misuse("the message is already finished")),
+                };
+                if let Err(e) = finished {
                     this.out.clear();
                     return Poll::Ready(Some(Err(e)));
                 }
@@ -375,7 +383,11 @@ where
                         let chunk = data.chunk();
                         let n = chunk.len().min(*this.frame_length);
                         *this.seen += n as u64;
-                        if let Err(e) = this.encryptor.update(&chunk[..n], this.out) {
+                        let updated = match this.encryptor.as_mut() {
+                            Some(encryptor) => encryptor.update(&chunk[..n], this.out),
+                            None => Err(Error::misuse("plaintext after the end of the message")),
+                        };
+                        if let Err(e) = updated {
                             *this.done = true;
                             this.out.clear();
                             return Poll::Ready(Some(Err(e)));

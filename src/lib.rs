@@ -8,8 +8,9 @@
 //!              │  Client ─► CMM ─► Keyring(s)       (materials: data key, EDKs, keys)  │
 //!              └──────────┬─────────────────────────────────────────────┬──────────────┘
 //!                         ▼                                             ▼
-//! plaintext ─► Encryptor (sans-IO, sync) ─► message       message ─► Decryptor (sans-IO, sync)
-//!                                                           Header ─► materials ─► Plaintext… ─► Done
+//! plaintext ─► Encryptor (sans-IO, sync) ─► message       message ─► HeaderDecoder (sans-IO, sync)
+//!                                                  ParsedHeader ─► materials ─► BodyDecryptor
+//!                                                                   ─► Plaintext… ─► Done
 //! ```
 //!
 //! The [`proto`] core does no I/O and never awaits; keyrings and CMMs are async and run once per
@@ -64,7 +65,7 @@
 //!
 //! One style throughout: builders whose methods are named after the option, starting from the
 //! defaults. The one-shot calls take the options as methods ([`EncryptCall`], [`DecryptCall`]);
-//! the streaming adapters take an [`EncryptOptions`] or [`io::DecryptOptions`] value with the
+//! the streaming adapters take an [`EncryptOptions`] or [`DecryptOptions`] value with the
 //! same methods, which `.options(..)` also hands to a one-shot call. Unsigned-only decryption
 //! is [`io::Release::UnsignedOnly`], on either. The crypto backend is set with
 //! `crypto_provider`, grant tokens with `grant_tokens`. Getters carry no `get_` prefix, except
@@ -145,6 +146,8 @@ pub use cmm::{
 pub use context::EncryptionContext;
 pub use error::{Error, ErrorKind, Result};
 pub use format::{ContentType, FrameLength, MessageHeader};
+/// The decryption options shared by the one-shot call (`.options(..)`) and every adapter.
+pub use io::DecryptOptions;
 #[cfg(feature = "kms")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kms")))]
 pub use keyring::aws_kms::{
@@ -158,4 +161,5 @@ pub use keyring::{
 pub use limits::Limits;
 pub use materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 pub use oneshot::{DecryptCall, EncryptCall};
+pub use proto::Release;
 pub use suite::{AlgorithmSuite, CommitmentPolicy};

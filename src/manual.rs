@@ -18,7 +18,7 @@
 //!
 //! ## When plaintext is released
 //!
-//! The [`Decryptor`](crate::proto::Decryptor) implements the specification's release rules, and
+//! The [`BodyDecryptor`](crate::proto::BodyDecryptor) implements the specification's release rules, and
 //! every adapter inherits them:
 //!
 //! * nothing before the header tag verifies;
@@ -52,7 +52,7 @@
 //! for everything before the header tag) controls the sizes, the counts and the timing of what
 //! you decrypt. Every length in a message is checked before memory is committed to it, against
 //! the format's own bounds and against [`Limits`](crate::Limits), and every limit holds under
-//! the **default** settings for every way of decrypting (one-shot, [`Decryptor`](crate::proto::Decryptor),
+//! the **default** settings for every way of decrypting (one-shot, [`HeaderDecoder`](crate::proto::HeaderDecoder),
 //! each adapter of [`crate::io`]):
 //!
 //! | limit (default) | defends against |

@@ -1,6 +1,6 @@
 //! One-shot calls: [`Client::encrypt`], [`Client::decrypt`] and their owned forms, the calls
 //! they return ([`EncryptCall`], [`DecryptCall`]), and the drivers that run them over the
-//! sans-IO [`Encryptor`](crate::proto::Encryptor) and [`Decryptor`](crate::proto::Decryptor), in
+//! sans-IO [`Encryptor`](crate::proto::Encryptor) and [`BodyDecryptor`](crate::proto::BodyDecryptor), in
 //! batches of frames on every core for large messages (see [`crate::parallel`]). Policy,
 //! configuration and the header phase live in [`crate::client`] (this module depends on it,
 //! not the other way round); the frame slot layout and the runs of frames in `proto::frames`.
@@ -295,7 +295,7 @@ impl DecryptJob<'_> {
             &self.source,
             self.ciphertext.as_slice(),
             self.options.encryption_context.as_ref(),
-            self.options.release == Release::UnsignedOnly,
+            self.options.release,
         )
         .await
     }
@@ -313,9 +313,10 @@ pub(crate) async fn encrypt(
     let len = plaintext.len() as u64;
     options.max_plaintext_length = Some(options.max_plaintext_length.map_or(len, |n| n.min(len)));
     let mut encryptor = client.encryptor(source, &options).await?;
+    let header = encryptor.header().clone();
     let par = *client.parallelism();
     let ciphertext = if par.applies(plaintext.len()) {
-        encrypt_parallel(&mut encryptor, plaintext, &par).await?
+        encrypt_parallel(encryptor, plaintext, &par).await?
     } else {
         // One allocation for the whole message: the header, then room for every frame (a
         // frame adds at most 40 bytes: sequence number, final-frame marker and length, IV,
@@ -330,7 +331,6 @@ pub(crate) async fn encrypt(
         encryptor.finish(&mut out)?;
         Vec::from(out)
     };
-    let header = encryptor.header().clone();
     let mut encryption_context = header.encryption_context().clone();
     for (k, v) in options.encryption_context.iter() {
         encryption_context.insert(k, v);
@@ -357,7 +357,7 @@ fn max_body_len(len: usize, frame_length: FrameLength) -> usize {
 /// are spread over the cores too; smaller ones are laid out by this thread and sealed in place
 /// (see [`parallel::FRESH_PAGES_BYTES`]).
 async fn encrypt_parallel(
-    encryptor: &mut Encryptor,
+    mut encryptor: Encryptor,
     plaintext: &[u8],
     par: &Parallelism,
 ) -> Result<Vec<u8>> {
@@ -381,16 +381,23 @@ async fn encrypt_parallel(
     }
     let mut rest = plaintext;
     let batch = par.one_shot_batch_frames(f);
-    while let Some(mut run) = encryptor.claim_frames(rest.len(), batch) {
-        let (src, more) = rest.split_at(run.jobs.plain_total());
-        let wire = run.jobs.wire_total();
+    loop {
+        let mut sealing = match encryptor.claim_frames(rest.len(), batch) {
+            Ok(sealing) => sealing,
+            Err(unclaimed) => {
+                encryptor = unclaimed;
+                break;
+            }
+        };
+        let (src, more) = rest.split_at(sealing.run.jobs.plain_total());
+        let wire = sealing.run.jobs.wire_total();
         if fresh {
-            parallel::seal(&mut run, Some(src), &mut out[len..len + wire], par)?;
+            parallel::seal(&mut sealing.run, Some(src), &mut out[len..len + wire], par)?;
         } else {
             frames::lay_out(src, f, &mut out);
-            parallel::seal(&mut run, None, &mut out[len..len + wire], par)?;
+            parallel::seal(&mut sealing.run, None, &mut out[len..len + wire], par)?;
         }
-        encryptor.end_run(run);
+        encryptor = sealing.finish();
         len += wire;
         rest = more;
         parallel::yield_now().await;
@@ -410,15 +417,25 @@ async fn encrypt_parallel(
 /// How much ciphertext one-shot decryption hands the decryptor at a time.
 const DECRYPT_PIECE: usize = 256 * 1024;
 
+/// Hands the decryptor the next piece of `rest`: a piece, or as much again as is buffered when
+/// a large frame is still incomplete, so that buffering it costs linear time.
+fn next_piece(input: &mut BytesMut, rest: &mut &[u8]) {
+    let (piece, more) = rest.split_at(rest.len().min(DECRYPT_PIECE.max(input.len())));
+    input.extend_from_slice(piece);
+    *rest = more;
+}
+
 /// One-shot decryption of a whole message: nothing is returned unless every check passed.
 pub(crate) async fn decrypt(
     client: &Client,
     source: &MaterialsSource,
     ciphertext: &[u8],
     reproduced: Option<&EncryptionContext>,
-    unsigned_only: bool,
+    release: Release,
 ) -> Result<DecryptOutput> {
-    let mut decryptor = client.decryptor(unsigned_only);
+    // Only `UnsignedOnly` changes what the header decoder accepts; a one-shot call releases
+    // nothing before every check has passed whatever the mode.
+    let mut decoder = client.header_decoder(release);
     let par = *client.parallelism();
     // The ciphertext goes to the decryptor a piece at a time through one small buffer, in
     // which frames are decrypted in place (in cache) before their plaintext is copied to
@@ -429,35 +446,66 @@ pub(crate) async fn decrypt(
     // length at the end.
     let mut rest = ciphertext;
     let mut input = BytesMut::with_capacity(DECRYPT_PIECE.min(rest.len()));
-    let mut plaintext = Vec::new();
+    let parsed = loop {
+        if let Some(parsed) = decoder.decode(&mut input)? {
+            break parsed;
+        }
+        if rest.is_empty() {
+            return Err(FormatError::Truncated.into());
+        }
+        next_piece(&mut input, &mut rest);
+    };
+    let materials = client
+        .decrypt_materials(source, parsed.header(), reproduced)
+        .await?;
+    // The body starts right after the header: what `input` holds is its first bytes, still
+    // in `ciphertext`.
+    let body_bytes = &ciphertext[parsed.header_len()..];
+    let mut body = parsed.with_materials(&materials)?;
+    let context = materials.encryption_context().clone();
+    let mut batches = false;
+    if par.applies(body_bytes.len()) {
+        rest = body_bytes;
+        input.clear();
+        batches = true;
+    }
+    // Plaintext is never longer than the body (see `parallel::FRESH_PAGES_BYTES` for the
+    // zeroed allocation).
+    let mut plaintext = if batches && body_bytes.len() >= parallel::FRESH_PAGES_BYTES {
+        vec![0u8; body_bytes.len()]
+    } else {
+        Vec::with_capacity(body_bytes.len())
+    };
     // Bytes of `plaintext` written; `plaintext` is longer only when allocated zeroed.
     let mut filled = 0;
-    let mut context = None;
-    let mut batches = false;
     loop {
         if batches && input.is_empty() {
-            let frame_length = decryptor.header().map_or(1, |h| h.frame_length() as usize);
-            if let Some(mut run) =
-                decryptor.claim_frames(rest, par.one_shot_batch_frames(frame_length))
-            {
-                let (src, more) = rest.split_at(run.jobs.wire_total());
-                let n = run.jobs.plain_total();
-                let copied = plaintext.len() == filled;
-                if copied {
-                    // Laid out here (the one copy), opened in place by the workers.
-                    frames::copy_contents(src, run.jobs.cipher.wire_len(), &mut plaintext);
+            let frame_length = body.header().frame_length() as usize;
+            match body.claim_frames(rest, par.one_shot_batch_frames(frame_length)) {
+                Ok(mut out) => {
+                    let jobs = &out.run.jobs;
+                    let (src, more) = rest.split_at(jobs.wire_total());
+                    let n = jobs.plain_total();
+                    let copied = plaintext.len() == filled;
+                    if copied {
+                        // Laid out here (the one copy), opened in place by the workers.
+                        frames::copy_contents(src, jobs.cipher.wire_len(), &mut plaintext);
+                    }
+                    let dst = &mut plaintext[filled..filled + n];
+                    let outcome = parallel::open_to(&mut out.run, src, dst, copied, &par);
+                    body = out.finish(outcome)?;
+                    filled += n;
+                    rest = more;
+                    parallel::yield_now().await;
+                    continue;
                 }
-                let dst = &mut plaintext[filled..filled + n];
-                let outcome = parallel::open_to(&mut run, src, dst, copied, &par);
-                decryptor.end_run(run, outcome)?;
-                filled += n;
-                rest = more;
-                parallel::yield_now().await;
-                continue;
+                Err(unclaimed) => {
+                    body = unclaimed;
+                    batches = false;
+                }
             }
-            batches = false;
         }
-        let event = decryptor.decode(&mut input).map_err(|e| match e {
+        let event = body.decode(&mut input).map_err(|e| match e {
             // Count the trailing bytes not handed over yet too.
             Error::Format(FormatError::TrailingData(n)) => {
                 FormatError::TrailingData(n + rest.len()).into()
@@ -465,28 +513,6 @@ pub(crate) async fn decrypt(
             e => e,
         })?;
         match event {
-            Some(DecryptEvent::Header(header)) => {
-                let materials = client
-                    .decrypt_materials(source, &header, reproduced)
-                    .await?;
-                decryptor.supply_materials(&materials)?;
-                context = Some(materials.encryption_context().clone());
-                // The body starts right after the header: what `input` holds is its first
-                // bytes, still in `ciphertext`.
-                let body = &ciphertext[decryptor.header_len()..];
-                if par.applies(body.len()) {
-                    rest = body;
-                    input.clear();
-                    batches = true;
-                }
-                // Plaintext is never longer than the body (see `parallel::FRESH_PAGES_BYTES`
-                // for the zeroed allocation).
-                plaintext = if batches && body.len() >= parallel::FRESH_PAGES_BYTES {
-                    vec![0u8; body.len()]
-                } else {
-                    Vec::with_capacity(body.len())
-                };
-            }
             Some(DecryptEvent::Plaintext(chunk)) => {
                 if plaintext.len() == filled {
                     plaintext.extend_from_slice(&chunk);
@@ -497,24 +523,18 @@ pub(crate) async fn decrypt(
             }
             Some(DecryptEvent::Done) => break,
             None if rest.is_empty() => return Err(FormatError::Truncated.into()),
-            None => {
-                // A piece, or as much again as is buffered when a large frame is still
-                // incomplete, so that buffering it costs linear time.
-                let (piece, more) = rest.split_at(rest.len().min(DECRYPT_PIECE.max(input.len())));
-                input.extend_from_slice(piece);
-                rest = more;
-            }
+            None => next_piece(&mut input, &mut rest),
         }
     }
     if !rest.is_empty() {
         return Err(FormatError::TrailingData(input.len() + rest.len()).into());
     }
-    decryptor.finish(&input)?;
-    let header = decryptor.header().cloned().ok_or(FormatError::Truncated)?;
+    body.finish(&input)?;
+    let header = body.header().clone();
     plaintext.truncate(filled);
     Ok(DecryptOutput {
         plaintext,
         header,
-        encryption_context: context.unwrap_or_default(),
+        encryption_context: context,
     })
 }

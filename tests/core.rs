@@ -111,11 +111,11 @@ fn exact_multiple_ends_with_an_empty_final_frame() {
 }
 
 fn header_len(suite: AlgorithmSuite, ct: &[u8]) -> usize {
-    let mut dec = client_for(suite).decryptor(false);
+    let mut dec = client_for(suite).header_decoder(Release::Streaming);
     let mut buf = BytesMut::from(ct);
     match dec.decode(&mut buf).unwrap() {
-        Some(DecryptEvent::Header(_)) => dec.header_len(),
-        other => panic!("expected header, got {other:?}"),
+        Some(parsed) => parsed.header_len(),
+        None => panic!("expected header"),
     }
 }
 
@@ -333,7 +333,7 @@ fn max_encrypted_data_keys_on_encrypt_and_decrypt() {
         .header;
     let ec_len = header.encryption_context().serialize().unwrap().len();
     let count_end = 1 + 2 + 32 + 2 + ec_len + 2;
-    let mut dec = limited.decryptor(false);
+    let mut dec = limited.header_decoder(Release::Streaming);
     let mut buf = BytesMut::from(&ct[..count_end]);
     assert!(matches!(
         dec.decode(&mut buf),
@@ -380,15 +380,18 @@ fn signed_final_frame_is_held_until_the_signature_verifies() {
     let n = ct.len();
     ct[n - 1] ^= 1; // corrupt the signature
     let client = client_for(suite);
-    let mut dec = client.decryptor(false);
     let mut buf = BytesMut::from(&ct[..]);
+    let parsed = client
+        .header_decoder(Release::Streaming)
+        .decode(&mut buf)
+        .unwrap()
+        .unwrap();
+    let m =
+        block_on(client.decrypt_materials(&keyring(256).into(), parsed.header(), None)).unwrap();
+    let mut dec = parsed.with_materials(&m).unwrap();
     let mut released = Vec::new();
     let err = loop {
         match dec.decode(&mut buf) {
-            Ok(Some(DecryptEvent::Header(h))) => {
-                let m = block_on(client.decrypt_materials(&keyring(256).into(), &h, None)).unwrap();
-                dec.supply_materials(&m).unwrap();
-            }
             Ok(Some(DecryptEvent::Plaintext(p))) => released.extend_from_slice(&p),
             Ok(other) => panic!("unexpected {other:?}"),
             Err(e) => break e,
@@ -470,11 +473,12 @@ fn byte_exact_against_python_reference() {
             let suite = AlgorithmSuite::from_id(u16::from_str_radix(suite, 16).unwrap()).unwrap();
             // What the Python SDK drew at random: the data key, the EDK's IV, the message ID.
             let client = client_for(suite);
-            let mut dec = client.decryptor(false);
+            let mut dec = client.header_decoder(Release::Streaming);
             let mut buf = BytesMut::from(&ct[..]);
-            let Some(DecryptEvent::Header(header)) = dec.decode(&mut buf).unwrap() else {
+            let Some(parsed) = dec.decode(&mut buf).unwrap() else {
                 panic!()
             };
+            let header = parsed.header();
             let edk = &header.encrypted_data_keys()[0];
             if header.encrypted_data_keys().len() != 1 || edk.provider_info().len() != 7 + 20 {
                 continue;
@@ -538,19 +542,30 @@ fn one_byte_at_a_time() {
         let plaintext: Vec<u8> = (0..50u8).collect();
         let ct = encrypt(suite, 16, &plaintext);
         let client = client_for(suite);
-        let mut dec = client.decryptor(false);
+        let mut header = client.header_decoder(Release::Streaming);
+        let mut body = None;
         let mut buf = BytesMut::new();
         let mut out = Vec::new();
         let mut done = false;
         for &b in &ct {
             buf.extend_from_slice(&[b]);
+            let dec = match body.as_mut() {
+                Some(dec) => dec,
+                None => {
+                    let Some(parsed) = header.decode(&mut buf).unwrap() else {
+                        continue;
+                    };
+                    let m = block_on(client.decrypt_materials(
+                        &keyring(256).into(),
+                        parsed.header(),
+                        None,
+                    ))
+                    .unwrap();
+                    body.insert(parsed.with_materials(&m).unwrap())
+                }
+            };
             while let Some(ev) = dec.decode(&mut buf).unwrap() {
                 match ev {
-                    DecryptEvent::Header(h) => {
-                        let m = block_on(client.decrypt_materials(&keyring(256).into(), &h, None))
-                            .unwrap();
-                        dec.supply_materials(&m).unwrap();
-                    }
                     DecryptEvent::Plaintext(p) => out.extend_from_slice(&p),
                     DecryptEvent::Done => done = true,
                     _ => {}
@@ -558,7 +573,7 @@ fn one_byte_at_a_time() {
             }
         }
         assert!(done);
-        dec.finish(&buf).unwrap();
+        body.unwrap().finish(&buf).unwrap();
         assert_eq!(out, plaintext);
     }
 }
@@ -569,10 +584,10 @@ fn limits_refuse_before_reading_further() {
     let ct = encrypt(suite, 4096, b"limits");
     let strict = |limits: esdk::Limits| {
         let client = Client::builder().limits(limits).build();
-        let mut dec = client.decryptor(false);
+        let mut dec = client.header_decoder(Release::Streaming);
         // Only the first 40 bytes: the context length is at offset 35.
         let mut buf = BytesMut::from(&ct[..40]);
-        dec.decode(&mut buf)
+        dec.decode(&mut buf).map(|p| p.map(|p| p.header_len()))
     };
     assert!(matches!(
         strict(esdk::Limits::new().max_encryption_context_len(4)),

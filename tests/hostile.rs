@@ -21,7 +21,6 @@ use esdk::io::{
     DecryptOptions, DecryptingReader, DecryptingWriter, EncryptingReader, EncryptingWriter,
     MessageDecoder, MessageEncoder, Release,
 };
-use esdk::proto::DecryptEvent;
 use esdk::{
     AlgorithmSuite, Client, EncryptOptions, Error, FrameLength, Keyring, MaterialsSource,
     MultiKeyring, RawAesKeyring, RawRsaKeyring,
@@ -106,12 +105,9 @@ async fn a_header_fed_a_byte_at_a_time_costs_linear_work() {
 
     // One parse of the whole header, as the reference.
     let whole = work_of(async {
-        let mut d = client.decryptor(false);
+        let mut d = client.header_decoder(Release::Streaming);
         let mut input = BytesMut::from(&header[..]);
-        assert!(matches!(
-            d.decode(&mut input).unwrap(),
-            Some(DecryptEvent::Header(_))
-        ));
+        assert!(d.decode(&mut input).unwrap().is_some());
     })
     .await;
     assert!(whole as usize >= header.len() / 2, "work {whole}");
@@ -119,13 +115,12 @@ async fn a_header_fed_a_byte_at_a_time_costs_linear_work() {
     let mut ratios = Vec::new();
     // The sans-IO decryptor, a byte per call.
     let w = work_of(async {
-        let mut d = client.decryptor(false);
+        let mut d = client.header_decoder(Release::Streaming);
         let mut input = BytesMut::new();
         let mut got = false;
         for &b in &header {
             input.put_u8(b);
-            if let Some(ev) = d.decode(&mut input).unwrap() {
-                assert!(matches!(ev, DecryptEvent::Header(_)));
+            if d.decode(&mut input).unwrap().is_some() {
                 got = true;
                 break;
             }
@@ -133,7 +128,7 @@ async fn a_header_fed_a_byte_at_a_time_costs_linear_work() {
         assert!(got);
     })
     .await;
-    ratios.push(("Decryptor", w));
+    ratios.push(("HeaderDecoder", w));
     // DecryptingReader over a reader that yields a byte per read.
     let w = work_of(async {
         let inner = Trickle {
@@ -393,19 +388,17 @@ async fn a_hostile_frame_length_is_refused_before_the_frame_is_read() {
     }
     // Frames of the largest default size (4 MiB) pass; the limit can be raised.
     let big = header_with_frames(&client, 4 << 20).await;
-    let mut d = client.decryptor(false);
-    assert!(matches!(
-        d.decode(&mut BytesMut::from(&big[..])).unwrap(),
-        Some(DecryptEvent::Header(_))
-    ));
+    let mut d = client.header_decoder(Release::Streaming);
+    assert!(d.decode(&mut BytesMut::from(&big[..])).unwrap().is_some());
     let raised = Client::builder()
         .limits(esdk::Limits::new().max_frame_length(1 << 30))
         .build();
-    let mut d = raised.decryptor(false);
-    assert!(matches!(
-        d.decode(&mut BytesMut::from(&header[..])).unwrap(),
-        Some(DecryptEvent::Header(_))
-    ));
+    let mut d = raised.header_decoder(Release::Streaming);
+    assert!(
+        d.decode(&mut BytesMut::from(&header[..]))
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test]
@@ -415,13 +408,13 @@ async fn a_hostile_non_framed_body_length_is_refused_before_the_body_is_read() {
     let client = fuzz::encrypt_client(suite);
     // The body's u64 length (after its 12-byte IV) is not authenticated until the body tag: a
     // sender can declare 1 GiB there.
-    let mut d = client.decryptor(false);
+    let mut d = client.header_decoder(Release::Streaming);
     let mut buf = BytesMut::from(&message[..]);
-    assert!(matches!(
-        d.decode(&mut buf).unwrap(),
-        Some(DecryptEvent::Header(_))
-    ));
-    let at = d.header_len() + 12;
+    let parsed = d
+        .decode(&mut buf)
+        .unwrap()
+        .expect("the header is all there");
+    let at = parsed.header_len() + 12;
     let mut hostile = message[..at].to_vec();
     hostile.extend_from_slice(&(1u64 << 30).to_be_bytes());
     // The source must be the fuzz helpers' fixed key: swap it in for `aes_keys`.

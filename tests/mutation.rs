@@ -41,7 +41,6 @@ use std::sync::Mutex;
 
 use bytes::BytesMut;
 use esdk::io::{DecryptOptions, Release};
-use esdk::proto::DecryptEvent;
 use esdk::{
     AlgorithmSuite, Client, CommitmentPolicy, EncryptOptions, FrameLength, MaterialsSource,
     RawAesKeyring,
@@ -170,12 +169,12 @@ impl Message {
             &chunking,
         ))
         .expect("encrypts");
-        let mut d = client.decryptor(false);
+        let mut d = client.header_decoder(Release::Streaming);
         let mut buf = BytesMut::from(&ciphertext[..]);
-        let Ok(Some(DecryptEvent::Header(_))) = d.decode(&mut buf) else {
+        let Ok(Some(parsed)) = d.decode(&mut buf) else {
             panic!("{suite:?}: no header")
         };
-        let header_len = d.header_len();
+        let header_len = parsed.header_len();
         let m = Self {
             suite,
             framed: true,
@@ -210,13 +209,13 @@ impl Message {
         let plaintext: Vec<u8> = (0..PLAINTEXT_LEN).map(|i| (i * 29 + 7) as u8).collect();
         let ciphertext = fuzz::non_framed_message(suite, &[("purpose", "mutation")], &plaintext);
         let client = fuzz::encrypt_client(suite);
-        let mut d = client.decryptor(false);
+        let mut d = client.header_decoder(Release::Streaming);
         let mut buf = BytesMut::from(&ciphertext[..]);
-        let Ok(Some(DecryptEvent::Header(h))) = d.decode(&mut buf) else {
+        let Ok(Some(parsed)) = d.decode(&mut buf) else {
             panic!("{suite:?}: no header")
         };
-        assert_eq!(h.content_type(), esdk::ContentType::NonFramed);
-        let header_len = d.header_len();
+        assert_eq!(parsed.header().content_type(), esdk::ContentType::NonFramed);
+        let header_len = parsed.header_len();
         Self {
             suite,
             framed: false,

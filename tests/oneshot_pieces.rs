@@ -5,6 +5,7 @@
 
 use bytes::BytesMut;
 use esdk::error::FormatError;
+use esdk::io::Release;
 use esdk::proto::DecryptEvent;
 use esdk::{AlgorithmSuite, Client, CommitmentPolicy, Error, FrameLength, RawAesKeyring};
 use futures::executor::block_on;
@@ -44,19 +45,20 @@ fn decrypt(ct: &[u8]) -> esdk::Result<Vec<u8>> {
 /// The same message through the decryptor with the whole input at once.
 fn decrypt_whole(ct: &[u8]) -> esdk::Result<Vec<u8>> {
     let c = client();
-    let mut d = c.decryptor(false);
     let mut input = BytesMut::from(ct);
+    let parsed = c
+        .header_decoder(Release::Streaming)
+        .decode(&mut input)?
+        .ok_or(FormatError::Truncated)?;
+    let m = block_on(c.decrypt_materials(
+        &esdk::MaterialsSource::from(keyring()),
+        parsed.header(),
+        None,
+    ))?;
+    let mut d = parsed.with_materials(&m)?;
     let mut out = Vec::new();
     loop {
         match d.decode(&mut input)? {
-            Some(DecryptEvent::Header(h)) => {
-                let m = block_on(c.decrypt_materials(
-                    &esdk::MaterialsSource::from(keyring()),
-                    &h,
-                    None,
-                ))?;
-                d.supply_materials(&m)?;
-            }
             Some(DecryptEvent::Plaintext(p)) => out.extend_from_slice(&p),
             Some(DecryptEvent::Done) => break,
             Some(_) => unreachable!("no other events"),

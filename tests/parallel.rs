@@ -365,10 +365,9 @@ fn damaged_messages_fail_cleanly_in_batches() {
         let seq = client(suite, base, Parallelism::off());
         let par = client(suite, base, eager().batch_bytes(3 * frame));
         let header_len = {
-            let mut d = seq.decryptor(false);
+            let mut d = seq.header_decoder(esdk::io::Release::Streaming);
             let mut b = bytes::BytesMut::from(&ct[..]);
-            d.decode(&mut b).unwrap();
-            ct.len() - b.len()
+            d.decode(&mut b).unwrap().unwrap().header_len()
         };
         let regular = 10 * frame;
         let mut damaged: Vec<Vec<u8>> = (header_len..ct.len()).map(|n| ct[..n].to_vec()).collect();

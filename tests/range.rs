@@ -51,10 +51,9 @@ fn read(r: &mut RangeReader<Cursor<Vec<u8>>>) -> std::io::Result<Vec<u8>> {
 fn header_len(msg: &[u8]) -> usize {
     // The frames follow the header; find the header by decrypting with the core.
     let client = Client::new();
-    let mut d = client.decryptor(false);
+    let mut d = client.header_decoder(esdk::io::Release::Streaming);
     let mut input = bytes::BytesMut::from(msg);
-    d.decode(&mut input).unwrap().expect("header");
-    d.header_len()
+    d.decode(&mut input).unwrap().expect("header").header_len()
 }
 
 proptest! {

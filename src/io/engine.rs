@@ -1,5 +1,6 @@
-//! The decrypting side shared by every decrypting adapter: the [`Decryptor`] plus the release
-//! mode and the batches of frames. It holds no I/O; adapters feed it ciphertext and take
+//! The decrypting side shared by every decrypting adapter: the sans-IO decryption
+//! ([`HeaderDecoder`], [`ParsedHeader`], [`BodyDecryptor`]) plus the release mode and the
+//! batches of frames. It holds no I/O; adapters feed it ciphertext and take
 //! [`Step`]s out.
 
 use std::collections::VecDeque;
@@ -16,8 +17,9 @@ use crate::context::EncryptionContext;
 use crate::error::{Error, FormatError, Result};
 use crate::format::MessageHeader;
 use crate::parallel::{self, Parallelism};
-use crate::proto::frames::{self, OpenRun};
-use crate::proto::{DecryptEvent, Decryptor};
+use crate::proto::decrypt::{FrameCursor, FramesOut};
+use crate::proto::frames;
+use crate::proto::{BodyDecryptor, DecryptEvent, HeaderDecoder, ParsedHeader};
 
 /// What the body phase of decryption produced.
 #[derive(Debug)]
@@ -31,11 +33,26 @@ pub(crate) enum Step {
 }
 
 /// A batch of frames being opened on rayon's pool: the run, its buffer, the outcome.
-type OpenJob = parallel::Pending<(OpenRun, BytesMut, Result<()>)>;
+type OpenJob = parallel::Pending<(FramesOut, BytesMut, Result<()>)>;
+
+/// Where the message stands: the sans-IO step that holds it.
+enum Phase {
+    /// Reading the header.
+    Header(HeaderDecoder),
+    /// The header is parsed; waiting for decryption materials.
+    Materials(ParsedHeader),
+    /// Decoding the body.
+    Body(BodyDecryptor),
+    /// A batch of frames is on the pool: the run holds the decryptor. `after`: where the
+    /// frames stand once it is back (for reading ahead meanwhile).
+    Opening { job: OpenJob, after: FrameCursor },
+    /// A step failed (and reported it), or materials are being applied.
+    Failed,
+}
 
 /// See the [module docs](self).
 pub(crate) struct DecryptEngine {
-    decryptor: Decryptor,
+    phase: Phase,
     /// Batches of frames on every core.
     parallelism: Parallelism,
     /// Batches go to the pool and are awaited (adapters that can wait for them); otherwise
@@ -43,8 +60,6 @@ pub(crate) struct DecryptEngine {
     spawn: bool,
     /// Batches opened on the pool (tests count them).
     pool_batches: u64,
-    /// The batch being opened.
-    job: Option<OpenJob>,
     /// Verified plaintext of the last batch, one frame per piece, not yet handed out.
     opened: VecDeque<Bytes>,
     /// `Some` in [`Release::Verified`] mode.
@@ -53,7 +68,9 @@ pub(crate) struct DecryptEngine {
     verified: bool,
     /// The input ended cleanly after a verified message.
     ended: bool,
+    /// The header, once parsed (kept here too while a batch holds the decryptor).
     header: Option<MessageHeader>,
+    header_len: usize,
     context: EncryptionContext,
     /// More messages may follow this one in the same input (the codec's many-message mode):
     /// the message ends when it has verified, not when the input ends.
@@ -63,9 +80,9 @@ pub(crate) struct DecryptEngine {
 impl std::fmt::Debug for DecryptEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DecryptEngine")
-            .field("decryptor", &self.decryptor)
+            .field("header", &self.header)
             .field("parallelism", &self.parallelism)
-            .field("batch_running", &self.job.is_some())
+            .field("batch_running", &self.batch_running())
             .field("hold", &self.hold)
             .field("verified", &self.verified)
             .finish_non_exhaustive()
@@ -86,16 +103,16 @@ impl DecryptEngine {
             _ => None,
         };
         Self {
-            decryptor: client.decryptor(release == Release::UnsignedOnly),
+            phase: Phase::Header(client.header_decoder(release)),
             parallelism: *client.parallelism(),
             spawn: asynchronous,
             pool_batches: 0,
-            job: None,
             opened: VecDeque::new(),
             hold,
             verified: false,
             ended: false,
             header: None,
+            header_len: 0,
             context: EncryptionContext::new(),
             concatenated: false,
         }
@@ -104,21 +121,34 @@ impl DecryptEngine {
     /// This engine's message may be followed by others in the same input: it ends once the
     /// message has verified, leaving the bytes after it in the input.
     pub(crate) fn concatenated(mut self) -> Self {
-        self.decryptor.set_concatenated();
+        if let Phase::Header(decoder) = &mut self.phase {
+            decoder.set_concatenated();
+        }
         self.concatenated = true;
         self
     }
 
     /// Header phase: parses the header from the front of `input`; `None` when more is needed.
     pub(crate) fn decode_header(&mut self, input: &mut BytesMut) -> Result<Option<MessageHeader>> {
-        match self.decryptor.decode(input)? {
-            Some(DecryptEvent::Header(h)) => {
-                self.header = Some(h.clone());
-                Ok(Some(h))
+        let decoded = match &mut self.phase {
+            Phase::Header(decoder) => decoder.decode(input),
+            Phase::Failed => return Err(Error::misuse("decryption already failed")),
+            _ => return Err(Error::misuse("the header was already decoded")),
+        };
+        let parsed = match decoded {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                // Spent, as after any other failure.
+                self.phase = Phase::Failed;
+                return Err(e);
             }
-            None => Ok(None),
-            Some(_) => Err(Error::misuse("body event before the header")),
-        }
+        };
+        let header = parsed.header().clone();
+        self.header = Some(header.clone());
+        self.header_len = parsed.header_len();
+        self.phase = Phase::Materials(parsed);
+        Ok(Some(header))
     }
 
     /// Header phase at end of input: the header never completed.
@@ -148,7 +178,14 @@ impl DecryptEngine {
         &mut self,
         materials: &crate::DecryptionMaterials,
     ) -> Result<()> {
-        self.decryptor.supply_materials(materials)?;
+        let parsed = match std::mem::replace(&mut self.phase, Phase::Failed) {
+            Phase::Materials(parsed) => parsed,
+            other => {
+                self.phase = other;
+                return Err(Error::misuse("materials supplied when none were expected"));
+            }
+        };
+        self.phase = Phase::Body(parsed.with_materials(materials)?);
         self.context = materials.encryption_context().clone();
         Ok(())
     }
@@ -217,7 +254,11 @@ impl DecryptEngine {
         // Only while `input` is nothing but regular frames (the last perhaps incomplete): once
         // the final frame (or anything else that ends a run) is in sight, more input would not
         // make the batch any larger, and might never come.
-        self.decryptor.run_may_grow(input)
+        match &self.phase {
+            Phase::Body(body) => body.cursor().is_some_and(|c| c.run_may_grow(input)),
+            Phase::Opening { after, .. } => after.run_may_grow(input),
+            _ => false,
+        }
     }
 
     /// Batches opened on the pool so far.
@@ -228,7 +269,7 @@ impl DecryptEngine {
 
     /// True while a batch is on the pool.
     pub(crate) fn batch_running(&self) -> bool {
-        self.job.is_some()
+        matches!(self.phase, Phase::Opening { .. })
     }
 
     /// How much ciphertext a writer accepts per write: a batch when batches are on.
@@ -243,53 +284,69 @@ impl DecryptEngine {
         if self.hold.is_some() {
             return Ok(false);
         }
-        let Some(header) = self.header.as_ref() else {
+        let Phase::Body(body) = &self.phase else {
             return Ok(false);
         };
-        let max = par.batch_frames(header.frame_length() as usize);
-        let Some((count, frame)) = self.decryptor.claimable(input, max) else {
+        let Some(cursor) = body.cursor() else {
             return Ok(false);
         };
+        let frame = cursor.frame_length();
+        let max = par.batch_frames(frame);
+        let count = cursor.claimable(input, max);
         if count == 0 || !par.applies(count * frame) {
             return Ok(false);
         }
-        let Some(mut run) = self.decryptor.claim_frames(input, max) else {
-            return Ok(false);
+        let claimed = match std::mem::replace(&mut self.phase, Phase::Failed) {
+            Phase::Body(body) => body.claim_frames(input, max),
+            other => {
+                self.phase = other;
+                return Ok(false);
+            }
         };
-        let mut buf = input.split_to(run.jobs.wire_total());
+        let mut out = match claimed {
+            Ok(out) => out,
+            Err(body) => {
+                self.phase = Phase::Body(body);
+                return Ok(false);
+            }
+        };
+        let wire = out.run.jobs.wire_total();
+        let mut buf = input.split_to(wire);
         // The batch keeps its allocation; the rest (less than a frame) moves to a fresh buffer
         // of one batch, so that reading ahead does not grow the shared one by doubling.
-        let mut fresh = BytesMut::with_capacity(run.jobs.wire_total().max(CHUNK) + CHUNK);
+        let mut fresh = BytesMut::with_capacity(wire.max(CHUNK) + CHUNK);
         fresh.extend_from_slice(input);
         *input = fresh;
         self.pool_batches += 1;
         if self.spawn {
-            self.job = Some(parallel::spawn(move || {
-                let outcome = parallel::open_in_place(&mut run, &mut buf, &par);
-                (run, buf, outcome)
-            }));
+            let after = out.cursor();
+            let job = parallel::spawn(move || {
+                let outcome = parallel::open_in_place(&mut out.run, &mut buf, &par);
+                (out, buf, outcome)
+            });
+            self.phase = Phase::Opening { job, after };
         } else {
-            let outcome = parallel::open_in_place(&mut run, &mut buf, &par);
-            self.opened_run(run, buf, outcome)?;
+            let outcome = parallel::open_in_place(&mut out.run, &mut buf, &par);
+            self.opened_run(out, buf, outcome)?;
         }
         Ok(true)
     }
 
     /// Polls the running batch; once done, queues its verified plaintext.
     fn poll_batch(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        let Some(job) = self.job.as_mut() else {
+        let Phase::Opening { job, .. } = &mut self.phase else {
             return Poll::Ready(Ok(()));
         };
         let done = ready!(Pin::new(job).poll(cx));
-        self.job = None;
-        let (run, buf, outcome) = done?;
-        Poll::Ready(self.opened_run(run, buf, outcome))
+        self.phase = Phase::Failed;
+        let (out, buf, outcome) = done?;
+        Poll::Ready(self.opened_run(out, buf, outcome))
     }
 
     /// Hands an opened run back to the decryptor; once it took it, queues its plaintext.
-    fn opened_run(&mut self, run: OpenRun, buf: BytesMut, outcome: Result<()>) -> Result<()> {
-        let jobs = run.jobs.clone();
-        self.decryptor.end_run(run, outcome)?;
+    fn opened_run(&mut self, out: FramesOut, buf: BytesMut, outcome: Result<()>) -> Result<()> {
+        let jobs = out.run.jobs.clone();
+        self.phase = Phase::Body(out.finish(outcome)?);
         self.opened
             .extend(frames::opened_plaintext(&jobs, buf.freeze()));
         Ok(())
@@ -298,11 +355,20 @@ impl DecryptEngine {
     /// Length of the message header in bytes, once parsed.
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn header_len(&self) -> usize {
-        self.decryptor.header_len()
+        self.header_len
     }
 
     pub(crate) fn needs_materials(&self) -> bool {
-        self.decryptor.needs_materials()
+        matches!(self.phase, Phase::Materials(_))
+    }
+
+    /// The body decryptor, in the body phase when no batch is out.
+    fn body(&mut self) -> Result<&mut BodyDecryptor> {
+        match &mut self.phase {
+            Phase::Body(body) => Ok(body),
+            Phase::Failed => Err(Error::misuse("decryption already failed")),
+            _ => Err(Error::misuse("the body is not being decoded")),
+        }
     }
 
     pub(crate) fn header(&self) -> Option<&MessageHeader> {
@@ -335,14 +401,16 @@ impl DecryptEngine {
             }
             if self.verified {
                 // Bytes after the message are an error, even in the same read.
-                if self.decryptor.decode(input)?.is_some() {
+                let concatenated = self.concatenated;
+                let body = self.body()?;
+                if body.decode(input)?.is_some() {
                     return Poll::Ready(Err(Error::misuse("event after the end of the message")));
                 }
-                if !self.concatenated {
+                if !concatenated {
                     if !eof {
                         return Poll::Ready(Ok(Step::NeedInput));
                     }
-                    self.decryptor.finish(input)?;
+                    body.finish(input)?;
                 }
                 self.ended = true;
                 if let Some(spool) = self.hold.as_mut() {
@@ -354,7 +422,7 @@ impl DecryptEngine {
             let event = match self.opened.pop_front() {
                 Some(b) => Some(DecryptEvent::Plaintext(b)),
                 None if self.start_batch(input)? => continue,
-                None => self.decryptor.decode(input)?,
+                None => self.body()?.decode(input)?,
             };
             match event {
                 Some(DecryptEvent::Plaintext(b)) if b.is_empty() => {}
@@ -363,12 +431,9 @@ impl DecryptEngine {
                     None => return Poll::Ready(Ok(Step::Data(b))),
                 },
                 Some(DecryptEvent::Done) => self.verified = true,
-                Some(DecryptEvent::Header(_)) => {
-                    return Poll::Ready(Err(Error::misuse("a second header")));
-                }
                 None if eof => {
                     // Incomplete: `finish` names the failure (truncated, or already failed).
-                    self.decryptor.finish(input)?;
+                    self.body()?.finish(input)?;
                     return Poll::Ready(Err(FormatError::Truncated.into()));
                 }
                 None => return Poll::Ready(Ok(Step::NeedInput)),

@@ -1,9 +1,10 @@
 //! Async streaming: `AsyncRead`/`AsyncWrite` adapters, `Stream` transforms and a tokio-util codec.
 //!
 //! Every adapter here is I/O plumbing around two engines shared by all of them (`seal.rs`:
-//! the [`crate::proto::Encryptor`] with its batches; `engine.rs`: the
-//! [`crate::proto::Decryptor`] with the release modes and its batches); the message format,
-//! the frame slot layout and the release rules exist only in [`crate::proto`].
+//! the [`crate::proto::Encryptor`] with its batches; `engine.rs`: the sans-IO decryption,
+//! [`crate::proto::HeaderDecoder`] then [`crate::proto::BodyDecryptor`], with the release
+//! modes and its batches); the message format, the frame slot layout and the release rules
+//! exist only in [`crate::proto`].
 //!
 //! | direction | `AsyncRead` | `AsyncWrite` | `Stream<Item = Result<Bytes, E>>` | tokio-util codec |
 //! |---|---|---|---|---|
@@ -103,39 +104,10 @@ pub use read::{DecryptingReader, EncryptingReader};
 pub use stream::{DecryptStream, EncryptStream, decrypt_stream, encrypt_stream};
 pub use write::{DecryptingWriter, EncryptingWriter};
 
+pub use crate::proto::Release;
+
 /// How much ciphertext the adapters read or accept at a time, beyond what a frame needs.
 pub(crate) const CHUNK: usize = 16 * 1024;
-
-/// When a decrypting adapter lets plaintext out. See the [module docs](self#when-plaintext-is-released).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Release {
-    /// Each frame once its tag verifies; for signed suites the final frame (and a non-framed
-    /// body) only after the signature verifies.
-    #[default]
-    Streaming,
-    /// As [`Release::Streaming`], but refuse signed messages right after the header.
-    UnsignedOnly,
-    /// Release nothing until the whole message has verified and the input has ended.
-    ///
-    /// Up to `memory_limit` bytes of plaintext are held in memory; beyond that the plaintext
-    /// is spilled to an anonymous temporary file (the `tempfile` crate: unlinked at once where
-    /// the OS allows, removed on drop otherwise), **encrypted** with AES-256-GCM under a random
-    /// key that lives only in memory, so plaintext never reaches the disk. Spilling uses
-    /// `tokio::fs` and so needs a tokio runtime. The codec cannot do file I/O from a
-    /// `Decoder`, so [`MessageDecoder`] fails with a limit error instead of spilling.
-    Verified {
-        /// Plaintext bytes held in memory before spilling to disk.
-        memory_limit: usize,
-    },
-}
-
-impl Release {
-    /// [`Release::Verified`] with `memory_limit` bytes held in memory before spilling.
-    pub fn verified(memory_limit: usize) -> Self {
-        Self::Verified { memory_limit }
-    }
-}
 
 /// Options for decrypting one message, for every decrypting adapter (and, through
 /// [`DecryptCall::options`](crate::DecryptCall::options), the one-shot call): a builder

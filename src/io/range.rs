@@ -15,7 +15,6 @@ use crate::client::{Client, MaterialsSource};
 use crate::error::{Error, FormatError, Result};
 use crate::format::MessageHeader;
 use crate::format::context::EncryptionContext;
-use crate::proto::DecryptEvent;
 use crate::proto::range::{FrameSpan, RangeDecryptor, check_rangeable};
 
 /// How much ciphertext a [`RangeReader`] reads ahead at most, beyond the frame it needs.
@@ -124,28 +123,28 @@ impl<R: AsyncRead + AsyncSeek + Unpin> RangeReader<R> {
             ));
         }
         let base = inner.stream_position().await?;
-        let mut decryptor = client.decryptor(false);
+        let mut decoder = client.header_decoder(Release::Streaming);
         let mut input = BytesMut::with_capacity(CHUNK);
-        let header = loop {
-            if let Some(event) = decryptor.decode(&mut input)? {
-                match event {
-                    DecryptEvent::Header(h) => break h,
-                    _ => return Err(Error::misuse("body event before the header")),
-                }
+        let parsed = loop {
+            if let Some(parsed) = decoder.decode(&mut input)? {
+                break parsed;
             }
             input.reserve(CHUNK);
             if inner.read_buf(&mut input).await? == 0 {
                 return Err(FormatError::Truncated.into());
             }
         };
-        check_rangeable(&header)?;
+        check_rangeable(parsed.header())?;
         let materials = client
-            .decrypt_materials(&source.into(), &header, options.encryption_context.as_ref())
+            .decrypt_materials(
+                &source.into(),
+                parsed.header(),
+                options.encryption_context.as_ref(),
+            )
             .await?;
-        decryptor.supply_materials(&materials)?;
         let end = inner.seek(SeekFrom::End(0)).await?;
         let message_len = end.checked_sub(base).ok_or(FormatError::Truncated)?;
-        let decryptor = RangeDecryptor::new(&decryptor, message_len)?;
+        let decryptor = RangeDecryptor::new(parsed, &materials, message_len)?;
         let last = decryptor.layout().final_frame();
         let mut reader = Self {
             inner,

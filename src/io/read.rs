@@ -51,6 +51,7 @@ pin_project! {
         #[pin]
         inner: R,
         engine: DecryptEngine,
+        header: MessageHeader,
         input: BytesMut,
         current: Bytes,
         eof: bool,
@@ -77,18 +78,22 @@ impl<R: AsyncRead + Unpin> DecryptingReader<R> {
         let source = source.into();
         let mut engine = DecryptEngine::new(client, options.release, true);
         let mut input = BytesMut::with_capacity(CHUNK);
-        while engine.decode_header(&mut input)?.is_none() {
+        let header = loop {
+            if let Some(header) = engine.decode_header(&mut input)? {
+                break header;
+            }
             input.reserve(CHUNK);
             if inner.read_buf(&mut input).await? == 0 {
                 return Err(engine.header_truncated());
             }
-        }
+        };
         engine
             .obtain_materials(client, &source, options.encryption_context.as_ref())
             .await?;
         Ok(Self {
             inner,
             engine,
+            header,
             input,
             current: Bytes::new(),
             eof: false,
@@ -105,7 +110,7 @@ impl<R> DecryptingReader<R> {
     }
     /// The message header (its tag has verified).
     pub fn header(&self) -> &MessageHeader {
-        self.engine.header().expect("set by the header phase")
+        &self.header
     }
 
     /// The message's full encryption context: the header's pairs plus the reproduced pairs a

@@ -22,20 +22,38 @@ use crate::error::{Error, FormatError, Result};
 use crate::format::MessageHeader;
 use crate::parallel::{self, Parallelism};
 use crate::proto::Encryptor;
-use crate::proto::frames::{FrameSlots, SealRun};
+use crate::proto::encrypt::{Budget, SealOut};
+use crate::proto::frames::FrameSlots;
 
-/// A batch of frames being sealed on rayon's pool: the run, the sealed frames, the outcome.
-type SealJob = parallel::Pending<(SealRun, BytesMut, Result<()>)>;
+/// A batch of frames being sealed on rayon's pool: the run (which holds the encryptor), the
+/// sealed frames, the outcome.
+type SealJob = parallel::Pending<(SealOut, BytesMut, Result<()>)>;
+
+/// Where the encryptor is.
+// One per engine, mostly `Open`: boxing the encryptor would only add an indirection.
+#[allow(clippy::large_enum_variant)]
+enum Sealer {
+    /// Here, ready for plaintext.
+    Open(Encryptor),
+    /// Away with a batch on the pool. `budget`: the declared plaintext length and the
+    /// plaintext taken, the batch's included.
+    Sealing { job: SealJob, budget: Budget },
+    /// Gone: the final frame (and footer) is in `out`.
+    Finished,
+    /// Lost with a batch that did not come back.
+    Failed,
+}
 
 /// See the [module docs](self).
 pub(crate) struct SealEngine {
-    encryptor: Encryptor,
+    sealer: Sealer,
+    header: MessageHeader,
+    frame_length: usize,
     parallelism: Parallelism,
     /// Batches may go to the pool and be awaited (`false`: the codec, which cannot wait, seals
     /// them in a scoped job instead).
     spawn: bool,
     slots: FrameSlots,
-    job: Option<SealJob>,
     out: BytesMut,
     /// Batches sealed on the pool (tests count them).
     pool_batches: u64,
@@ -44,9 +62,10 @@ pub(crate) struct SealEngine {
 impl std::fmt::Debug for SealEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SealEngine")
-            .field("encryptor", &self.encryptor)
+            .field("header", &self.header)
             .field("parallelism", &self.parallelism)
-            .field("batch_running", &self.job.is_some())
+            .field("batch_running", &self.batch_running())
+            .field("finished", &self.is_finished())
             .finish_non_exhaustive()
     }
 }
@@ -68,13 +87,15 @@ impl SealEngine {
     pub(crate) fn new(mut encryptor: Encryptor, parallelism: Parallelism, spawn: bool) -> Self {
         let mut out = BytesMut::new();
         encryptor.write_header(&mut out);
-        let f = encryptor.header().frame_length() as usize;
+        let header = encryptor.header().clone();
+        let f = header.frame_length() as usize;
         Self {
             slots: FrameSlots::new(f, slot_frames(&parallelism, f)),
-            encryptor,
+            sealer: Sealer::Open(encryptor),
+            header,
+            frame_length: f,
             parallelism,
             spawn,
-            job: None,
             out,
             pool_batches: 0,
         }
@@ -82,25 +103,25 @@ impl SealEngine {
 
     /// Changes the parallelism; only before any plaintext came in (the adapters' builders).
     pub(crate) fn set_parallelism(&mut self, parallelism: Parallelism) {
-        if self.slots.is_empty() && self.job.is_none() {
-            let f = self.encryptor.header().frame_length() as usize;
+        if self.slots.is_empty() && !self.batch_running() {
+            let f = self.frame_length;
             self.slots = FrameSlots::new(f, slot_frames(&parallelism, f));
             self.parallelism = parallelism;
         }
     }
 
     pub(crate) fn header(&self) -> &MessageHeader {
-        self.encryptor.header()
+        &self.header
     }
 
     /// True once the final frame (and footer) is in [`out`](Self::out).
     pub(crate) fn is_finished(&self) -> bool {
-        self.encryptor.is_finished()
+        matches!(self.sealer, Sealer::Finished)
     }
 
     /// True while a batch is on the pool.
     pub(crate) fn batch_running(&self) -> bool {
-        self.job.is_some()
+        matches!(self.sealer, Sealer::Sealing { .. })
     }
 
     /// Batches sealed on the pool so far.
@@ -116,17 +137,28 @@ impl SealEngine {
 
     /// Room for more plaintext before the slots must be sealed.
     pub(crate) fn room(&self) -> usize {
-        (self.slots.capacity() - self.slots.whole())
-            * self.encryptor.header().frame_length() as usize
+        (self.slots.capacity() - self.slots.whole()) * self.frame_length
+    }
+
+    /// Fails when `n` more bytes of plaintext, beyond what the slots hold, would exceed the
+    /// declared plaintext length, or when no more may come.
+    fn check_room(&self, n: usize) -> Result<()> {
+        let budget = match &self.sealer {
+            Sealer::Open(encryptor) => encryptor.budget(),
+            Sealer::Sealing { budget, .. } => *budget,
+            Sealer::Finished => return Err(Error::misuse("write after the end of the message")),
+            Sealer::Failed => return Err(Error::misuse("encryption already failed")),
+        };
+        budget.check_room(self.slots.plain_len(), n)
     }
 
     /// Takes plaintext from `data`: as much as the slots hold (never 0 for non-empty `data`
     /// when `Ready`). `Pending` only while full slots wait for the batch on the pool.
     pub(crate) fn poll_write(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<Result<usize>> {
-        if self.encryptor.is_finished() {
+        if self.is_finished() {
             return Poll::Ready(Err(Error::misuse("write after the end of the message")));
         }
-        if self.job.is_some() {
+        if self.batch_running() {
             match self.poll_job(cx) {
                 Poll::Ready(r) => r?,
                 Poll::Pending if self.slots.is_full() => return Poll::Pending,
@@ -139,10 +171,9 @@ impl SealEngine {
         if self.slots.is_full() {
             self.seal_gathered()?;
         }
-        self.encryptor
-            .check_room(self.slots.plain_len(), data.len())?;
+        self.check_room(data.len())?;
         let n = self.slots.gather(data);
-        if self.slots.is_full() && self.job.is_none() {
+        if self.slots.is_full() && !self.batch_running() {
             self.seal_gathered()?;
         }
         Poll::Ready(Ok(n))
@@ -165,10 +196,8 @@ impl SealEngine {
     /// [`out`](Self::out). Idempotent.
     pub(crate) fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         ready!(self.poll_flush(cx))?;
-        if !self.encryptor.is_finished() {
-            let last = self.slots.take_partial();
-            self.encryptor.update(&last, &mut self.out)?;
-            self.encryptor.finish(&mut self.out)?;
+        if !self.is_finished() {
+            self.finish_message()?;
         }
         Poll::Ready(Ok(()))
     }
@@ -180,8 +209,7 @@ impl SealEngine {
             if self.slots.is_full() {
                 self.seal_gathered()?;
             }
-            self.encryptor
-                .check_room(self.slots.plain_len(), data.len())?;
+            self.check_room(data.len())?;
             let n = self.slots.gather(data);
             data = &data[n..];
         }
@@ -193,7 +221,7 @@ impl SealEngine {
 
     /// The synchronous form of [`poll_flush`](Self::poll_flush), for the codec.
     pub(crate) fn flush_now(&mut self) -> Result<()> {
-        if self.job.is_some() {
+        if self.batch_running() {
             return Err(Error::misuse("a batch is still on the pool"));
         }
         while self.slots.whole() > 0 {
@@ -205,20 +233,34 @@ impl SealEngine {
     /// The synchronous form of [`poll_finish`](Self::poll_finish), for the codec.
     pub(crate) fn finish_now(&mut self) -> Result<()> {
         self.flush_now()?;
+        self.finish_message()
+    }
+
+    /// The incomplete last frame becomes the final frame; the footer follows.
+    fn finish_message(&mut self) -> Result<()> {
+        let mut encryptor = match std::mem::replace(&mut self.sealer, Sealer::Failed) {
+            Sealer::Open(encryptor) => encryptor,
+            other => {
+                self.sealer = other;
+                return Err(Error::misuse("the message is already finished"));
+            }
+        };
         let last = self.slots.take_partial();
-        self.encryptor.update(&last, &mut self.out)?;
-        self.encryptor.finish(&mut self.out)
+        encryptor.update(&last, &mut self.out)?;
+        encryptor.finish(&mut self.out)?;
+        self.sealer = Sealer::Finished;
+        Ok(())
     }
 
     /// Waits for the batch on the pool, if any; its frames then follow what `out` holds.
     fn poll_job(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        let Some(pending) = self.job.as_mut() else {
+        let Sealer::Sealing { job, .. } = &mut self.sealer else {
             return Poll::Ready(Ok(()));
         };
-        let done = ready!(Pin::new(pending).poll(cx));
-        self.job = None;
-        let (run, frames, outcome) = done?;
-        self.encryptor.end_run(run);
+        let done = ready!(Pin::new(job).poll(cx));
+        self.sealer = Sealer::Failed;
+        let (sealed, frames, outcome) = done?;
+        self.sealer = Sealer::Open(sealed.finish());
         outcome?;
         self.emit(frames);
         Poll::Ready(Ok(()))
@@ -238,37 +280,48 @@ impl SealEngine {
     /// Seals the complete frames gathered (no batch may be on the pool): on the pool when
     /// that applies and this engine may wait for it, else here.
     fn seal_gathered(&mut self) -> Result<()> {
-        debug_assert!(self.job.is_none(), "one batch at a time");
         let count = self.slots.whole();
         if count == 0 {
             return Ok(());
         }
-        let f = self.encryptor.header().frame_length() as usize;
+        let encryptor = match std::mem::replace(&mut self.sealer, Sealer::Failed) {
+            Sealer::Open(encryptor) => encryptor,
+            other => {
+                self.sealer = other;
+                return Err(Error::misuse("no encryptor to seal frames with"));
+            }
+        };
+        let f = self.frame_length;
         // Fewer than `count` only at the limit of 2^32 − 1 frames (the declared plaintext
         // length was checked as the plaintext came in).
-        let mut run = match self.encryptor.claim_frames(count * f, count) {
-            Some(run) if run.jobs.count == count => run,
-            Some(run) => {
-                self.encryptor.end_run(run);
+        let mut sealing = match encryptor.claim_frames(count * f, count) {
+            Ok(sealing) if sealing.run.jobs.count == count => sealing,
+            Ok(sealing) => {
+                self.sealer = Sealer::Open(sealing.finish());
                 return Err(FormatError::TooManyFrames.into());
             }
-            None => return Err(FormatError::TooManyFrames.into()),
+            Err(encryptor) => {
+                self.sealer = Sealer::Open(encryptor);
+                return Err(FormatError::TooManyFrames.into());
+            }
         };
         let mut frames = self.slots.take_whole(count);
         let par = self.parallelism;
-        let pooled = par.applies(run.jobs.plain_total());
+        let pooled = par.applies(sealing.run.jobs.plain_total());
         if pooled {
             self.pool_batches += 1;
         }
         if pooled && self.spawn {
-            self.job = Some(parallel::spawn(move || {
-                let outcome = parallel::seal(&mut run, None, &mut frames, &par);
-                (run, frames, outcome)
-            }));
+            let budget = sealing.budget();
+            let job = parallel::spawn(move || {
+                let outcome = parallel::seal(&mut sealing.run, None, &mut frames, &par);
+                (sealing, frames, outcome)
+            });
+            self.sealer = Sealer::Sealing { job, budget };
             return Ok(());
         }
-        let outcome = parallel::seal(&mut run, None, &mut frames, &par);
-        self.encryptor.end_run(run);
+        let outcome = parallel::seal(&mut sealing.run, None, &mut frames, &par);
+        self.sealer = Sealer::Open(sealing.finish());
         outcome?;
         self.emit(frames);
         Ok(())

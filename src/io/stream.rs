@@ -188,7 +188,10 @@ where
     let mut engine = DecryptEngine::new(client, options.release, true);
     let mut buf = BytesMut::new();
     let mut chunk = Bytes::new();
-    while engine.decode_header(&mut buf)?.is_none() {
+    let header = loop {
+        if let Some(header) = engine.decode_header(&mut buf)? {
+            break header;
+        }
         if chunk.is_empty() {
             chunk = match input.next().await {
                 Some(Ok(b)) => b,
@@ -198,13 +201,14 @@ where
         }
         let take = chunk.len().min(CHUNK);
         buf.extend_from_slice(&chunk.split_to(take));
-    }
+    };
     engine
         .obtain_materials(client, &source, options.encryption_context.as_ref())
         .await?;
     Ok(DecryptStream {
         inner: input,
         engine,
+        header,
         input: buf,
         chunk,
         inner_done: false,
@@ -223,6 +227,7 @@ pin_project! {
         #[pin]
         inner: S,
         engine: DecryptEngine,
+        header: MessageHeader,
         input: BytesMut,
         chunk: Bytes,
         inner_done: bool,
@@ -238,7 +243,7 @@ impl<S> DecryptStream<S> {
     }
     /// The message header (its tag has verified).
     pub fn header(&self) -> &MessageHeader {
-        self.engine.header().expect("set by the header phase")
+        &self.header
     }
 
     /// The message's full encryption context.

@@ -1,25 +1,52 @@
-//! The decrypt state machine.
+//! Decryption as three types, one per step of `client-apis/decrypt.md`.
 //!
 //! ```text
-//!            decode()                  supply_materials()          decode()*
-//! ┌────────┐  header+auth  ┌───────────┐  keys, commit,  ┌────────┐ frames ┌────────┐ footer ┌──────┐
-//! │ Header │──────────────►│ Materials │────────────────►│ Frames │───────►│ Footer │───────►│ Done │
-//! └────────┘  Header event └───────────┘  header tag ok  └────────┘        └────────┘        └──────┘
-//!                                                         (or NonFramed)   signed only
-//! any error ──► Failed (every later call fails)
+//!  HeaderDecoder ──decode()──► ParsedHeader ──with_materials()──► BodyDecryptor
+//!  parse the header            the "get the decryption            keys derived; key commitment
+//!  (Ok(None): more input)      materials" step: the caller        and header tag verified
+//!                              obtains them for header()
+//!
+//!  BodyDecryptor states (with_materials() starts in Frames or NonFramed by content type);
+//!  decode()* yields Plaintext, then Done once; Ok(None): more input
+//!
+//!                 claim_frames(self)        ┌───────────┐  a run of regular frames opened
+//!          ┌──────────────────────────────► │ FramesOut │  elsewhere; it owns the decryptor
+//!          │    ┌────────────────────────── └───────────┘  until finish(outcome)
+//!          │    ▼
+//!   ┌─────────────┐ regular frame:       ┌───────────────┐
+//!   │   Frames    │ Plaintext ──┐        │   NonFramed   │
+//!   │ key, verif. │ ◄───────────┘        │  key, verif.  │
+//!   └──────┬──────┘                      └───────┬───────┘
+//!          │ final frame                         │ the one block
+//!          └───────────────────┬─────────────────┘
+//!                  unsigned:   │   signed: the plaintext
+//!                  Plaintext   │   is held
+//!             ┌────────────────┴─────────────┐
+//!             ▼                              ▼
+//!      ┌────────────┐  signature       ┌───────────────┐
+//!      │    Done    │ ◄─────────────── │    Footer     │
+//!      └────────────┘  verified: the   │ held, verif.  │
+//!      Done once;      held Plaintext  └───────────────┘
+//!      finish(rest): nothing may follow
+//!
+//!  any error ──► Failed: the keys and the verifier are dropped, every later call fails
 //! ```
+//!
+//! Each state owns what it needs: `Frames` and `NonFramed` the content key (a
+//! [`FrameCipher`]) and the signature verifier of a signed message, `Footer` the verifier and
+//! the held plaintext. A run of frames claimed for opening on other threads
+//! ([`crate::proto::frames`]) takes the whole decryptor with it, so nothing can be decoded while
+//! it is out and it cannot come back to another message.
 //!
 //! Release rules (`client-apis/decrypt.md`): nothing is released before the header tag
 //! verifies; a frame's plaintext is released only after its tag verifies; the final frame and a
 //! non-framed body of a *signed* message are held until the signature verifies.
 
-use std::sync::Arc;
+use bytes::{Bytes, BytesMut};
 
-use bytes::{Buf, Bytes, BytesMut};
-
-use crate::crypto::{AeadKey, CryptoProvider, Verifier};
+use crate::crypto::{CryptoProvider, Verifier};
 use crate::error::{AuthError, Error, FormatError, KeyringError, PolicyError, Result};
-use crate::format::body::{self, BodyAad, BodyKind, FrameHead};
+use crate::format::body::{self, BodyKind, FrameHead};
 use crate::format::header::{HeaderParser, Parsed};
 use crate::format::{ContentType, MessageHeader};
 use crate::limits::Limits;
@@ -28,194 +55,207 @@ use crate::proto::frames::{FrameCipher, FrameJobs, OpenRun};
 use crate::proto::keys;
 use crate::suite::{CommitmentPolicy, IV_LEN, MessageFormatVersion, TAG_LEN};
 
-/// What the decryptor needs to know besides the message.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DecryptorConfig {
-    /// Which suites may be decrypted.
-    pub commitment_policy: CommitmentPolicy,
-    /// Limits checked while parsing.
-    pub limits: Limits,
-    /// Fail right after the header when the message is signed (the spec's
-    /// "decrypt unsigned-only" mode, for callers that must stream without holding back).
-    pub unsigned_only: bool,
+/// When a decrypting adapter lets plaintext out. See the [`io` module docs](crate::io#when-plaintext-is-released).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Release {
+    /// Each frame once its tag verifies; for signed suites the final frame (and a non-framed
+    /// body) only after the signature verifies.
+    #[default]
+    Streaming,
+    /// As [`Release::Streaming`], but refuse signed messages right after the header.
+    UnsignedOnly,
+    /// Release nothing until the whole message has verified and the input has ended.
+    ///
+    /// Up to `memory_limit` bytes of plaintext are held in memory; beyond that the plaintext
+    /// is spilled to an anonymous temporary file (the `tempfile` crate: unlinked at once where
+    /// the OS allows, removed on drop otherwise), **encrypted** with AES-256-GCM under a random
+    /// key that lives only in memory, so plaintext never reaches the disk. Spilling uses
+    /// `tokio::fs` and so needs a tokio runtime. The codec cannot do file I/O from a
+    /// `Decoder`, so [`MessageDecoder`](crate::io::MessageDecoder) fails with a limit error instead of spilling.
+    Verified {
+        /// Plaintext bytes held in memory before spilling to disk.
+        memory_limit: usize,
+    },
 }
 
-/// What [`Decryptor::decode`] produced.
+impl Release {
+    /// [`Release::Verified`] with `memory_limit` bytes held in memory before spilling.
+    pub fn verified(memory_limit: usize) -> Self {
+        Self::Verified { memory_limit }
+    }
+}
+
+/// What a [`BodyDecryptor`] produced.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum DecryptEvent {
-    /// The header is parsed (its tag is not yet checked). Obtain decryption materials for it
-    /// and pass them to [`Decryptor::supply_materials`] before decoding further.
-    Header(MessageHeader),
     /// Authenticated plaintext, in order.
     Plaintext(Bytes),
     /// The message is complete and every check passed. Reported once.
     Done,
 }
 
-enum State {
-    Header,
-    Materials,
-    Frames {
-        next_seq: u32,
-    },
-    /// An [`OpenRun`] is out; frames continue at `next_seq` once it is back.
-    Run {
-        next_seq: u32,
-    },
-    NonFramed,
-    Footer {
-        held: Bytes,
-    },
-    Done {
-        reported: bool,
-    },
-    Failed,
-}
-
-/// Decrypts one message: message bytes in, [`DecryptEvent`]s out, no I/O.
+/// The first step of decryption: message bytes in until the header (body and authentication)
+/// is complete, then a [`ParsedHeader`] out. No I/O.
 ///
-/// Feed bytes by appending them to a `BytesMut` and calling [`decode`](Self::decode) until it
-/// returns `Ok(None)` (more input needed). Frames are split off the buffer and decrypted in
-/// place, so plaintext comes out without a copy. At the end of input call
-/// [`finish`](Self::finish): it fails unless the whole message, and nothing more, was seen.
-pub struct Decryptor {
-    config: DecryptorConfig,
+/// Made by [`Client::header_decoder`](crate::Client::header_decoder). Feed bytes by appending
+/// them to a `BytesMut` and calling [`decode`](Self::decode) until it returns the header;
+/// `Ok(None)` always means "more input". The header's bytes are split off the input; what
+/// follows them is the body. Afterwards the decoder is ready for the header of another message.
+#[derive(Debug)]
+pub struct HeaderDecoder {
+    commitment_policy: CommitmentPolicy,
+    limits: Limits,
+    /// Fail right after the header when the message is signed (the spec's "decrypt
+    /// unsigned-only" mode, for callers that must stream without holding back).
+    unsigned_only: bool,
     provider: CryptoProvider,
-    state: State,
-    header: Option<MessageHeader>,
-    header_len: usize,
-    header_need: usize,
-    /// Resumes where the last attempt stopped, so that a header fed a byte at a time costs
-    /// linear work.
-    parser: HeaderParser,
-    /// The header body once parsed, while its authentication is still arriving.
-    parsed: Option<MessageHeader>,
-    raw_header: Bytes,
-    content_key: Option<Arc<dyn AeadKey>>,
-    verifier: Option<Box<dyn Verifier>>,
     /// Bytes after the message belong to the next one: leave them in the input.
     concatenated: bool,
+    step: HeaderStep,
 }
 
-impl std::fmt::Debug for Decryptor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Decryptor")
-            .field("config", &self.config)
-            .field("header", &self.header)
-            .finish_non_exhaustive()
+#[derive(Debug)]
+enum HeaderStep {
+    /// Fields of the header body are arriving. The parser resumes at the field it stopped at
+    /// once `need` bytes are in, so that a header fed a byte at a time costs linear work.
+    Fields { parser: HeaderParser, need: usize },
+    /// The header body is parsed; its authentication is arriving (`total` bytes in all).
+    Auth { header: MessageHeader, total: usize },
+}
+
+impl HeaderStep {
+    fn start() -> Self {
+        Self::Fields {
+            parser: HeaderParser::new(),
+            need: 0,
+        }
     }
 }
 
-impl Decryptor {
-    /// A decryptor waiting for the first byte of a message.
-    pub fn new(config: DecryptorConfig, provider: &CryptoProvider) -> Self {
+impl HeaderDecoder {
+    /// A decoder waiting for the first byte of a message.
+    pub(crate) fn new(
+        commitment_policy: CommitmentPolicy,
+        limits: Limits,
+        release: Release,
+        provider: &CryptoProvider,
+    ) -> Self {
         Self {
-            config,
+            commitment_policy,
+            limits,
+            unsigned_only: release == Release::UnsignedOnly,
             provider: *provider,
-            state: State::Header,
-            header: None,
-            header_len: 0,
-            header_need: 0,
-            parser: HeaderParser::new(),
-            parsed: None,
-            raw_header: Bytes::new(),
-            content_key: None,
-            verifier: None,
             concatenated: false,
+            step: HeaderStep::start(),
         }
     }
 
-    /// Lets bytes follow the message (the next message of a connection): decoding stops at
-    /// the end of the message and leaves them in the input, instead of failing with
-    /// [`FormatError::TrailingData`]. [`finish`](Self::finish) still reports them.
+    /// Lets bytes follow the message (the next message of a connection): the body decryptor
+    /// stops at the end of the message and leaves them in the input, instead of failing with
+    /// [`FormatError::TrailingData`]. [`BodyDecryptor::finish`] still reports them.
     pub(crate) fn set_concatenated(&mut self) {
         self.concatenated = true;
     }
 
-    /// The parsed header, once [`DecryptEvent::Header`] has been returned.
-    pub fn header(&self) -> Option<&MessageHeader> {
-        self.header.as_ref()
+    /// Consumes the header from the front of `input` once it is all there and returns it
+    /// (its tag is not checked yet: that needs the materials); `Ok(None)` when more input is
+    /// needed. Nothing of `input` is consumed before the header is complete.
+    ///
+    /// # Errors
+    /// A malformed header, a limit, the commitment policy, or a signed message when only
+    /// unsigned ones are accepted. The input is then left as it was.
+    pub fn decode(&mut self, input: &mut BytesMut) -> Result<Option<ParsedHeader>> {
+        // Taken out: an error leaves the decoder at the start of a header, and `input` untouched.
+        let (mut header, total) = match std::mem::replace(&mut self.step, HeaderStep::start()) {
+            HeaderStep::Fields { mut parser, need } => {
+                if input.len() < need {
+                    self.step = HeaderStep::Fields { parser, need };
+                    return Ok(None);
+                }
+                match parser.resume(input, &self.limits)? {
+                    Parsed::Done(header, body_len) => {
+                        let total = body_len + header.auth_len();
+                        (header, total)
+                    }
+                    Parsed::Incomplete(need) => {
+                        self.step = HeaderStep::Fields { parser, need };
+                        return Ok(None);
+                    }
+                }
+            }
+            HeaderStep::Auth { header, total } => (header, total),
+        };
+        if input.len() < total {
+            self.step = HeaderStep::Auth { header, total };
+            return Ok(None);
+        }
+        self.commitment_policy.check_decrypt(header.suite)?;
+        if self.unsigned_only && header.suite.is_signing() {
+            return Err(PolicyError::SignedMessageNotAllowed(header.suite.id()).into());
+        }
+        let raw = input.split_to(total).freeze();
+        if header.commitment.is_none() {
+            // v1: candidate data keys are checked against the header tag. A copy, so that the
+            // input buffer is not kept alive with it.
+            header.raw = Some(Bytes::copy_from_slice(&raw));
+        }
+        Ok(Some(ParsedHeader {
+            header,
+            raw,
+            commitment_policy: self.commitment_policy,
+            limits: self.limits,
+            provider: self.provider,
+            concatenated: self.concatenated,
+        }))
+    }
+}
+
+/// A parsed header whose tag is not checked yet: the step that waits for decryption materials.
+///
+/// Obtain materials for [`header`](Self::header) (a keyring or CMM, e.g.
+/// [`Client::decrypt_materials`](crate::Client::decrypt_materials)) and pass them to
+/// [`with_materials`](Self::with_materials), which checks them and the header and returns the
+/// [`BodyDecryptor`].
+pub struct ParsedHeader {
+    header: MessageHeader,
+    /// The header body and authentication exactly as received.
+    raw: Bytes,
+    commitment_policy: CommitmentPolicy,
+    limits: Limits,
+    provider: CryptoProvider,
+    concatenated: bool,
+}
+
+impl std::fmt::Debug for ParsedHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParsedHeader")
+            .field("header", &self.header)
+            .field("header_len", &self.raw.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ParsedHeader {
+    /// The header (not authenticated yet).
+    pub fn header(&self) -> &MessageHeader {
+        &self.header
     }
 
-    /// True while the decryptor waits for [`supply_materials`](Self::supply_materials).
-    pub fn needs_materials(&self) -> bool {
-        matches!(self.state, State::Materials)
-    }
-
-    /// True once the whole message has been verified.
-    pub fn is_done(&self) -> bool {
-        matches!(self.state, State::Done { .. })
-    }
-
-    /// Length of the header (body and authentication) in bytes, once parsed.
+    /// Length of the header (body and authentication) in bytes: where the body starts.
     pub fn header_len(&self) -> usize {
-        self.header_len
+        self.raw.len()
     }
 
-    /// Consumes what it can from the front of `input` and returns the next event, or
-    /// `Ok(None)` when it needs more input (or materials, see [`needs_materials`](Self::needs_materials)).
+    /// Checks the materials against the header, derives the keys, checks the key commitment
+    /// and the header tag. The body decryptor then yields plaintext.
     ///
     /// # Errors
-    /// Any format, authentication, policy or limit failure. After an error the decryptor is
-    /// spent: every later call fails too.
-    pub fn decode(&mut self, input: &mut BytesMut) -> Result<Option<DecryptEvent>> {
-        let out = self.decode_inner(input);
-        if out.is_err() {
-            self.fail();
-        }
-        out
-    }
-
-    /// Checks the materials for the parsed header, derives the keys, checks the key commitment
-    /// and the header tag. Afterwards [`decode`](Self::decode) yields plaintext.
-    ///
-    /// # Errors
-    /// When the materials do not fit the header, the commitment or the header tag does not
-    /// verify. The decryptor is then spent.
-    pub fn supply_materials(&mut self, materials: &DecryptionMaterials) -> Result<()> {
-        if !matches!(self.state, State::Materials) {
-            return Err(Error::misuse("materials supplied when none were expected"));
-        }
-        let out = self.accept_materials(materials);
-        if out.is_err() {
-            self.fail();
-        }
-        out
-    }
-
-    /// Call at the end of input, with whatever input is left: succeeds only when the message
-    /// was complete and verified and nothing follows it.
-    ///
-    /// # Errors
-    /// [`FormatError::Truncated`] when the message is incomplete, [`FormatError::TrailingData`]
-    /// when bytes follow it.
-    pub fn finish(&self, remaining: &[u8]) -> Result<()> {
-        match self.state {
-            State::Done { .. } if remaining.is_empty() => Ok(()),
-            State::Done { .. } => Err(FormatError::TrailingData(remaining.len()).into()),
-            State::Failed => Err(Error::misuse("decryption already failed")),
-            _ => Err(FormatError::Truncated.into()),
-        }
-    }
-
-    fn fail(&mut self) {
-        self.state = State::Failed;
-        self.content_key = None;
-        self.verifier = None;
-    }
-
-    fn header_ref(&self) -> Result<&MessageHeader> {
-        self.header
-            .as_ref()
-            .ok_or_else(|| Error::misuse("no header parsed"))
-    }
-
-    fn accept_materials(&mut self, materials: &DecryptionMaterials) -> Result<()> {
-        let header = self
-            .header
-            .as_ref()
-            .ok_or_else(|| Error::misuse("no header parsed"))?;
+    /// When the materials do not fit the header, or the commitment or the header tag does not
+    /// verify.
+    pub fn with_materials(self, materials: &DecryptionMaterials) -> Result<BodyDecryptor> {
+        let header = &self.header;
         let suite = header.suite;
         if materials.algorithm_suite() != suite {
             return Err(PolicyError::MaterialsMismatch(
@@ -223,7 +263,7 @@ impl Decryptor {
             )
             .into());
         }
-        self.config.commitment_policy.check_decrypt(suite)?;
+        self.commitment_policy.check_decrypt(suite)?;
         let data_key = materials
             .data_key()
             .ok_or(KeyringError::InvalidMaterials("no plaintext data key"))?;
@@ -232,29 +272,27 @@ impl Decryptor {
             keys::check_commitment(stored, derived)?;
         }
         // Header tag: AAD = the header body exactly as received ‖ the required pairs.
-        let auth_len = header.auth_len();
-        let body_len = self.raw_header.len() - auth_len;
-        let (raw_body, auth) = self.raw_header.split_at(body_len);
+        let (raw_body, auth) = self.raw.split_at(self.raw.len() - header.auth_len());
         let required = materials
             .encryption_context()
             .subset(materials.required_encryption_context_keys());
         let mut aad = raw_body.to_vec();
         aad.extend_from_slice(&required.serialize()?);
         let (iv, tag) = match header.version() {
-            MessageFormatVersion::V1 => (
-                <[u8; IV_LEN]>::try_from(&auth[..IV_LEN]).expect("length checked"),
-                &auth[IV_LEN..],
-            ),
+            MessageFormatVersion::V1 => match auth.split_first_chunk::<IV_LEN>() {
+                Some((iv, tag)) => (*iv, tag),
+                None => return Err(FormatError::Truncated.into()),
+            },
             MessageFormatVersion::V2 => ([0u8; IV_LEN], auth),
         };
-        let tag: [u8; TAG_LEN] = tag.try_into().expect("length checked");
+        let tag: &[u8; TAG_LEN] = tag.try_into().map_err(|_| FormatError::Truncated)?;
         keys.content
-            .open_in_place(&iv, &aad, &mut [], &tag)
+            .open_in_place(&iv, &aad, &mut [], tag)
             .map_err(|_| AuthError::HeaderAuth)?;
-        self.verifier = match (suite.signature(), materials.verification_key()) {
+        let verifier = match (suite.signature(), materials.verification_key()) {
             (Some(alg), Some(public)) => {
                 let mut v = self.provider.ecdsa.verifier(alg, public)?;
-                v.update(&self.raw_header);
+                v.update(&self.raw);
                 Some(v)
             }
             (None, None) => None,
@@ -265,311 +303,439 @@ impl Decryptor {
                 .into());
             }
         };
-        self.state = match header.content_type {
-            ContentType::Framed => State::Frames { next_seq: 1 },
-            ContentType::NonFramed => State::NonFramed,
+        let cipher = FrameCipher::new(
+            std::sync::Arc::from(keys.content),
+            &header.message_id,
+            header.frame_length,
+        );
+        let state = match header.content_type {
+            ContentType::Framed => Body::Frames(Frames {
+                cipher,
+                next_seq: 1,
+                verifier,
+            }),
+            ContentType::NonFramed => Body::NonFramed { cipher, verifier },
         };
-        self.content_key = Some(Arc::from(keys.content));
-        self.raw_header = Bytes::new();
-        Ok(())
+        Ok(BodyDecryptor {
+            common: Common {
+                header_len: self.raw.len(),
+                header: self.header,
+                limits: self.limits,
+                concatenated: self.concatenated,
+            },
+            state,
+        })
+    }
+}
+
+/// What the body states share: the message's header and settings.
+struct Common {
+    header: MessageHeader,
+    header_len: usize,
+    limits: Limits,
+    concatenated: bool,
+}
+
+/// The body of a message whose header has been authenticated: message bytes in,
+/// [`DecryptEvent`]s out, no I/O.
+///
+/// Feed bytes by appending them to a `BytesMut` and calling [`decode`](Self::decode) until it
+/// returns `Ok(None)` (more input needed). Frames are split off the buffer and decrypted in
+/// place, so plaintext comes out without a copy. At the end of input call
+/// [`finish`](Self::finish): it fails unless the whole message, and nothing more, was seen.
+pub struct BodyDecryptor {
+    common: Common,
+    state: Body,
+}
+
+enum Body {
+    Frames(Frames),
+    NonFramed {
+        cipher: FrameCipher,
+        verifier: Option<Box<dyn Verifier>>,
+    },
+    /// The final frame or non-framed body of a signed message is in `held` until the signature
+    /// verifies.
+    Footer {
+        held: Bytes,
+        verifier: Box<dyn Verifier>,
+    },
+    Done {
+        reported: bool,
+    },
+    Failed,
+}
+
+/// Regular frames from `next_seq` on, then the final frame.
+struct Frames {
+    cipher: FrameCipher,
+    next_seq: u32,
+    /// The signature hash of a signed message.
+    verifier: Option<Box<dyn Verifier>>,
+}
+
+impl Frames {
+    fn cursor(&self) -> FrameCursor {
+        FrameCursor {
+            next_seq: self.next_seq,
+            frame_length: self.cipher.frame_length(),
+        }
+    }
+}
+
+/// What [`BodyDecryptor::decode`] does after a step.
+enum Next {
+    Again,
+    Return(Option<DecryptEvent>),
+}
+
+impl std::fmt::Debug for BodyDecryptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &self.state {
+            Body::Frames(fr) => format!("Frames(next_seq {})", fr.next_seq),
+            Body::NonFramed { .. } => "NonFramed".into(),
+            Body::Footer { .. } => "Footer".into(),
+            Body::Done { .. } => "Done".into(),
+            Body::Failed => "Failed".into(),
+        };
+        f.debug_struct("BodyDecryptor")
+            .field("header", &self.common.header)
+            .field("state", &state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BodyDecryptor {
+    /// The message header (its tag has verified).
+    pub fn header(&self) -> &MessageHeader {
+        &self.common.header
     }
 
-    fn decode_inner(&mut self, input: &mut BytesMut) -> Result<Option<DecryptEvent>> {
+    /// Length of the header (body and authentication) in bytes: where the body starts.
+    pub fn header_len(&self) -> usize {
+        self.common.header_len
+    }
+
+    /// True once the whole message has been verified.
+    pub fn is_done(&self) -> bool {
+        matches!(self.state, Body::Done { .. })
+    }
+
+    /// Consumes what it can from the front of `input` and returns the next event, or
+    /// `Ok(None)` when it needs more input.
+    ///
+    /// # Errors
+    /// Any format, authentication or limit failure. After an error the decryptor is spent:
+    /// its keys are dropped and every later call fails too.
+    pub fn decode(&mut self, input: &mut BytesMut) -> Result<Option<DecryptEvent>> {
         loop {
-            match &mut self.state {
-                State::Failed => return Err(Error::misuse("decryption already failed")),
-                State::Header => {
-                    // Go on only once the bytes the last attempt lacked have arrived; the parser
-                    // then resumes at the field it stopped at.
-                    if input.len() < self.header_need {
-                        return Ok(None);
-                    }
-                    if self.parsed.is_none() {
-                        let (header, body_len) =
-                            match self.parser.resume(input, &self.config.limits)? {
-                                Parsed::Done(h, len) => (h, len),
-                                Parsed::Incomplete(needed) => {
-                                    self.header_need = needed;
-                                    return Ok(None);
-                                }
-                            };
-                        self.header_need = body_len + header.auth_len();
-                        self.parsed = Some(header);
-                        if input.len() < self.header_need {
-                            return Ok(None);
-                        }
-                    }
-                    let mut header = self
-                        .parsed
-                        .take()
-                        .ok_or_else(|| Error::misuse("no header parsed"))?;
-                    self.config.commitment_policy.check_decrypt(header.suite)?;
-                    if self.config.unsigned_only && header.suite.is_signing() {
-                        return Err(PolicyError::SignedMessageNotAllowed(header.suite.id()).into());
-                    }
-                    let total = self.header_need;
-                    self.raw_header = input.split_to(total).freeze();
-                    if header.commitment.is_none() {
-                        // v1: candidate data keys are checked against the header tag. A copy,
-                        // so that the input buffer is not kept alive with it.
-                        header.raw = Some(Bytes::copy_from_slice(&self.raw_header));
-                    }
-                    self.header_len = total;
-                    self.header = Some(header.clone());
-                    self.state = State::Materials;
-                    return Ok(Some(DecryptEvent::Header(header)));
-                }
-                State::Materials => return Ok(None),
-                State::Run { .. } => {
-                    return Err(Error::misuse("a run of frames is still being opened"));
-                }
-                State::Frames { next_seq } => {
-                    let expected = *next_seq;
-                    let frame_length = self.header_ref()?.frame_length;
-                    let Some(head) = body::parse_frame_head(input, frame_length)? else {
-                        return Ok(None);
-                    };
-                    if head.seq != expected {
-                        return Err(FormatError::BadSequence {
-                            expected,
-                            got: head.seq,
-                        }
-                        .into());
-                    }
-                    if input.len() < head.total_len() {
-                        return Ok(None);
-                    }
-                    let kind = if head.is_final {
-                        BodyKind::FinalFrame
-                    } else {
-                        BodyKind::Frame
-                    };
-                    let plaintext = self.open(input, &head, kind)?;
-                    if !head.is_final {
-                        self.state = State::Frames {
-                            next_seq: expected + 1,
-                        };
-                        return Ok(Some(DecryptEvent::Plaintext(plaintext)));
-                    }
-                    if let Some(ev) = self.after_last_block(plaintext, input)? {
-                        return Ok(Some(ev));
-                    }
-                }
-                State::NonFramed => {
-                    let limit = self.config.limits.max_body_len;
-                    let Some(head) = body::parse_non_framed_head(input, limit)? else {
-                        return Ok(None);
-                    };
-                    if input.len() < head.total_len() {
-                        return Ok(None);
-                    }
-                    let plaintext = self.open(input, &head, BodyKind::SingleBlock)?;
-                    if let Some(ev) = self.after_last_block(plaintext, input)? {
-                        return Ok(Some(ev));
-                    }
-                }
-                State::Footer { held } => {
-                    let Some(len) = body::parse_footer_len(input) else {
-                        return Ok(None);
-                    };
-                    if input.len() < 2 + len {
-                        return Ok(None);
-                    }
-                    let held = std::mem::take(held);
-                    let footer = input.split_to(2 + len);
-                    let verifier = self
-                        .verifier
-                        .take()
-                        .ok_or_else(|| Error::misuse("no verifier for a signed message"))?;
-                    verifier.verify(&footer[2..])?;
-                    self.state = State::Done { reported: false };
-                    if !held.is_empty() {
-                        return Ok(Some(DecryptEvent::Plaintext(held)));
-                    }
-                }
-                State::Done { reported } => {
-                    if !input.is_empty() && !self.concatenated {
-                        return Err(FormatError::TrailingData(input.len()).into());
-                    }
-                    if *reported {
-                        return Ok(None);
-                    }
-                    *reported = true;
-                    self.content_key = None;
-                    return Ok(Some(DecryptEvent::Done));
-                }
+            // Taken out: on an error the decryptor stays `Failed`, the keys dropped.
+            let state = std::mem::replace(&mut self.state, Body::Failed);
+            let (state, next) = step(&self.common, state, input)?;
+            self.state = state;
+            if let Next::Return(event) = next {
+                return Ok(event);
             }
         }
     }
 
-    /// The frame cipher of an unsigned framed message whose header has been authenticated and
-    /// whose body has not been decoded yet: what range decryption opens frames with.
-    pub(crate) fn body_cipher(&self) -> Option<FrameCipher> {
-        if !matches!(self.state, State::Frames { next_seq: 1 }) || self.verifier.is_some() {
-            return None;
+    /// Call at the end of input, with whatever input is left: succeeds only when the message
+    /// was complete and verified and nothing follows it.
+    ///
+    /// # Errors
+    /// [`FormatError::Truncated`] when the message is incomplete, [`FormatError::TrailingData`]
+    /// when bytes follow it, [`Error::ApiMisuse`] when decoding already failed (the failure
+    /// was reported then).
+    pub fn finish(&self, remaining: &[u8]) -> Result<()> {
+        match self.state {
+            Body::Done { .. } if remaining.is_empty() => Ok(()),
+            Body::Done { .. } => Err(FormatError::TrailingData(remaining.len()).into()),
+            Body::Failed => Err(spent()),
+            _ => Err(FormatError::Truncated.into()),
         }
-        let header = self.header.as_ref()?;
-        let key = self.content_key.clone()?;
-        Some(FrameCipher::new(
-            key,
-            &header.message_id,
-            header.frame_length,
-        ))
     }
 
-    /// How many whole regular frames [`claim_frames`](Self::claim_frames) would take from the
-    /// front of `input` (at most `max`), and the message's frame length; `None` outside the
-    /// body of a framed message. While a run is out, `input` is taken to follow it (what a
-    /// driver gathers meanwhile): the count is then what the next claim would take.
-    pub(crate) fn claimable(&self, input: &[u8], max: usize) -> Option<(usize, usize)> {
-        let (State::Frames { next_seq } | State::Run { next_seq }) = self.state else {
-            return None;
-        };
-        let frame_length = self.header.as_ref()?.frame_length as usize;
+    /// Where the regular frames stand, while the next block is a frame of a framed message
+    /// (none is being decoded); `None` elsewhere.
+    pub(crate) fn cursor(&self) -> Option<FrameCursor> {
+        match &self.state {
+            Body::Frames(f) => Some(f.cursor()),
+            _ => None,
+        }
+    }
+
+    /// The frame cipher of an unsigned framed message whose body has not been decoded yet:
+    /// what range decryption opens frames with. `None` otherwise.
+    pub(crate) fn into_first_frames(self) -> Option<FrameCipher> {
+        match self.state {
+            Body::Frames(Frames {
+                cipher,
+                next_seq: 1,
+                verifier: None,
+            }) => Some(cipher),
+            _ => None,
+        }
+    }
+
+    /// Claims up to `max` whole regular frames at the front of `input` for opening elsewhere
+    /// (see [`crate::proto::frames`]): as many as [`FrameCursor::claimable`] counts. The run
+    /// takes the decryptor with it; [`FramesOut::finish`] gives it back. `Err(self)` when no
+    /// frame can be claimed (outside the frames of a framed message, or `input` does not start
+    /// with a whole regular frame with the expected sequence number). Anything unusual (a
+    /// short frame, the final frame, a wrong sequence number) ends the run before it and is
+    /// left to [`decode`](Self::decode), which reports it exactly as without runs. `input` is
+    /// not consumed: the caller drops the run's `wire_total()` bytes from its front.
+    // `Err` gives the decryptor back whole, as `Result::Err` conventionally does; boxing it
+    // would cost an allocation per attempt.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn claim_frames(self, input: &[u8], max: usize) -> Result<FramesOut, Self> {
+        match self.state {
+            Body::Frames(f) => {
+                let count = f.cursor().claimable(input, max);
+                if count == 0 {
+                    return Err(Self {
+                        common: self.common,
+                        state: Body::Frames(f),
+                    });
+                }
+                Ok(FramesOut {
+                    run: OpenRun {
+                        jobs: FrameJobs {
+                            cipher: f.cipher,
+                            first_seq: f.next_seq,
+                            count,
+                        },
+                        verifier: f.verifier,
+                    },
+                    common: self.common,
+                })
+            }
+            state => Err(Self {
+                common: self.common,
+                state,
+            }),
+        }
+    }
+}
+
+/// The error of a call after a failure. A [`BodyDecryptor`] is used through `&mut self` by
+/// drivers that keep it in a field, so a call after an error cannot be ruled out by types;
+/// the failure itself was reported by the call that met it.
+fn spent() -> Error {
+    Error::misuse("decryption already failed")
+}
+
+/// A run of regular frames claimed with [`BodyDecryptor::claim_frames`], holding the rest of
+/// the decryptor until it comes back through [`finish`](Self::finish).
+///
+/// The driver must feed the run's wire bytes, in order and *before* opening them in place, to
+/// `run.verifier` (when there is one) and open every frame (the crate's drivers do both with
+/// `crate::parallel`). Plaintext of the run may be released only once `finish` succeeded.
+pub(crate) struct FramesOut {
+    pub(crate) run: OpenRun,
+    common: Common,
+}
+
+impl FramesOut {
+    /// Where the frames stand after the run: what a driver that gathers input while the run is
+    /// out asks about it.
+    pub(crate) fn cursor(&self) -> FrameCursor {
+        FrameCursor {
+            next_seq: self.next_seq(),
+            frame_length: self.run.jobs.cipher.frame_length(),
+        }
+    }
+
+    fn next_seq(&self) -> u32 {
+        // Fits: the run was counted within the sequence numbers of regular frames.
+        self.run.jobs.first_seq + self.run.jobs.count as u32
+    }
+
+    /// The decryptor back, with the outcome of opening the run: on an error it is dropped
+    /// (with its keys) and the error returned; the run's plaintext must then not be used.
+    pub(crate) fn finish(self, outcome: Result<()>) -> Result<BodyDecryptor> {
+        outcome?;
+        let next_seq = self.next_seq();
+        Ok(BodyDecryptor {
+            common: self.common,
+            state: Body::Frames(Frames {
+                cipher: self.run.jobs.cipher,
+                next_seq,
+                verifier: self.run.verifier,
+            }),
+        })
+    }
+}
+
+/// The next regular frame's sequence number and the frame length: counts the frames a run can
+/// claim from buffered input. `Copy`, so a driver can keep one while a run is out.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FrameCursor {
+    next_seq: u32,
+    frame_length: usize,
+}
+
+impl FrameCursor {
+    /// Plaintext bytes of a regular frame.
+    pub(crate) fn frame_length(&self) -> usize {
+        self.frame_length
+    }
+
+    /// How many whole regular frames in sequence start `input` (at most `max`).
+    pub(crate) fn claimable(&self, input: &[u8], max: usize) -> usize {
         // Fits: the header parser refused frame lengths whose wire length does not.
-        let w = body::REGULAR_HEAD_LEN
-            .checked_add(frame_length)?
-            .checked_add(TAG_LEN)?;
+        let Some(w) = body::REGULAR_HEAD_LEN
+            .checked_add(self.frame_length)
+            .and_then(|n| n.checked_add(TAG_LEN))
+        else {
+            return 0;
+        };
         let mut count = 0usize;
         while count < max {
             let (Some(start), Some(end)) = (count.checked_mul(w), (count + 1).checked_mul(w))
             else {
                 break;
             };
-            let Some(frame) = input.get(start..end) else {
+            let Some(seq) = input.get(start..end).and_then(|f| f.first_chunk::<4>()) else {
                 break;
             };
-            let expected = next_seq.checked_add(count as u32);
-            if expected
-                .is_none_or(|e| e == body::FINAL_FRAME_MARKER || frame[..4] != e.to_be_bytes())
-            {
+            let expected = self.next_seq.checked_add(count as u32);
+            if expected.is_none_or(|e| e == body::FINAL_FRAME_MARKER || *seq != e.to_be_bytes()) {
                 break;
             }
             count += 1;
         }
-        Some((count, frame_length))
+        count
     }
 
     /// True when `input` is nothing but whole regular frames in sequence, perhaps followed by
     /// the start of the next one: a run claimed from it could still grow with more input (and
     /// the message cannot end without more). False once anything else (the final frame, a
-    /// wrong sequence number) is in sight, and outside the body of a framed message.
+    /// wrong sequence number) is in sight.
     pub(crate) fn run_may_grow(&self, input: &[u8]) -> bool {
-        let (State::Frames { next_seq } | State::Run { next_seq }) = self.state else {
-            return false;
-        };
-        let Some((count, frame_length)) = self.claimable(input, usize::MAX) else {
-            return false;
-        };
-        let w = body::REGULAR_HEAD_LEN + frame_length + TAG_LEN;
-        let rest = &input[count * w..];
-        match rest.get(..4) {
+        let count = self.claimable(input, usize::MAX);
+        let w = body::REGULAR_HEAD_LEN + self.frame_length + TAG_LEN;
+        let rest = input.get(count * w..).unwrap_or_default();
+        match rest.first_chunk::<4>() {
             None => true,
-            Some(seq) => next_seq
+            Some(seq) => self
+                .next_seq
                 .checked_add(count as u32)
-                .is_some_and(|e| e != body::FINAL_FRAME_MARKER && seq == e.to_be_bytes()),
+                .is_some_and(|e| e != body::FINAL_FRAME_MARKER && *seq == e.to_be_bytes()),
         }
     }
+}
 
-    /// Claims up to `max` whole regular frames at the front of `input` for opening elsewhere
-    /// (see [`crate::proto::frames`]); `None` outside the body or when `input` does not start
-    /// with a whole regular frame with the expected sequence number. Anything unusual (a short
-    /// frame, the final frame, a wrong sequence number) ends the run before it, and is left to
-    /// [`decode`](Self::decode), which reports it exactly as without runs. `input` is not
-    /// consumed: the caller drops the run's `wire_total()` bytes from its front once it has
-    /// them. The run must come back through [`end_run`](Self::end_run) before any other call.
-    pub(crate) fn claim_frames(&mut self, input: &[u8], max: usize) -> Option<OpenRun> {
-        let (count, _) = self.claimable(input, max)?;
-        let State::Frames { next_seq } = self.state else {
-            return None;
-        };
-        if count == 0 {
-            return None;
+/// One step of the body: the next state, and whether to return (with an event, or `None` for
+/// more input) or go on.
+fn step(c: &Common, state: Body, input: &mut BytesMut) -> Result<(Body, Next)> {
+    let wait = |state| Ok((state, Next::Return(None)));
+    match state {
+        Body::Failed => Err(spent()),
+        Body::Frames(mut f) => {
+            let Some(head) = body::parse_frame_head(input, c.header.frame_length)? else {
+                return wait(Body::Frames(f));
+            };
+            if head.seq != f.next_seq {
+                return Err(FormatError::BadSequence {
+                    expected: f.next_seq,
+                    got: head.seq,
+                }
+                .into());
+            }
+            if input.len() < head.total_len() {
+                return wait(Body::Frames(f));
+            }
+            let kind = if head.is_final {
+                BodyKind::FinalFrame
+            } else {
+                BodyKind::Frame
+            };
+            let plaintext = open(&f.cipher, &mut f.verifier, input, &head, kind)?;
+            if head.is_final {
+                return after_last_block(c, plaintext, f.verifier, input);
+            }
+            // A regular frame's sequence number is below the final-frame marker.
+            f.next_seq += 1;
+            Ok((
+                Body::Frames(f),
+                Next::Return(Some(DecryptEvent::Plaintext(plaintext))),
+            ))
         }
-        let header = self.header.as_ref()?;
-        let key = self.content_key.clone()?;
-        let cipher = FrameCipher::new(key, &header.message_id, header.frame_length);
-        self.state = State::Run {
-            next_seq: next_seq + count as u32,
-        };
-        Some(OpenRun {
-            jobs: FrameJobs {
-                cipher,
-                first_seq: next_seq,
-                count,
-            },
-            verifier: self.verifier.take(),
-        })
+        Body::NonFramed {
+            cipher,
+            mut verifier,
+        } => {
+            let Some(head) = body::parse_non_framed_head(input, c.limits.max_body_len)? else {
+                return wait(Body::NonFramed { cipher, verifier });
+            };
+            if input.len() < head.total_len() {
+                return wait(Body::NonFramed { cipher, verifier });
+            }
+            let plaintext = open(&cipher, &mut verifier, input, &head, BodyKind::SingleBlock)?;
+            after_last_block(c, plaintext, verifier, input)
+        }
+        Body::Footer { held, verifier } => {
+            let Some(len) = body::parse_footer_len(input) else {
+                return wait(Body::Footer { held, verifier });
+            };
+            if input.len() < 2 + len {
+                return wait(Body::Footer { held, verifier });
+            }
+            let footer = input.split_to(2 + len);
+            verifier.verify(&footer[2..])?;
+            let next = if held.is_empty() {
+                Next::Again
+            } else {
+                Next::Return(Some(DecryptEvent::Plaintext(held)))
+            };
+            Ok((Body::Done { reported: false }, next))
+        }
+        Body::Done { reported } => {
+            if !input.is_empty() && !c.concatenated {
+                return Err(FormatError::TrailingData(input.len()).into());
+            }
+            let event = (!reported).then_some(DecryptEvent::Done);
+            Ok((Body::Done { reported: true }, Next::Return(event)))
+        }
     }
+}
 
-    /// Takes back a run claimed with [`claim_frames`](Self::claim_frames), with the outcome
-    /// of opening it. On an error (or a run this decryptor did not hand out) the decryptor is
-    /// spent and the error returned; the run's plaintext must then not be used.
-    pub(crate) fn end_run(&mut self, run: OpenRun, outcome: Result<()>) -> Result<()> {
-        let State::Run { next_seq } = self.state else {
-            self.fail();
-            return Err(Error::misuse("no run of frames was out"));
-        };
-        if let Err(e) = outcome {
-            self.fail();
-            return Err(e);
-        }
-        if next_seq != run.jobs.first_seq + run.jobs.count as u32 {
-            self.fail();
-            return Err(Error::misuse(
-                "a run of frames came back to the wrong decryptor",
-            ));
-        }
-        self.verifier = run.verifier;
-        self.state = State::Frames { next_seq };
-        Ok(())
+/// After the final frame or the non-framed body: hold the plaintext for the signature, or
+/// release it.
+fn after_last_block(
+    c: &Common,
+    plaintext: Bytes,
+    verifier: Option<Box<dyn Verifier>>,
+    input: &BytesMut,
+) -> Result<(Body, Next)> {
+    if let Some(verifier) = verifier {
+        let held = plaintext;
+        return Ok((Body::Footer { held, verifier }, Next::Again));
     }
+    if !input.is_empty() && !c.concatenated {
+        return Err(FormatError::TrailingData(input.len()).into());
+    }
+    let next = if plaintext.is_empty() {
+        Next::Again
+    } else {
+        Next::Return(Some(DecryptEvent::Plaintext(plaintext)))
+    };
+    Ok((Body::Done { reported: false }, next))
+}
 
-    /// After the final frame or the non-framed body: hold the plaintext for the signature, or
-    /// release it.
-    fn after_last_block(
-        &mut self,
-        plaintext: Bytes,
-        input: &BytesMut,
-    ) -> Result<Option<DecryptEvent>> {
-        if self.verifier.is_some() {
-            self.state = State::Footer { held: plaintext };
-            return Ok(None);
-        }
-        if !input.is_empty() && !self.concatenated {
-            return Err(FormatError::TrailingData(input.len()).into());
-        }
-        self.state = State::Done { reported: false };
-        Ok((!plaintext.is_empty()).then_some(DecryptEvent::Plaintext(plaintext)))
+/// Splits one frame (or the non-framed body) off `input`, feeds it to the verifier and
+/// decrypts it in place.
+fn open(
+    cipher: &FrameCipher,
+    verifier: &mut Option<Box<dyn Verifier>>,
+    input: &mut BytesMut,
+    head: &FrameHead,
+    kind: BodyKind,
+) -> Result<Bytes> {
+    let frame = input.split_to(head.total_len());
+    if let Some(v) = verifier.as_mut() {
+        v.update(&frame);
     }
-
-    /// Splits one frame (or the non-framed body) off `input`, feeds it to the verifier and
-    /// decrypts it in place.
-    fn open(&mut self, input: &mut BytesMut, head: &FrameHead, kind: BodyKind) -> Result<Bytes> {
-        let mut frame = input.split_to(head.total_len());
-        if let Some(v) = self.verifier.as_mut() {
-            v.update(&frame);
-        }
-        let header = self
-            .header
-            .as_ref()
-            .ok_or_else(|| Error::misuse("no header"))?;
-        let key = self
-            .content_key
-            .as_ref()
-            .ok_or_else(|| Error::misuse("no content key"))?;
-        let aad = BodyAad::new(&header.message_id, kind, head.seq, head.content_len as u64);
-        let tag_at = head.head_len + head.content_len;
-        let tag: [u8; TAG_LEN] = frame[tag_at..].try_into().expect("length checked");
-        key.open_in_place(
-            &head.iv,
-            aad.as_bytes(),
-            &mut frame[head.head_len..tag_at],
-            &tag,
-        )
-        .map_err(|_| AuthError::FrameTag { seq: head.seq })?;
-        frame.advance(head.head_len);
-        frame.truncate(head.content_len);
-        Ok(frame.freeze())
-    }
+    cipher.open_block(frame, head, kind)
 }

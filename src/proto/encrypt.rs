@@ -1,12 +1,32 @@
 //! The encrypt state machine.
-
-use std::sync::Arc;
+//!
+//! ```text
+//!  Client::encryptor() / Encryptor::new(materials): keys derived, header written and
+//!  authenticated (not sent yet)
+//!
+//!   HeaderOut::Pending ──write_header() (update() and finish() do it first)──► Written
+//!
+//!                 update()*: whole frames sealed as their plaintext completes
+//!                 ┌────┐
+//!                 ▼    │          claim_frames()
+//!   ┌──────────────────┴─┐ ─────────────────────────► ┌──────────┐
+//!   │ Encryptor (frames) │                            │ SealOut  │ a run of regular frames
+//!   │  next_seq, pending │ ◄───────────────────────── │          │ sealed elsewhere; it owns
+//!   └────────────────────┘    SealOut::finish()       └──────────┘ the encryptor meanwhile
+//!            │
+//!            │ finish(self): final frame (the pending plaintext) ‖ footer (signed suites)
+//!            ▼
+//!    the message is complete; the encryptor is gone
+//! ```
+//!
+//! Runs of frames (see [`crate::proto::frames`]) seal exactly the frames
+//! [`update`](Encryptor::update) would, so the output is the same byte for byte.
 
 use bytes::{BufMut, BytesMut};
 
-use crate::crypto::{AeadKey, CryptoProvider, Signer};
-use crate::error::{Error, FormatError, KeyringError, LimitError, Result};
-use crate::format::body::{self, BodyAad, BodyKind};
+use crate::crypto::{CryptoProvider, Signer};
+use crate::error::{FormatError, KeyringError, LimitError, Result};
+use crate::format::body::{self, BodyKind};
 use crate::format::{ContentType, FrameLength, MessageHeader};
 use crate::materials::EncryptionMaterials;
 use crate::proto::frames::{FrameCipher, FrameJobs, SealRun};
@@ -15,10 +35,6 @@ use crate::suite::{IV_LEN, MessageFormatVersion, TAG_LEN};
 
 /// Encrypts one message: plaintext in, message bytes out, no I/O.
 ///
-/// ```text
-/// new(materials) ──► [header pending] ──update()*──► frames ──finish()──► final frame ‖ footer
-/// ```
-///
 /// Frames are written whole, each as soon as its plaintext is complete. A plaintext whose
 /// length is a non-zero multiple of the frame length therefore ends with an **empty final
 /// frame** after its last regular frame, the form every ESDK has always written. The
@@ -26,23 +42,33 @@ use crate::suite::{IV_LEN, MessageFormatVersion, TAG_LEN};
 /// Python ESDK 2.x and 3.x lines (3.3.1 is what the official `aws-encryption-sdk-cli` installs)
 /// accept only a final frame shorter than the frame length. Decryption accepts both forms.
 ///
-/// The caller **must** call [`Encryptor::finish`]; without the final frame (and, for signing
-/// suites, the footer) the output is not a message.
+/// The caller **must** call [`Encryptor::finish`], which consumes the encryptor; without the
+/// final frame (and, for signing suites, the footer) the output is not a message.
 pub struct Encryptor {
     header: MessageHeader,
-    header_bytes: Option<Vec<u8>>,
-    content_key: Arc<dyn AeadKey>,
-    /// The same key, for runs of frames sealed elsewhere.
-    cipher: FrameCipher,
-    signer: Option<Box<dyn Signer>>,
-    frame_length: usize,
-    next_seq: u32,
-    pending: Vec<u8>,
-    finished: bool,
-    /// A [`SealRun`] is out: every other call fails until it comes back.
-    run_out: bool,
-    /// The declared plaintext length, when there is one, and the plaintext taken so far.
+    header_out: HeaderOut,
+    frames: Frames,
+    /// The declared plaintext length, when there is one.
     max_plaintext: Option<u64>,
+}
+
+/// Whether the header went out.
+enum HeaderOut {
+    /// Its bytes (body and authentication), not written yet.
+    Pending(Vec<u8>),
+    Written,
+}
+
+/// Where the body stands: the key, the signature hash, the next frame.
+struct Frames {
+    cipher: FrameCipher,
+    /// The signature hash of a signing suite. While a run is out it is the run's, and the
+    /// encryptor is the run's too ([`SealOut`]).
+    signer: Option<Box<dyn Signer>>,
+    next_seq: u32,
+    /// Plaintext of the incomplete next frame.
+    pending: Vec<u8>,
+    /// Plaintext taken so far (counted against the declared length).
     taken: u64,
 }
 
@@ -50,10 +76,35 @@ impl std::fmt::Debug for Encryptor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Encryptor")
             .field("suite", &self.header.suite)
-            .field("frame_length", &self.frame_length)
-            .field("next_seq", &self.next_seq)
-            .field("finished", &self.finished)
+            .field("frame_length", &self.header.frame_length)
+            .field("next_seq", &self.frames.next_seq)
             .finish_non_exhaustive()
+    }
+}
+
+/// The declared plaintext length and the plaintext taken so far: what an engine checks new
+/// plaintext against while the encryptor is away with a run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget {
+    max: Option<u64>,
+    taken: u64,
+}
+
+impl Budget {
+    /// Fails as [`Encryptor::update`] would if `n` more plaintext bytes, beyond `held` bytes
+    /// a driver holds for later, came in: the declared plaintext length is checked when the
+    /// plaintext arrives, not when it is sealed.
+    pub(crate) fn check_room(&self, held: usize, n: usize) -> Result<()> {
+        if let Some(max) = self.max
+            && self
+                .taken
+                .saturating_add(held as u64)
+                .saturating_add(n as u64)
+                > max
+        {
+            return Err(LimitError::PlaintextLengthExceeded(max).into());
+        }
+        Ok(())
     }
 }
 
@@ -118,21 +169,22 @@ impl Encryptor {
         if let Some(s) = signer.as_mut() {
             s.update(&bytes);
         }
-        let content_key: Arc<dyn AeadKey> = Arc::from(keys.content);
-        let cipher = FrameCipher::new(content_key.clone(), &header.message_id, frame_length.get());
+        let cipher = FrameCipher::new(
+            std::sync::Arc::from(keys.content),
+            &header.message_id,
+            frame_length.get(),
+        );
         Ok(Self {
             header,
-            header_bytes: Some(bytes),
-            content_key,
-            cipher,
-            signer,
-            frame_length: frame_length.get() as usize,
-            next_seq: 1,
-            pending: Vec::new(),
-            finished: false,
-            run_out: false,
+            header_out: HeaderOut::Pending(bytes),
+            frames: Frames {
+                cipher,
+                signer,
+                next_seq: 1,
+                pending: Vec::new(),
+                taken: 0,
+            },
             max_plaintext: None,
-            taken: 0,
         })
     }
 
@@ -146,37 +198,25 @@ impl Encryptor {
         self
     }
 
-    /// Counts `n` more bytes of plaintext against the declared length.
-    fn take_plaintext(&mut self, n: usize) -> Result<()> {
-        let total = self.taken.saturating_add(n as u64);
-        if let Some(max) = self.max_plaintext
-            && total > max
-        {
-            return Err(LimitError::PlaintextLengthExceeded(max).into());
+    /// The declared length and the plaintext taken so far.
+    pub(crate) fn budget(&self) -> Budget {
+        Budget {
+            max: self.max_plaintext,
+            taken: self.frames.taken,
         }
-        self.taken = total;
-        Ok(())
     }
 
-    /// Fails as [`update`](Self::update) would if `n` more plaintext bytes, beyond `held` bytes
-    /// a driver holds for later, came in: the declared plaintext length is checked when the
-    /// plaintext arrives, not when it is sealed.
-    pub(crate) fn check_room(&self, held: usize, n: usize) -> Result<()> {
-        if let Some(max) = self.max_plaintext
-            && self
-                .taken
-                .saturating_add(held as u64)
-                .saturating_add(n as u64)
-                > max
-        {
-            return Err(LimitError::PlaintextLengthExceeded(max).into());
-        }
+    /// Counts `n` more bytes of plaintext against the declared length.
+    fn take_plaintext(&mut self, n: usize) -> Result<()> {
+        self.budget().check_room(0, n)?;
+        self.frames.taken = self.frames.taken.saturating_add(n as u64);
         Ok(())
     }
 
     /// Plaintext bytes the declared length still allows.
     fn plaintext_room(&self) -> u64 {
-        self.max_plaintext.map_or(u64::MAX, |m| m - self.taken)
+        self.max_plaintext
+            .map_or(u64::MAX, |m| m.saturating_sub(self.frames.taken))
     }
 
     /// The header of the message being written.
@@ -187,40 +227,39 @@ impl Encryptor {
     /// Writes the header (header body and authentication) if it has not been written yet.
     /// [`update`](Self::update) and [`finish`](Self::finish) do this themselves.
     pub fn write_header(&mut self, out: &mut BytesMut) {
-        if let Some(h) = self.header_bytes.take() {
-            out.extend_from_slice(&h);
+        if let HeaderOut::Pending(bytes) =
+            std::mem::replace(&mut self.header_out, HeaderOut::Written)
+        {
+            out.extend_from_slice(&bytes);
         }
     }
 
     /// Encrypts `plaintext`, appending every frame that is now complete to `out`.
     ///
     /// # Errors
-    /// After [`finish`](Self::finish), or when the message would exceed 2^32 − 1 frames.
+    /// When the plaintext would exceed the declared length, or the message 2^32 − 1 frames.
     pub fn update(&mut self, mut plaintext: &[u8], out: &mut BytesMut) -> Result<()> {
-        if self.finished {
-            return Err(Error::misuse("update after finish"));
-        }
-        self.check_no_run()?;
         self.take_plaintext(plaintext.len())?;
         self.write_header(out);
-        let f = self.frame_length;
+        let frames = &mut self.frames;
+        let f = frames.cipher.frame_length();
         while !plaintext.is_empty() {
-            if self.pending.is_empty() {
+            if frames.pending.is_empty() {
                 // Whole frames straight from the input.
                 while plaintext.len() >= f {
                     let (frame, rest) = plaintext.split_at(f);
-                    self.seal_regular(frame, out)?;
+                    frames.seal_regular(frame, out)?;
                     plaintext = rest;
                 }
             }
-            let take = (f - self.pending.len()).min(plaintext.len());
-            self.pending.extend_from_slice(&plaintext[..take]);
+            let take = (f - frames.pending.len()).min(plaintext.len());
+            frames.pending.extend_from_slice(&plaintext[..take]);
             plaintext = &plaintext[take..];
-            if self.pending.len() == f {
-                let frame = std::mem::take(&mut self.pending);
-                self.seal_regular(&frame, out)?;
-                self.pending = frame;
-                self.pending.clear();
+            if frames.pending.len() == f {
+                let frame = std::mem::take(&mut frames.pending);
+                frames.seal_regular(&frame, out)?;
+                frames.pending = frame;
+                frames.pending.clear();
             }
         }
         Ok(())
@@ -232,38 +271,40 @@ impl Encryptor {
     /// send and every decrypt path must accept.
     #[cfg(test)]
     pub(crate) fn update_full_final(&mut self, plaintext: &[u8], out: &mut BytesMut) -> Result<()> {
-        let f = self.frame_length;
-        if plaintext.is_empty() || !self.pending.is_empty() || !plaintext.len().is_multiple_of(f) {
+        let f = self.frames.cipher.frame_length();
+        if plaintext.is_empty()
+            || !self.frames.pending.is_empty()
+            || !plaintext.len().is_multiple_of(f)
+        {
             return self.update(plaintext, out);
         }
         let (head, last) = plaintext.split_at(plaintext.len() - f);
         self.update(head, out)?;
         self.take_plaintext(f)?;
-        self.pending.extend_from_slice(last);
+        self.frames.pending.extend_from_slice(last);
         Ok(())
     }
 
-    /// Writes the final frame and, for signing suites, the footer. The message is then complete.
+    /// Writes the final frame and, for signing suites, the footer. The message is then
+    /// complete, and the encryptor gone.
     ///
     /// # Errors
-    /// When called twice, or when signing fails.
-    pub fn finish(&mut self, out: &mut BytesMut) -> Result<()> {
-        if self.finished {
-            return Err(Error::misuse("finish called twice"));
-        }
-        self.check_no_run()?;
+    /// When signing fails.
+    pub fn finish(mut self, out: &mut BytesMut) -> Result<()> {
         self.write_header(out);
-        self.finished = true;
-        let pending = std::mem::take(&mut self.pending);
-        let seq = self.next_seq;
+        let Frames {
+            cipher,
+            signer,
+            next_seq: seq,
+            pending,
+            ..
+        } = self.frames;
         let start = out.len();
         out.reserve(body::FINAL_HEAD_LEN + pending.len() + TAG_LEN);
         body::put_final_head(out, seq, pending.len() as u32);
-        self.seal_into(BodyKind::FinalFrame, seq, &pending, out)?;
-        if let Some(s) = self.signer.as_mut() {
+        cipher.seal_block(BodyKind::FinalFrame, seq, &pending, out)?;
+        if let Some(mut s) = signer {
             s.update(&out[start..]);
-        }
-        if let Some(s) = self.signer.take() {
             let sig = s.sign()?;
             out.put_u16(sig.len() as u16);
             out.extend_from_slice(&sig);
@@ -271,68 +312,79 @@ impl Encryptor {
         Ok(())
     }
 
-    /// True once [`finish`](Self::finish) has run.
-    pub fn is_finished(&self) -> bool {
-        self.finished
-    }
-
-    fn check_no_run(&self) -> Result<()> {
-        if self.run_out {
-            return Err(Error::misuse("a run of frames is still being sealed"));
-        }
-        Ok(())
-    }
-
     /// How many whole regular frames [`claim_frames`](Self::claim_frames) would take from
     /// `available` plaintext bytes (at most `max`): every whole frame, as
-    /// [`update`](Self::update) would seal them, so the output is the same.
+    /// [`update`](Self::update) would seal them, so the output is the same. None before the
+    /// header is written or while plaintext of an incomplete frame is pending.
     pub(crate) fn claimable(&self, available: usize, max: usize) -> usize {
-        if self.finished || self.run_out || !self.pending.is_empty() || self.header_bytes.is_some()
-        {
+        if matches!(self.header_out, HeaderOut::Pending(_)) || !self.frames.pending.is_empty() {
             return 0;
         }
+        let f = self.frames.cipher.frame_length();
         // The final frame's sequence number must fit too, so regular frames stop at 2^32 − 2.
-        let room = (u32::MAX - self.next_seq) as usize;
+        let room = (u32::MAX - self.frames.next_seq) as usize;
         // Never more than the declared plaintext length allows: `update` reports the excess.
-        let declared =
-            usize::try_from(self.plaintext_room() / self.frame_length as u64).unwrap_or(usize::MAX);
-        (available / self.frame_length)
-            .min(max)
-            .min(room)
-            .min(declared)
+        let declared = usize::try_from(self.plaintext_room() / f as u64).unwrap_or(usize::MAX);
+        (available / f).min(max).min(room).min(declared)
     }
 
     /// Claims the next regular frames for sealing elsewhere (see [`crate::proto::frames`]):
-    /// as many as [`claimable`](Self::claimable) says, `None` when that is zero. The caller
-    /// seals the first `count × frame_length` bytes of the plaintext it holds and must hand the
-    /// run back with [`end_run`](Self::end_run) before any other call. The header must have
-    /// been written.
-    pub(crate) fn claim_frames(&mut self, available: usize, max: usize) -> Option<SealRun> {
+    /// as many as [`claimable`](Self::claimable) says; `Err(self)` when that is zero. The
+    /// caller seals the first `count × frame_length` bytes of the plaintext it holds. The run
+    /// takes the encryptor with it; [`SealOut::finish`] gives it back.
+    // `Err` gives the encryptor back whole, as `Result::Err` conventionally does; boxing it
+    // would cost an allocation per attempt.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn claim_frames(mut self, available: usize, max: usize) -> Result<SealOut, Self> {
         let count = self.claimable(available, max);
         if count == 0 {
-            return None;
+            return Err(self);
         }
+        let frames = &mut self.frames;
         let jobs = FrameJobs {
-            cipher: self.cipher.clone(),
-            first_seq: self.next_seq,
+            cipher: frames.cipher.clone(),
+            first_seq: frames.next_seq,
             count,
         };
-        self.next_seq += count as u32;
-        self.taken += (count * self.frame_length) as u64;
-        self.run_out = true;
-        Some(SealRun {
-            jobs,
-            signer: self.signer.take(),
+        frames.next_seq += count as u32;
+        frames.taken += (count * frames.cipher.frame_length()) as u64;
+        Ok(SealOut {
+            run: SealRun {
+                jobs,
+                signer: frames.signer.take(),
+            },
+            encryptor: self,
         })
     }
+}
 
-    /// Takes back a run claimed with [`claim_frames`](Self::claim_frames) once its frames are
-    /// sealed, emitted and hashed.
-    pub(crate) fn end_run(&mut self, run: SealRun) {
-        self.signer = run.signer;
-        self.run_out = false;
+/// A run of regular frames claimed with [`Encryptor::claim_frames`], holding the encryptor
+/// until it comes back through [`finish`](Self::finish).
+///
+/// The driver must seal every frame (`run.jobs.cipher.seal_frame(run.jobs.seq(i), ..)`) into
+/// consecutive wire slots, feed the sealed bytes of the whole run, in order, to `run.signer`
+/// (when there is one) and emit them (the crate's drivers use `crate::parallel`).
+pub(crate) struct SealOut {
+    pub(crate) run: SealRun,
+    /// Its signer is the run's meanwhile.
+    encryptor: Encryptor,
+}
+
+impl SealOut {
+    /// The declared length and the plaintext taken, the run's included.
+    pub(crate) fn budget(&self) -> Budget {
+        self.encryptor.budget()
     }
 
+    /// The encryptor back, once the run's frames are sealed, emitted and hashed.
+    pub(crate) fn finish(self) -> Encryptor {
+        let mut encryptor = self.encryptor;
+        encryptor.frames.signer = self.run.signer;
+        encryptor
+    }
+}
+
+impl Frames {
     fn seal_regular(&mut self, frame: &[u8], out: &mut BytesMut) -> Result<()> {
         let seq = self.next_seq;
         // The final frame's sequence number must fit too, so regular frames stop at 2^32 − 2.
@@ -342,29 +394,11 @@ impl Encryptor {
         let start = out.len();
         out.reserve(body::REGULAR_HEAD_LEN + frame.len() + TAG_LEN);
         body::put_regular_head(out, seq);
-        self.seal_into(BodyKind::Frame, seq, frame, out)?;
+        self.cipher.seal_block(BodyKind::Frame, seq, frame, out)?;
         if let Some(s) = self.signer.as_mut() {
             s.update(&out[start..]);
         }
         self.next_seq = seq + 1;
-        Ok(())
-    }
-
-    /// Appends `plaintext` encrypted under frame `seq`'s IV and AAD, then its tag.
-    fn seal_into(
-        &self,
-        kind: BodyKind,
-        seq: u32,
-        plaintext: &[u8],
-        out: &mut BytesMut,
-    ) -> Result<()> {
-        let aad = BodyAad::new(&self.header.message_id, kind, seq, plaintext.len() as u64);
-        let at = out.len();
-        out.extend_from_slice(plaintext);
-        let tag =
-            self.content_key
-                .seal_in_place(&body::frame_iv(seq), aad.as_bytes(), &mut out[at..])?;
-        out.extend_from_slice(&tag);
         Ok(())
     }
 }

@@ -3,14 +3,21 @@
 //!
 //! A regular frame's IV and AAD depend only on the message ID and its sequence number, so
 //! frame `seq` can be sealed or opened by anyone holding the message's content key. The
-//! [`Encryptor`](super::Encryptor) and [`Decryptor`](super::Decryptor) *claim* a run of
+//! [`Encryptor`](super::Encryptor) and [`BodyDecryptor`](super::BodyDecryptor) *claim* a run of
 //! consecutive regular frames ([`SealRun`], [`OpenRun`]): the run carries a [`FrameCipher`]
 //! (the one key schedule of the message, shared through an `Arc`), the first sequence number
 //! and the frame count, and it borrows the message's signature hash (signer or verifier), which
-//! must see the run's wire bytes in order. The driver seals or opens the frames however it
-//! likes (the crate's drivers use `crate::parallel`), then hands the run back with
-//! `end_run`. Until then the state machine refuses every other call; a run that is never
-//! handed back leaves it unusable, never in an unchecked state.
+//! must see the run's wire bytes in order. Claiming *moves* the state machine into the run
+//! (`SealOut` in `proto::encrypt`, `FramesOut` in `proto::decrypt`): the driver seals or opens
+//! the frames however it likes (the crate's drivers use `crate::parallel`), then gets the state
+//! machine back from the run's `finish`. So nothing else can happen to the message while a
+//! run is out, a run cannot come back to another message, and a run that is never finished
+//! takes its message with it, never leaving it in an unchecked state.
+//!
+//! ```text
+//!   Encryptor ──claim_frames()──► SealOut { SealRun, encryptor } ──finish()──► Encryptor
+//!   BodyDecryptor ──claim_frames()──► FramesOut { OpenRun, decryptor } ──finish(outcome)──► BodyDecryptor
+//! ```
 //!
 //! Runs hold only regular frames. The final frame, the non-framed body and the footer always
 //! go through the state machines' ordinary paths, so the release rules (a signed message's final
@@ -21,8 +28,8 @@ use std::sync::Arc;
 use bytes::{Buf, BufMut};
 
 use crate::crypto::{AeadKey, Signer, Verifier};
-use crate::error::{AuthError, Error, Result};
-use crate::format::body::{self, BodyAad, BodyKind, REGULAR_HEAD_LEN};
+use crate::error::{AuthError, Error, FormatError, Result};
+use crate::format::body::{self, BodyAad, BodyKind, FrameHead, REGULAR_HEAD_LEN};
 use crate::suite::{IV_LEN, TAG_LEN};
 
 /// Seals and opens the regular frames of one message. Cheap to clone; `Send + Sync`.
@@ -90,16 +97,23 @@ impl FrameCipher {
 
     /// Checks that `frame` is regular frame `seq` and returns its IV and tag.
     fn head_of(&self, seq: u32, frame: &[u8]) -> Result<([u8; IV_LEN], [u8; TAG_LEN])> {
-        if frame.len() != self.wire_len() || frame[..4] != seq.to_be_bytes() {
-            return Err(Error::misuse("frame job does not hold the claimed frame"));
+        let wrong = || Error::misuse("frame job does not hold the claimed frame");
+        if frame.len() != self.wire_len() {
+            return Err(wrong());
         }
-        let iv = frame[4..REGULAR_HEAD_LEN]
-            .try_into()
-            .expect("length checked");
-        let tag = frame[REGULAR_HEAD_LEN + self.frame_length..]
-            .try_into()
-            .expect("length checked");
-        Ok((iv, tag))
+        let (Some((got, rest)), Some((_, tag))) = (
+            frame.split_first_chunk::<4>(),
+            frame.split_last_chunk::<TAG_LEN>(),
+        ) else {
+            return Err(wrong());
+        };
+        let Some((iv, _)) = rest.split_first_chunk::<IV_LEN>() else {
+            return Err(wrong());
+        };
+        if *got != seq.to_be_bytes() {
+            return Err(wrong());
+        }
+        Ok((*iv, *tag))
     }
 
     /// Opens regular frame `seq` in place: afterwards its plaintext is
@@ -123,9 +137,13 @@ impl FrameCipher {
         if len > self.frame_length {
             return Err(Error::misuse("final frame job of the wrong size"));
         }
-        let iv: [u8; IV_LEN] = frame[8..8 + IV_LEN].try_into().expect("length checked");
+        let wrong = || Error::misuse("final frame job of the wrong size");
+        let iv = *frame
+            .get(8..)
+            .and_then(|f| f.first_chunk::<IV_LEN>())
+            .ok_or_else(wrong)?;
         let (head_content, tag) = frame.split_at_mut(body::FINAL_HEAD_LEN + len);
-        let tag: [u8; TAG_LEN] = (&*tag).try_into().expect("length checked");
+        let tag: [u8; TAG_LEN] = (&*tag).try_into().map_err(|_| wrong())?;
         let aad = BodyAad::new(&self.message_id, BodyKind::FinalFrame, seq, len as u64);
         self.key
             .open_in_place(
@@ -135,6 +153,46 @@ impl FrameCipher {
                 &tag,
             )
             .map_err(|_| Error::from(AuthError::FrameTag { seq }))
+    }
+
+    /// Appends `plaintext` encrypted under block `seq`'s IV and AAD (a regular or the final
+    /// frame, per `kind`), then its tag: the content and tag of a frame whose head is already
+    /// in `out`.
+    pub(crate) fn seal_block(
+        &self,
+        kind: BodyKind,
+        seq: u32,
+        plaintext: &[u8],
+        out: &mut bytes::BytesMut,
+    ) -> Result<()> {
+        let aad = BodyAad::new(&self.message_id, kind, seq, plaintext.len() as u64);
+        let at = out.len();
+        out.extend_from_slice(plaintext);
+        let tag = self
+            .key
+            .seal_in_place(&body::frame_iv(seq), aad.as_bytes(), &mut out[at..])?;
+        out.extend_from_slice(&tag);
+        Ok(())
+    }
+
+    /// Opens a frame or the non-framed body in place, `frame` being its whole wire bytes as
+    /// `head` describes them, and returns its plaintext (sharing `frame`'s buffer).
+    pub(crate) fn open_block(
+        &self,
+        mut frame: bytes::BytesMut,
+        head: &FrameHead,
+        kind: BodyKind,
+    ) -> Result<bytes::Bytes> {
+        let aad = BodyAad::new(&self.message_id, kind, head.seq, head.content_len as u64);
+        // `frame` is `head.total_len()` bytes: head, content, tag.
+        let (content, tag) = frame[head.head_len..].split_at_mut(head.content_len);
+        let tag: &[u8; TAG_LEN] = (&*tag).try_into().map_err(|_| FormatError::Truncated)?;
+        self.key
+            .open_in_place(&head.iv, aad.as_bytes(), content, tag)
+            .map_err(|_| AuthError::FrameTag { seq: head.seq })?;
+        frame.advance(head.head_len);
+        frame.truncate(head.content_len);
+        Ok(frame.freeze())
     }
 
     /// Opens regular frame `seq` read from `frame` into `out` (`frame_length` bytes): the
@@ -194,21 +252,23 @@ impl FrameJobs {
     }
 }
 
-/// Regular frames claimed from an [`Encryptor`](super::Encryptor) for sealing.
+/// Regular frames claimed from an [`Encryptor`](super::Encryptor) for sealing: the work of a
+/// `SealOut` (see `proto::encrypt`), which holds the encryptor meanwhile.
 ///
 /// The driver must seal every frame (`jobs.cipher.seal_frame(jobs.seq(i), ..)`) into
 /// consecutive wire slots, feed the sealed bytes of the whole run, in order, to `signer` (when
-/// there is one), emit the bytes, and return the run with `Encryptor::end_run`.
+/// there is one), emit the bytes, and then get the encryptor back with `SealOut::finish`.
 pub(crate) struct SealRun {
     pub(crate) jobs: FrameJobs,
     pub(crate) signer: Option<Box<dyn Signer>>,
 }
 
-/// Regular frames claimed from a [`Decryptor`](super::Decryptor) for opening.
+/// Regular frames claimed from a [`BodyDecryptor`](super::BodyDecryptor) for opening: the
+/// work of a `FramesOut` (see `proto::decrypt`), which holds the decryptor meanwhile.
 ///
 /// The driver must feed the run's wire bytes, in order and *before* opening them in place, to
-/// `verifier` (when there is one), open every frame, and return the run with the outcome with
-/// `Decryptor::end_run`. Plaintext of the run may be released only once `end_run` succeeded.
+/// `verifier` (when there is one), open every frame, and give the outcome to
+/// `FramesOut::finish`. Plaintext of the run may be released only once that succeeded.
 pub(crate) struct OpenRun {
     pub(crate) jobs: FrameJobs,
     pub(crate) verifier: Option<Box<dyn Verifier>>,

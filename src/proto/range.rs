@@ -28,7 +28,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use crate::error::{AuthError, Error, FormatError, PolicyError, Result};
 use crate::format::body::{FINAL_FRAME_MARKER, FINAL_HEAD_LEN, REGULAR_HEAD_LEN};
 use crate::format::{ContentType, MessageHeader};
-use crate::proto::Decryptor;
+use crate::materials::DecryptionMaterials;
+use crate::proto::ParsedHeader;
 use crate::proto::frames::FrameCipher;
 use crate::suite::TAG_LEN;
 
@@ -192,6 +193,14 @@ impl std::fmt::Debug for RangeDecryptor {
     }
 }
 
+/// The big-endian `u32` at `at` in `wire`; a frame too short for it is a cut one.
+fn be_u32(wire: &[u8], at: usize) -> Result<u32> {
+    wire.get(at..)
+        .and_then(|w| w.first_chunk::<4>())
+        .map(|b| u32::from_be_bytes(*b))
+        .ok_or_else(|| FormatError::Truncated.into())
+}
+
 /// Why `header` cannot be read by range, if it cannot: a signed suite or a non-framed body.
 pub fn check_rangeable(header: &MessageHeader) -> Result<()> {
     if header.algorithm_suite().is_signing() {
@@ -207,30 +216,35 @@ pub fn check_rangeable(header: &MessageHeader) -> Result<()> {
 }
 
 impl RangeDecryptor {
-    /// Takes the content key of `decryptor`, whose header must have been authenticated
-    /// ([`Decryptor::supply_materials`] succeeded) and whose body has not been decoded, for a
-    /// message of `message_len` bytes in all.
+    /// Checks `materials` and the header as [`ParsedHeader::with_materials`] does, then takes
+    /// the content key for the frames of a message of `message_len` bytes in all.
     ///
     /// # Errors
-    /// [`PolicyError::RangeNotSupported`] for a signed or non-framed message; the errors of
-    /// [`FrameLayout::new`]; [`Error::ApiMisuse`] when `decryptor` is not right after its header.
-    pub fn new(decryptor: &Decryptor, message_len: u64) -> Result<Self> {
-        let header = decryptor
-            .header()
-            .ok_or_else(|| Error::misuse("no header parsed"))?;
-        check_rangeable(header)?;
-        let cipher = decryptor.body_cipher().ok_or_else(|| {
-            Error::misuse("range decryption needs a decryptor right after its header")
-        })?;
+    /// [`PolicyError::RangeNotSupported`] for a signed or non-framed message (before the
+    /// materials are looked at); the errors of [`ParsedHeader::with_materials`] and of
+    /// [`FrameLayout::new`].
+    pub fn new(
+        parsed: ParsedHeader,
+        materials: &DecryptionMaterials,
+        message_len: u64,
+    ) -> Result<Self> {
+        check_rangeable(parsed.header())?;
+        let body = parsed.with_materials(materials)?;
         let layout = FrameLayout::new(
-            decryptor.header_len() as u64,
-            header.frame_length(),
+            body.header_len() as u64,
+            body.header().frame_length(),
             message_len,
         )?;
+        let header = body.header().clone();
+        // `check_rangeable` let only unsigned framed messages through, and the body is
+        // untouched: its frame cipher is there.
+        let cipher = body
+            .into_first_frames()
+            .ok_or(PolicyError::RangeNotSupported("the message is not framed"))?;
         Ok(Self {
             cipher,
             layout,
-            header: header.clone(),
+            header,
         })
     }
 
@@ -253,7 +267,9 @@ impl RangeDecryptor {
     /// stands where a regular one is due or the other way round, or when the final frame's
     /// length is not the one the message length implies (all three mean the message was cut or
     /// extended); [`FormatError::BadSequence`] for another frame's sequence number;
-    /// [`AuthError::FrameTag`] when the tag does not verify.
+    /// [`AuthError::FrameTag`] when the tag does not verify; [`Error::ApiMisuse`] for a span
+    /// that is not one of this layout's (a caller's mix-up that types cannot rule out: spans
+    /// are plain values, kept and computed with by the caller).
     pub fn open(&self, span: &FrameSpan, mut wire: BytesMut) -> Result<Bytes> {
         if Some(*span) != self.layout.frame(span.index) {
             return Err(Error::misuse("frame span of another layout"));
@@ -262,19 +278,15 @@ impl RangeDecryptor {
             return Err(FormatError::Truncated.into());
         }
         let seq = u32::try_from(span.index + 1).map_err(|_| FormatError::TooManyFrames)?;
-        let first = u32::from_be_bytes(wire[..4].try_into().expect("length checked"));
+        let first = be_u32(&wire, 0)?;
         if span.is_final {
             if first != FINAL_FRAME_MARKER {
                 // A regular frame where the final one should be: the message was cut short
                 // (or extended), so its length does not tell where the final frame is.
                 return Err(FormatError::Truncated.into());
             }
-            let got = u32::from_be_bytes(wire[4..8].try_into().expect("length checked"));
-            let len = u32::from_be_bytes(
-                wire[FINAL_HEAD_LEN - 4..FINAL_HEAD_LEN]
-                    .try_into()
-                    .expect("length checked"),
-            );
+            let got = be_u32(&wire, 4)?;
+            let len = be_u32(&wire, FINAL_HEAD_LEN - 4)?;
             if got != seq {
                 return Err(FormatError::BadSequence { expected: seq, got }.into());
             }
@@ -310,7 +322,7 @@ mod tests {
     use crate::client::{Client, EncryptOptions, MaterialsSource};
     use crate::format::FrameLength;
     use crate::keyring::RawAesKeyring;
-    use crate::proto::DecryptEvent;
+    use crate::proto::Release;
     use crate::suite::AlgorithmSuite;
 
     #[test]
@@ -371,14 +383,15 @@ mod tests {
 
     fn range_decryptor(msg: &[u8], keys: &MaterialsSource) -> Result<RangeDecryptor> {
         let client = Client::new();
-        let mut d = client.decryptor(true);
         let mut input = BytesMut::from(msg);
-        let Some(DecryptEvent::Header(h)) = d.decode(&mut input)? else {
+        let Some(parsed) = client
+            .header_decoder(Release::UnsignedOnly)
+            .decode(&mut input)?
+        else {
             panic!("no header");
         };
-        let m = futures::executor::block_on(client.decrypt_materials(keys, &h, None))?;
-        d.supply_materials(&m)?;
-        RangeDecryptor::new(&d, msg.len() as u64)
+        let m = futures::executor::block_on(client.decrypt_materials(keys, parsed.header(), None))?;
+        RangeDecryptor::new(parsed, &m, msg.len() as u64)
     }
 
     fn open_all(r: &RangeDecryptor, msg: &[u8]) -> Result<Vec<u8>> {
@@ -466,13 +479,16 @@ mod tests {
             client.encrypt(&keys, b"signed"),
         ))
         .unwrap();
-        let mut d = Client::new().decryptor(false);
         let mut input = BytesMut::from(&msg.ciphertext[..]);
-        let Some(DecryptEvent::Header(h)) = d.decode(&mut input).unwrap() else {
+        let Some(parsed) = Client::new()
+            .header_decoder(Release::Streaming)
+            .decode(&mut input)
+            .unwrap()
+        else {
             panic!("no header")
         };
         assert!(matches!(
-            check_rangeable(&h),
+            check_rangeable(parsed.header()),
             Err(Error::Policy(PolicyError::RangeNotSupported(_)))
         ));
     }

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
 use esdk::AlgorithmSuite;
-use esdk::proto::DecryptEvent;
 
 const TARGETS: [&str; 4] = ["header", "decrypt", "stream_splits", "round_trip"];
 const CONTEXT: &[(&str, &str)] = &[("purpose", "fuzz seed"), ("tenant", "\u{e9}t\u{e9}")];
@@ -51,10 +50,10 @@ const NON_FRAMED: [u16; 3] = [0x0014, 0x0178, 0x0478];
 const NON_FRAMED_LEN: usize = 45;
 
 fn header_len(message: &[u8]) -> usize {
-    let mut d = fuzz::decrypt_client().decryptor(false);
+    let mut d = fuzz::decrypt_client().header_decoder(esdk::io::Release::Streaming);
     let mut buf = BytesMut::from(message);
     match d.decode(&mut buf) {
-        Ok(Some(DecryptEvent::Header(_))) => d.header_len(),
+        Ok(Some(parsed)) => parsed.header_len(),
         other => panic!("no header: {other:?}"),
     }
 }

@@ -5,7 +5,6 @@
 
 use bytes::BytesMut;
 use esdk::io::{DecryptOptions, Release};
-use esdk::proto::DecryptEvent;
 use esdk::{AlgorithmSuite, Client, EncryptOptions, FrameLength, MaterialsSource, RawAesKeyring};
 
 use crate::drive::{self, Chunking, Dec, Outcome};
@@ -44,9 +43,9 @@ pub fn message(suite: AlgorithmSuite) -> Message {
         &Chunking::one_byte(),
     ))
     .expect("encrypts");
-    let mut d = client.decryptor(false);
+    let mut d = client.header_decoder(esdk::io::Release::Streaming);
     let mut buf = BytesMut::from(&ciphertext[..]);
-    let Ok(Some(DecryptEvent::Header(_))) = d.decode(&mut buf) else {
+    let Ok(Some(parsed)) = d.decode(&mut buf) else {
         panic!("no header")
     };
     Message {
@@ -54,7 +53,7 @@ pub fn message(suite: AlgorithmSuite) -> Message {
         source,
         plaintext,
         ciphertext,
-        header_len: d.header_len(),
+        header_len: parsed.header_len(),
     }
 }
 

@@ -136,10 +136,10 @@ async fn run_case(name: &str, case: &Case, tally: &mut Tally) {
         return;
     }
     let header = {
-        let mut d = client.decryptor(false);
+        let mut d = client.header_decoder(esdk::io::Release::Streaming);
         let mut buf = bytes::BytesMut::from(&case.ciphertext[..]);
         match d.decode(&mut buf) {
-            Ok(Some(esdk::proto::DecryptEvent::Header(h))) => h,
+            Ok(Some(parsed)) => parsed.header().clone(),
             other => {
                 tally.failures.push(format!("{name}: no header: {other:?}"));
                 return;

@@ -7,7 +7,7 @@
 #![no_main]
 
 use bytes::BytesMut;
-use esdk::proto::DecryptEvent;
+use esdk::io::Release;
 use esdk::{Client, ContentType, EncryptionContext, Limits, MessageHeader};
 use esdk_fuzz::{decrypt_client, split};
 use libfuzzer_sys::fuzz_target;
@@ -18,14 +18,13 @@ fn parse(
     data: &[u8],
     chunk: usize,
 ) -> Result<Option<(MessageHeader, usize)>, String> {
-    let mut d = client.decryptor(false);
+    let mut d = client.header_decoder(Release::Streaming);
     let mut buf = BytesMut::new();
     for c in split(data, &[chunk]) {
         buf.extend_from_slice(&c);
         match d.decode(&mut buf) {
-            Ok(Some(DecryptEvent::Header(h))) => return Ok(Some((h, d.header_len()))),
+            Ok(Some(p)) => return Ok(Some((p.header().clone(), p.header_len()))),
             Ok(None) => {}
-            Ok(Some(other)) => panic!("an event before the header: {other:?}"),
             Err(e) => return Err(e.to_string()),
         }
     }

@@ -10,7 +10,7 @@ use esdk::io::{
     DecryptOptions, DecryptingReader, DecryptingWriter, MessageDecoder, Release, decrypt_stream,
     encrypt_stream,
 };
-use esdk::proto::DecryptEvent;
+use esdk::proto::{BodyDecryptor, DecryptEvent};
 use esdk::{
     AlgorithmSuite, Client, CommitmentPolicy, EncryptOptions, FrameLength, MaterialsSource,
     MessageHeader, RawAesKeyring,
@@ -146,31 +146,47 @@ impl CoreRun {
     }
 }
 
-/// Runs the sans-IO [`esdk::proto::Decryptor`] over `chunks`, asking the fixed-key source for
-/// materials at the header.
+/// Runs the sans-IO decryption ([`esdk::proto::HeaderDecoder`], then
+/// [`esdk::proto::BodyDecryptor`]) over `chunks`, asking the fixed-key source for materials at
+/// the header.
 pub fn core_decrypt(client: &Client, chunks: &[Bytes], unsigned_only: bool) -> CoreRun {
     let source = source();
-    let mut d = client.decryptor(unsigned_only);
+    let release = if unsigned_only {
+        Release::UnsignedOnly
+    } else {
+        Release::Streaming
+    };
+    let mut decoder = client.header_decoder(release);
+    let mut body: Option<BodyDecryptor> = None;
     let mut buf = BytesMut::new();
     let mut header = None;
     let mut frames = Vec::new();
     let mut run = || -> esdk::Result<()> {
         for chunk in chunks {
             buf.extend_from_slice(chunk);
+            let d = match body.as_mut() {
+                Some(d) => d,
+                None => {
+                    let Some(parsed) = decoder.decode(&mut buf)? else {
+                        continue;
+                    };
+                    let m = block_on(client.decrypt_materials(&source, parsed.header(), None))?;
+                    header = Some(parsed.header().clone());
+                    body.insert(parsed.with_materials(&m)?)
+                }
+            };
             while let Some(event) = d.decode(&mut buf)? {
                 match event {
-                    DecryptEvent::Header(h) => {
-                        let m = block_on(client.decrypt_materials(&source, &h, None))?;
-                        header = Some(h);
-                        d.supply_materials(&m)?;
-                    }
                     DecryptEvent::Plaintext(p) => frames.push(p),
                     DecryptEvent::Done => {}
                     _ => {}
                 }
             }
         }
-        d.finish(&buf)
+        match &body {
+            Some(d) => d.finish(&buf),
+            None => Err(esdk::error::FormatError::Truncated.into()),
+        }
     };
     let result = run();
     CoreRun {
