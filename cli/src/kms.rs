@@ -242,6 +242,7 @@ mod imp {
         let client = client_for(&supplier, id).await?;
         let mut k = AwsKmsRsaKeyring::new(id, algorithm)
             .map_err(|e| setup_failure(id, e))?
+            .with_provider(&crate::crypto::PROVIDER)
             .with_grant_tokens(aws.grant_tokens.iter().cloned());
         let pem = match public_pem {
             Some(p) => Some(p.to_owned()),
@@ -303,7 +304,7 @@ mod imp {
                 scheme,
                 client.clone(),
                 aws.grant_tokens.clone(),
-                esdk::crypto::default_provider(),
+                &crate::crypto::PROVIDER,
             )
             .await
             {
@@ -354,6 +355,7 @@ mod imp {
         let k = HierarchicalKeyring::builder(Arc::new(store))
             .branch_key_id(h.branch_key_id)
             .ttl(h.ttl)
+            .provider(&crate::crypto::PROVIDER)
             .build()
             .map_err(|e| setup_failure("hierarchical keyring", e))?;
         Ok(Arc::new(k))
