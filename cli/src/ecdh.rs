@@ -118,12 +118,13 @@ pub fn raw(
                 Some(c) => c,
                 None => curve_of_private_pem(&private)?,
             };
-            RawEcdhKeyring::new(
+            RawEcdhKeyring::with_crypto_provider(
                 curve,
                 RawEcdhScheme::RawPrivateKeyToStaticPublicKey {
                     sender_private_key_pem: &private,
                     recipient_public_key_der: &public,
                 },
+                &crate::crypto::PROVIDER,
             )
             .map_err(bad)?
         }
@@ -139,11 +140,12 @@ pub fn raw(
                 Some(c) => c,
                 None => curve_of_public_der(&public)?,
             };
-            RawEcdhKeyring::new(
+            RawEcdhKeyring::with_crypto_provider(
                 curve,
                 RawEcdhScheme::EphemeralPrivateKeyToStaticPublicKey {
                     recipient_public_key_der: &public,
                 },
+                &crate::crypto::PROVIDER,
             )
             .map_err(bad)?
         }
@@ -159,11 +161,12 @@ pub fn raw(
                 Some(c) => c,
                 None => curve_of_private_pem(&private)?,
             };
-            RawEcdhKeyring::new(
+            RawEcdhKeyring::with_crypto_provider(
                 curve,
                 RawEcdhScheme::PublicKeyDiscovery {
                     recipient_private_key_pem: &private,
                 },
+                &crate::crypto::PROVIDER,
             )
             .map_err(bad)?
         }

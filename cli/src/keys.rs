@@ -342,8 +342,13 @@ pub async fn keyring(
             match kind {
                 "aes" => {
                     let bytes = read_key_file(Path::new(value), Secrecy::Private)?;
-                    let k = RawAesKeyring::new(namespace.clone(), name.clone(), &bytes)
-                        .map_err(|e| Failure::usage(format!("key file {value}: {e}")))?;
+                    let k = RawAesKeyring::with_crypto_provider(
+                        namespace.clone(),
+                        name.clone(),
+                        &bytes,
+                        &crate::crypto::PROVIDER,
+                    )
+                    .map_err(|e| Failure::usage(format!("key file {value}: {e}")))?;
                     keyrings.push(Arc::new(k));
                 }
                 "rsa-public" | "rsa-private" => {
@@ -385,12 +390,13 @@ pub async fn keyring(
                         }
                     }
                     for name in names {
-                        let k = RawRsaKeyring::new(
+                        let k = RawRsaKeyring::with_crypto_provider(
                             namespace.clone(),
                             name,
                             padding(g.padding.as_deref())?,
                             public,
                             private,
+                            &crate::crypto::PROVIDER,
                         )
                         .map_err(|e| Failure::usage(format!("RSA key file {value}: {e}")))?;
                         keyrings.push(Arc::new(k));

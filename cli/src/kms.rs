@@ -242,6 +242,7 @@ mod imp {
         let client = client_for(&supplier, id).await?;
         let mut k = AwsKmsRsaKeyring::new(id, algorithm)
             .map_err(|e| setup_failure(id, e))?
+            .crypto_provider(&crate::crypto::PROVIDER)
             .grant_tokens(aws.grant_tokens.iter().cloned());
         let pem = match public_pem {
             Some(p) => Some(p.to_owned()),
@@ -298,6 +299,7 @@ mod imp {
             };
             match AwsKmsEcdhKeyring::builder(curve, scheme, client.clone())
                 .grant_tokens(aws.grant_tokens.iter().cloned())
+                .crypto_provider(&crate::crypto::PROVIDER)
                 .build()
                 .await
             {
@@ -348,6 +350,7 @@ mod imp {
         let k = HierarchicalKeyring::builder(Arc::new(store))
             .branch_key_id(h.branch_key_id)
             .ttl(h.ttl)
+            .crypto_provider(&crate::crypto::PROVIDER)
             .build()
             .map_err(|e| setup_failure("hierarchical keyring", e))?;
         Ok(Arc::new(k))

@@ -172,7 +172,8 @@ type BoxWrite = Pin<Box<dyn AsyncWrite + Send>>;
 /// calling thread (large pieces, no hop to a blocking pool), or an async writer (standard
 /// output, a device, FIFO or socket, which may block for as long as its reader waits).
 pub enum Out<'a> {
-    File(&'a mut fs::File),
+    /// A regular file, and the count of bytes written to it.
+    File(&'a mut fs::File, &'a mut u64),
     Async(&'a mut (dyn AsyncWrite + Send + Unpin)),
 }
 
@@ -180,11 +181,21 @@ impl Out<'_> {
     /// Writes all of `buf`.
     pub async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
         match self {
-            Self::File(f) => std::io::Write::write_all(f, buf),
+            Self::File(f, written) => {
+                std::io::Write::write_all(f, buf)?;
+                **written += buf.len() as u64;
+                Ok(())
+            }
             Self::Async(w) => w.write_all(buf).await,
         }
     }
 }
+
+/// Outputs of at most this many bytes are flushed to disk on the calling thread: their
+/// `fsync` is short, and a hop to the blocking pool (two thread wake-ups) would cost more than
+/// it. Larger ones are flushed on the pool, so that a signal during a long flush is acted on
+/// at once.
+const INLINE_SYNC_BYTES: u64 = 1 << 20;
 
 /// An open output.
 pub enum Sink {
@@ -194,6 +205,8 @@ pub enum Sink {
         file: fs::File,
         target: PathBuf,
         overwrite: bool,
+        /// Bytes written so far.
+        written: u64,
     },
     /// A device, FIFO or socket, written directly.
     Direct(BoxWrite),
@@ -224,6 +237,7 @@ impl Sink {
                     file,
                     target: target.to_path_buf(),
                     overwrite,
+                    written: 0,
                 })
             }
         }
@@ -232,7 +246,7 @@ impl Sink {
     /// Where to write.
     pub fn writer(&mut self) -> Out<'_> {
         match self {
-            Self::Temporary { file, .. } => Out::File(file),
+            Self::Temporary { file, written, .. } => Out::File(file, written),
             Self::Direct(w) => Out::Async(w),
         }
     }
@@ -250,15 +264,24 @@ impl Sink {
                 file,
                 target,
                 overwrite,
+                written,
             } => {
                 // The one fsync of the output: its data is on disk before the rename makes it
-                // visible under its final name. On the blocking pool (one hop per file), so a
-                // signal during a long flush to disk is still acted on at once.
-                tokio::task::spawn_blocking(move || file.sync_all())
-                    .await
-                    .map_err(|e| {
-                        Failure::io(format!("cannot write {}: {e}", target.display()))
-                    })??;
+                // visible under its final name. A large output's on the blocking pool (one hop
+                // per file), so a signal during a long flush to disk is still acted on at once.
+                let cannot = |e: std::io::Error| {
+                    Failure::io(format!("cannot write {}: {e}", target.display()))
+                };
+                if written <= INLINE_SYNC_BYTES {
+                    file.sync_all().map_err(cannot)?;
+                } else {
+                    tokio::task::spawn_blocking(move || file.sync_all())
+                        .await
+                        .map_err(|e| {
+                            Failure::io(format!("cannot write {}: {e}", target.display()))
+                        })?
+                        .map_err(cannot)?;
+                }
                 // Whatever appeared at the target meanwhile must still be replaceable (rename
                 // would replace a link or a device rather than write through it).
                 if matches!(inspect(&target)?, Existing::Special { .. }) {

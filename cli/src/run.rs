@@ -431,6 +431,25 @@ async fn pump<R: AsyncRead + Unpin + ?Sized>(
     Ok(total)
 }
 
+/// Whether `output` exists and is the file `input` (through links, hard links included): one
+/// `stat` of the output when it does not exist yet, the usual case.
+#[cfg(unix)]
+fn same_file(input: &Path, output: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (fs::metadata(output), fs::metadata(input)) {
+        (Ok(o), Ok(i)) => (o.dev(), o.ino()) == (i.dev(), i.ino()),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(input: &Path, output: &Path) -> bool {
+    matches!(
+        (fs::canonicalize(input), fs::canonicalize(output)),
+        (Ok(a), Ok(b)) if a == b
+    )
+}
+
 /// What one message looked like, for `--metadata-output`.
 struct Outcome {
     header: MessageHeader,
@@ -445,8 +464,7 @@ impl Job {
         let shown_in = input.map_or("-".into(), |p| p.display().to_string());
         let shown_out = output.map_or("-".into(), |p| p.display().to_string());
         if let (Some(i), Some(o)) = (input, output)
-            && let (Ok(a), Ok(b)) = (fs::canonicalize(i), fs::canonicalize(o))
-            && a == b
+            && same_file(i, o)
         {
             return Err(Failure::usage(format!(
                 "{shown_in}: the output is the input itself"

@@ -52,7 +52,8 @@ pub async fn setup(common: &Common, purpose: Purpose, mode: Mode) -> Result<Setu
         Some(settings) => {
             let c = Caching::parse(settings)?;
             let cache = Arc::new(LocalMaterialsCache::new(c.capacity));
-            let mut b = CachingCmm::builder_with_keyring(keyring, cache, c.max_age);
+            let mut b = CachingCmm::builder_with_keyring(keyring, cache, c.max_age)
+                .crypto_provider(&crate::crypto::PROVIDER);
             if let Some(n) = c.max_messages {
                 b = b.limit_messages(n);
             }
@@ -104,6 +105,8 @@ pub async fn setup(common: &Common, purpose: Purpose, mode: Mode) -> Result<Setu
             .max_body_len(n.min(max_body_length));
     }
     let builder = Client::builder()
+        .crypto_provider(&crate::crypto::PROVIDER)
+        .parallelism(esdk::parallel::Parallelism::default().threads(common.threads))
         .commitment_policy(common.commitment_policy.into())
         .limits(limits);
     Ok(Setup {

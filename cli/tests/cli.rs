@@ -353,6 +353,31 @@ fn outputs_are_never_overwritten_unless_asked() {
         d,
         &["k.key", "p.bin", "c"],
     );
+    // Nor is a hard link to it (the same file under another name).
+    #[cfg(unix)]
+    {
+        fs::hard_link(d.join("p.bin"), d.join("h")).unwrap();
+        let o = esdk(
+            d,
+            &[
+                "encrypt",
+                "-w",
+                "key=aes:k.key",
+                "-i",
+                "p.bin",
+                "-o",
+                "h",
+                "--overwrite",
+            ],
+        );
+        fails(
+            &o,
+            2,
+            "the output is the input itself",
+            d,
+            &["k.key", "p.bin", "c", "h"],
+        );
+    }
 }
 
 /// Encrypts `p.bin` to `c` in `d`.
@@ -361,6 +386,63 @@ fn encrypt_to_c(d: &Path, extra: &[&str]) -> Vec<u8> {
     args.extend_from_slice(extra);
     ok(&esdk(d, &args));
     fs::read(d.join("c")).unwrap()
+}
+
+/// `--threads`: a file of several 1 MiB batches, encrypted and decrypted on one thread (the
+/// default), two, or every core, round-trips whatever the two sides used.
+#[test]
+fn threads_option_round_trips_multi_batch_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&esdk(d, &["keygen", "--output", "k.key"]));
+    let plaintext: Vec<u8> = (0..(3 << 20) + 12_345u32)
+        .map(|i| (i * 13 + i / 509) as u8)
+        .collect();
+    fs::write(d.join("p.bin"), &plaintext).unwrap();
+    for (suite, enc, dec) in [
+        ("0x0478", "2", "1"),
+        ("0x0478", "1", "0"),
+        ("0x0578", "0", "2"),
+    ] {
+        ok(&esdk(
+            d,
+            &[
+                "encrypt",
+                "-w",
+                "key=aes:k.key",
+                "-i",
+                "p.bin",
+                "-o",
+                "c",
+                "--overwrite",
+                "--algorithm",
+                suite,
+                "--frame-length",
+                "65536",
+                "--threads",
+                enc,
+            ],
+        ));
+        ok(&esdk(
+            d,
+            &[
+                "decrypt",
+                "-w",
+                "key=aes:k.key",
+                "-i",
+                "c",
+                "-o",
+                "out",
+                "--overwrite",
+                "--threads",
+                dec,
+            ],
+        ));
+        assert!(
+            fs::read(d.join("out")).unwrap() == plaintext,
+            "{suite} {enc} {dec}"
+        );
+    }
 }
 
 #[test]
