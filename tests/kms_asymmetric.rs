@@ -17,7 +17,7 @@ use esdk::keyring::aws_kms::{
     AwsKmsEcdhKeyring, AwsKmsRsaKeyring, KmsClient, KmsEcdhScheme, KmsRsaAlgorithm,
 };
 use esdk::keyring::{RawEcdhKeyring, RawEcdhScheme};
-use esdk::{AlgorithmSuite, Client, Error, Keyring, MaterialsSource};
+use esdk::{AlgorithmSuite, Client, Error, ErrorKind, Keyring, MaterialsSource};
 
 const REGION: &str = "us-west-2";
 /// The keyrings refuse signing suites (KMS RSA); ECDH works with any, tested with both.
@@ -472,6 +472,42 @@ async fn kms_ecdh_failures_are_typed() {
         other => panic!("{other:?}"),
     }
     assert!(!format!("{a_to_b:?}").contains("BEGIN"));
+
+    // The key service unreachable at decrypt (the keyring was built offline: both public keys
+    // given): the attempt keeps the service's typed error, and the whole error says
+    // "unavailable", not "no key matched".
+    let a_der = sdk(&ep)
+        .get_public_key()
+        .key_id(&a)
+        .send()
+        .await
+        .unwrap()
+        .public_key
+        .unwrap()
+        .into_inner();
+    let unreachable = AwsKmsEcdhKeyring::new(
+        EcdhCurve::P256,
+        KmsEcdhScheme::KmsPrivateKeyToStaticPublicKey {
+            sender_kms_key_id: &a,
+            sender_public_key_der: Some(&a_der),
+            recipient_public_key_der: &b_der,
+        },
+        kms("http://127.0.0.1:1"),
+    )
+    .await
+    .unwrap();
+    let err = decrypt(unreachable, &msg.ciphertext).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err:?}");
+    match err {
+        Error::Keyring(KeyringError::NoDecryptableKey { attempts }) => {
+            let typed = attempts[0].error.as_deref();
+            assert!(
+                matches!(typed, Some(Error::Keyring(KeyringError::Service { .. }))),
+                "{attempts:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]

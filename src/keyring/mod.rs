@@ -161,28 +161,60 @@ where
     Err(failures)
 }
 
+/// Why one encrypted data key did not unwrap: words only (another key, a tag that did not
+/// verify), or a typed error behind them (a key service's), which the attempt list keeps so
+/// that a caller can tell an unreachable or throttled service from a key that did not match.
+#[derive(Debug)]
+pub(crate) enum UnwrapFailure {
+    /// The reason, in words.
+    Reason(String),
+    /// The error the attempt failed with.
+    Error(Error),
+}
+
+impl From<String> for UnwrapFailure {
+    fn from(reason: String) -> Self {
+        Self::Reason(reason)
+    }
+}
+
+impl From<Error> for UnwrapFailure {
+    fn from(error: Error) -> Self {
+        Self::Error(error)
+    }
+}
+
 /// [`first_data_key`] over the encrypted data keys (drawing on `budget`, the materials'
 /// [`attempt_budget`](DecryptionMaterials::attempt_budget)), for keyrings that report every
 /// failed attempt: the data key, or [`KeyringError::NoDecryptableKey`](crate::error::KeyringError::NoDecryptableKey)
-/// listing each reason under `keyring` (or `none_matched` when no EDK was for this keyring).
-pub(crate) async fn unwrap_first<'e, Fut>(
+/// listing each failure under `keyring` (or `none_matched` when no EDK was for this keyring).
+pub(crate) async fn unwrap_first<'e, F, Fut>(
     keyring: &str,
     none_matched: &str,
     budget: Option<&AttemptBudget>,
     encrypted_data_keys: &'e [EncryptedDataKey],
-    unwrap: impl FnMut(&'e EncryptedDataKey) -> Fut,
+    mut unwrap: impl FnMut(&'e EncryptedDataKey) -> Fut,
 ) -> Result<DataKey>
 where
-    Fut: Future<Output = Option<std::result::Result<DataKey, String>>>,
+    F: Into<UnwrapFailure>,
+    Fut: Future<Output = Option<std::result::Result<DataKey, F>>>,
 {
-    let reasons =
-        match first_data_key(encrypted_data_keys, budget, AttemptBudget::reason, unwrap).await {
-            Ok(key) => return Ok(key),
-            Err(reasons) => reasons,
-        };
-    let attempts = reasons
+    let stopped = |b: &AttemptBudget| UnwrapFailure::Reason(b.reason());
+    let failures = match first_data_key(encrypted_data_keys, budget, stopped, |edk| {
+        let attempt = unwrap(edk);
+        async move { attempt.await.map(|r| r.map_err(Into::into)) }
+    })
+    .await
+    {
+        Ok(key) => return Ok(key),
+        Err(failures) => failures,
+    };
+    let attempts = failures
         .into_iter()
-        .map(|reason| crate::error::KeyringAttempt::new(keyring, reason))
+        .map(|failure| match failure {
+            UnwrapFailure::Reason(reason) => crate::error::KeyringAttempt::new(keyring, reason),
+            UnwrapFailure::Error(error) => crate::error::KeyringAttempt::failed(keyring, error),
+        })
         .collect();
     Err(no_decryptable_key(attempts, keyring, none_matched))
 }

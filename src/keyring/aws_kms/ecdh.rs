@@ -24,7 +24,7 @@ use crate::crypto::{CryptoProvider, EcdhCurve, default_provider};
 use crate::error::{KeyringError, Result};
 use crate::keyring::Keyring;
 use crate::keyring::ecdh_wrap::{Agreement, KMS_ECDH_PROVIDER_ID, check_ciphertext_len, edk_info};
-use crate::keyring::unwrap_first;
+use crate::keyring::{UnwrapFailure, unwrap_first};
 use crate::materials::{DataKey, DecryptionMaterials, EncryptedDataKey, EncryptionMaterials};
 
 /// How an AWS KMS ECDH keyring gets its keys (the specification's KMS key agreement schemas).
@@ -295,10 +295,10 @@ impl AwsKmsEcdhKeyring {
         edk: &EncryptedDataKey,
         context: &[u8],
         key_len: usize,
-    ) -> Option<Result<DataKey, String>> {
+    ) -> Option<Result<DataKey, UnwrapFailure>> {
         let info = match edk_info(self.curve, edk)? {
             Ok(info) => info,
-            Err(reason) => return Some(Err(reason)),
+            Err(reason) => return Some(Err(reason.into())),
         };
         // The peer public key (DER) to agree with, when the EDK is for this keyring.
         let peer = match &self.scheme {
@@ -326,17 +326,20 @@ impl AwsKmsEcdhKeyring {
                 {
                     Ok(der) => der,
                     Err(_) => {
-                        return Some(Err("the sender public key is not a valid point".into()));
+                        return Some(Err(UnwrapFailure::Reason(
+                            "the sender public key is not a valid point".into(),
+                        )));
                     }
                 }
             }
         };
         if let Err(reason) = check_ciphertext_len(edk, key_len) {
-            return Some(Err(reason));
+            return Some(Err(reason.into()));
         }
+        // The key service's error stays typed in the attempt list (throttled, unreachable).
         let shared = match self.derive_shared_secret(&peer).await {
             Ok(s) => s,
-            Err(e) => return Some(Err(e.to_string())),
+            Err(e) => return Some(Err(e.into())),
         };
         let agreement = Agreement {
             provider: &self.provider,
@@ -345,7 +348,7 @@ impl AwsKmsEcdhKeyring {
             sender: info.sender,
             recipient: info.recipient,
         };
-        Some(agreement.unwrap(edk, context, key_len))
+        Some(agreement.unwrap(edk, context, key_len).map_err(Into::into))
     }
 }
 
