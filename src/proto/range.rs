@@ -130,11 +130,24 @@ impl FrameLayout {
 
     /// Frame `index` (from 0); `None` past the final frame.
     pub fn frame(&self, index: u64) -> Option<FrameSpan> {
-        if index > self.regular {
-            return None;
-        }
-        let is_final = index == self.regular;
-        Some(FrameSpan {
+        (index <= self.regular).then(|| self.span(index))
+    }
+
+    /// The final frame.
+    pub fn final_frame(&self) -> FrameSpan {
+        self.span(self.regular)
+    }
+
+    /// The frame holding plaintext byte `offset`; the final frame for offsets at or past the
+    /// end (it holds the last bytes, or none when it is empty).
+    pub fn frame_at(&self, offset: u64) -> FrameSpan {
+        self.span((offset / self.frame_length).min(self.regular))
+    }
+
+    /// Frame `index`, which is at most the final frame's (every caller bounds it).
+    fn span(&self, index: u64) -> FrameSpan {
+        let is_final = index >= self.regular;
+        FrameSpan {
             index,
             offset: self.header_len + index * (self.frame_length + REGULAR_OVERHEAD),
             wire_len: if is_final {
@@ -149,19 +162,7 @@ impl FrameLayout {
                 self.frame_length
             },
             is_final,
-        })
-    }
-
-    /// The final frame.
-    pub fn final_frame(&self) -> FrameSpan {
-        self.frame(self.regular).expect("the final frame exists")
-    }
-
-    /// The frame holding plaintext byte `offset`; the final frame for offsets at or past the
-    /// end (it holds the last bytes, or none when it is empty).
-    pub fn frame_at(&self, offset: u64) -> FrameSpan {
-        self.frame((offset / self.frame_length).min(self.regular))
-            .expect("index clamped")
+        }
     }
 
     /// The indices of the frames that hold plaintext `range` (clamped to the plaintext); empty
