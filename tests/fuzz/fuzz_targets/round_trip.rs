@@ -36,7 +36,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(h.algorithm_suite(), p.suite);
     assert_eq!(h.frame_length(), p.frame_length.get());
     // Later pairs with the same key win, as when collecting into a map.
-    for (k, v) in p.options().encryption_context.iter() {
+    let expected: esdk::EncryptionContext = p.context.iter().cloned().collect();
+    for (k, v) in expected.iter() {
         assert_eq!(h.encryption_context().get(k), Some(v));
     }
     let frame = p.frame_length.get() as usize;
