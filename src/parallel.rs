@@ -187,8 +187,12 @@ impl Parallelism {
     /// tasks that no more than the cap run at once.
     fn frames_per_task(&self, jobs: &FrameJobs) -> usize {
         let min = MIN_TASK_BYTES.div_ceil(jobs.cipher.frame_length().max(1));
+        // A cap below the pool's size bounds the tasks; otherwise several per thread, so that
+        // a thread that shares its core (with the adapter's task, or anything else) takes
+        // fewer of them instead of holding the whole batch back.
+        let pool = rayon::current_num_threads();
         let tasks = match self.threads {
-            0 => rayon::current_num_threads() * 4,
+            n if n == 0 || n >= pool => pool * 4,
             n => n,
         };
         min.max(jobs.count.div_ceil(tasks.max(1))).max(1)

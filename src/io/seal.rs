@@ -6,11 +6,16 @@
 //! [`Parallelism::batch_bytes`] of plaintext, whole frames of any length) when parallelism
 //! applies to a batch, else a few frames (up to [`CHUNK`] on the wire, at least one). Full
 //! slots are sealed as one run, on rayon's pool or on the calling thread (see
-//! [`crate::parallel`]); while a batch is on the pool the next one is gathered. What was sealed
+//! [`crate::parallel`]); while a batch is on the pool the next one is gathered. Batches of an
+//! unsigned message go to the pool two at a time (the frames depend only on the key and their
+//! sequence numbers, so the encryptor claims the next batch while the previous one is
+//! sealed), which keeps the pool busy while the adapter's task wakes up to collect a batch;
+//! a signing suite's batches go one at a time (its hash takes the frames in order). What was sealed
 //! goes to [`out`](SealEngine::out), in order. At the end the incomplete last frame becomes the
 //! final frame, through the [`Encryptor`]'s ordinary path, so the output is byte for byte the
 //! one the [`Encryptor`] writes from the same plaintext, with or without batches.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -23,11 +28,21 @@ use crate::format::MessageHeader;
 use crate::parallel::{self, Parallelism};
 use crate::proto::Encryptor;
 use crate::proto::encrypt::{Budget, SealOut};
-use crate::proto::frames::FrameSlots;
+use crate::proto::frames::{FrameSlots, SealRun};
 
 /// A batch of frames being sealed on rayon's pool: the run (which holds the encryptor), the
 /// sealed frames, the outcome.
 type SealJob = parallel::Pending<(SealOut, BytesMut, Result<()>)>;
+
+/// A batch of frames of an unsigned message being sealed on rayon's pool: the sealed frames,
+/// the outcome. Its frames were claimed from the encryptor, which stayed with the engine.
+type FreeJob = parallel::Pending<(BytesMut, Result<()>)>;
+
+/// Batches of an unsigned message on the pool at once. With one, the pool idles from the end
+/// of each batch until the adapter's task has woken up, taken the frames and handed over the
+/// next batch; with two, the next batch is already queued when one ends, and the task gathers
+/// the third meanwhile.
+const MAX_FREE_JOBS: usize = 2;
 
 /// Where the encryptor is.
 // One per engine, mostly `Open`: boxing the encryptor would only add an indirection.
@@ -35,8 +50,8 @@ type SealJob = parallel::Pending<(SealOut, BytesMut, Result<()>)>;
 enum Sealer {
     /// Here, ready for plaintext.
     Open(Encryptor),
-    /// Away with a batch on the pool. `budget`: the declared plaintext length and the
-    /// plaintext taken, the batch's included.
+    /// Away with a batch on the pool (signing suites, whose hash takes the frames in order).
+    /// `budget`: the declared plaintext length and the plaintext taken, the batch's included.
     Sealing { job: SealJob, budget: Budget },
     /// Gone: the final frame (and footer) is in `out`.
     Finished,
@@ -54,6 +69,10 @@ pub(crate) struct SealEngine {
     /// them in a scoped job instead).
     spawn: bool,
     slots: FrameSlots,
+    /// Batches of an unsigned message on the pool, oldest first (at most [`MAX_FREE_JOBS`]);
+    /// their frames go to `out` in this order. The encryptor stays `Open` meanwhile (it
+    /// claims the next batches; it is finished only once this is empty).
+    free_jobs: VecDeque<FreeJob>,
     out: BytesMut,
     /// Batches sealed on the pool (tests count them).
     pool_batches: u64,
@@ -96,6 +115,7 @@ impl SealEngine {
             frame_length: f,
             parallelism,
             spawn,
+            free_jobs: VecDeque::new(),
             out,
             pool_batches: 0,
         }
@@ -121,7 +141,13 @@ impl SealEngine {
 
     /// True while a batch is on the pool.
     pub(crate) fn batch_running(&self) -> bool {
-        matches!(self.sealer, Sealer::Sealing { .. })
+        matches!(self.sealer, Sealer::Sealing { .. }) || !self.free_jobs.is_empty()
+    }
+
+    /// True when full slots may be sealed now: no batch of a signing suite is on the pool, and
+    /// fewer than [`MAX_FREE_JOBS`] of an unsigned one.
+    fn can_seal(&self) -> bool {
+        !matches!(self.sealer, Sealer::Sealing { .. }) && self.free_jobs.len() < MAX_FREE_JOBS
     }
 
     /// Batches sealed on the pool so far.
@@ -153,15 +179,15 @@ impl SealEngine {
     }
 
     /// Takes plaintext from `data`: as much as the slots hold (never 0 for non-empty `data`
-    /// when `Ready`). `Pending` only while full slots wait for the batch on the pool.
+    /// when `Ready`). `Pending` only while full slots wait for a batch on the pool.
     pub(crate) fn poll_write(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<Result<usize>> {
         if self.is_finished() {
             return Poll::Ready(Err(Error::misuse("write after the end of the message")));
         }
         if self.batch_running() {
-            match self.poll_job(cx) {
+            match self.poll_jobs(cx, false) {
                 Poll::Ready(r) => r?,
-                Poll::Pending if self.slots.is_full() => return Poll::Pending,
+                Poll::Pending if self.slots.is_full() && !self.can_seal() => return Poll::Pending,
                 Poll::Pending => {}
             }
         }
@@ -173,7 +199,7 @@ impl SealEngine {
         }
         self.check_room(data.len())?;
         let n = self.slots.gather(data);
-        if self.slots.is_full() && !self.batch_running() {
+        if self.slots.is_full() && self.can_seal() {
             self.seal_gathered()?;
         }
         Poll::Ready(Ok(n))
@@ -238,6 +264,9 @@ impl SealEngine {
 
     /// The incomplete last frame becomes the final frame; the footer follows.
     fn finish_message(&mut self) -> Result<()> {
+        if !self.free_jobs.is_empty() {
+            return Err(Error::misuse("batches are still on the pool"));
+        }
         let mut encryptor = match std::mem::replace(&mut self.sealer, Sealer::Failed) {
             Sealer::Open(encryptor) => encryptor,
             other => {
@@ -252,8 +281,36 @@ impl SealEngine {
         Ok(())
     }
 
-    /// Waits for the batch on the pool, if any; its frames then follow what `out` holds.
+    /// Waits for the batches on the pool, if any; their frames then follow what `out` holds,
+    /// in order. `Pending` while one is still there (the frames of those before it are out).
     fn poll_job(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.poll_jobs(cx, true)
+    }
+
+    /// [`poll_job`](Self::poll_job), or with `all` false, `Ready` as soon as `out` holds
+    /// frames and another batch may be sealed (later ones may still be on the pool):
+    /// the adapter writes those frames out before the next batch's are appended, which then
+    /// take the place of `out` instead of being copied behind them.
+    fn poll_jobs(&mut self, cx: &mut Context<'_>, all: bool) -> Poll<Result<()>> {
+        while !self.free_jobs.is_empty() {
+            if !all && !self.out.is_empty() && self.free_jobs.len() < MAX_FREE_JOBS {
+                return Poll::Ready(Ok(()));
+            }
+            let Some(job) = self.free_jobs.front_mut() else {
+                break;
+            };
+            let done = ready!(Pin::new(job).poll(cx));
+            self.free_jobs.pop_front();
+            match done.and_then(|(frames, outcome)| outcome.map(|()| frames)) {
+                Ok(frames) => self.emit(frames),
+                Err(e) => {
+                    // The frames after these cannot follow them: the message is lost.
+                    self.free_jobs.clear();
+                    self.sealer = Sealer::Failed;
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
         let Sealer::Sealing { job, .. } = &mut self.sealer else {
             return Poll::Ready(Ok(()));
         };
@@ -277,8 +334,8 @@ impl SealEngine {
         }
     }
 
-    /// Seals the complete frames gathered (no batch may be on the pool): on the pool when
-    /// that applies and this engine may wait for it, else here.
+    /// Seals the complete frames gathered (only when [`can_seal`](Self::can_seal)): on the
+    /// pool when that applies and this engine may wait for it, else here.
     fn seal_gathered(&mut self) -> Result<()> {
         let count = self.slots.whole();
         if count == 0 {
@@ -310,6 +367,21 @@ impl SealEngine {
         let pooled = par.applies(sealing.run.jobs.plain_total());
         if pooled {
             self.pool_batches += 1;
+        }
+        if pooled && self.spawn && sealing.run.signer.is_none() {
+            // No hash to feed in order: once claimed, the frames need only the key schedule
+            // and their sequence numbers, so the encryptor stays to claim the next batch.
+            let mut run = SealRun {
+                jobs: sealing.run.jobs.slice(0, count),
+                signer: None,
+            };
+            self.sealer = Sealer::Open(sealing.finish());
+            let job = parallel::spawn(move || {
+                let outcome = parallel::seal(&mut run, None, &mut frames, &par);
+                (frames, outcome)
+            });
+            self.free_jobs.push_back(job);
+            return Ok(());
         }
         if pooled && self.spawn {
             let budget = sealing.budget();

@@ -257,7 +257,11 @@ impl FrameJobs {
 ///
 /// The driver must seal every frame (`jobs.cipher.seal_frame(jobs.seq(i), ..)`) into
 /// consecutive wire slots, feed the sealed bytes of the whole run, in order, to `signer` (when
-/// there is one), emit the bytes, and then get the encryptor back with `SealOut::finish`.
+/// there is one), emit the bytes, and then get the encryptor back with `SealOut::finish`. A
+/// run without a signer may instead take the encryptor back at once (a copy of the jobs
+/// outlives it: its frames need only the key schedule and their sequence numbers), so that
+/// the next run is claimed while this one is sealed; the driver then emits the runs in the
+/// order claimed, all of them before the final frame (`io::seal::SealEngine`).
 pub(crate) struct SealRun {
     pub(crate) jobs: FrameJobs,
     pub(crate) signer: Option<Box<dyn Signer>>,
@@ -296,6 +300,10 @@ pub(crate) struct FrameSlots {
     whole: usize,
     /// Plaintext bytes of the incomplete last frame (its head is in `buf` when non-zero).
     partial: usize,
+    /// Slots were taken out: the message is at least that long, so an empty buffer reserves
+    /// the room of all the slots at once. Before, it reserves only what the plaintext at hand
+    /// needs (a small message does not pay for a whole batch) and grows with it.
+    taken: bool,
 }
 
 impl FrameSlots {
@@ -307,6 +315,7 @@ impl FrameSlots {
             capacity: capacity.max(1),
             whole: 0,
             partial: 0,
+            taken: false,
         }
     }
 
@@ -347,9 +356,15 @@ impl FrameSlots {
         while !data.is_empty() && !self.is_full() {
             if self.partial == 0 {
                 if self.buf.is_empty() {
-                    // One allocation for all the slots, reused after `take_whole`.
-                    let want = (self.capacity - self.whole) * self.wire_len();
-                    self.buf.reserve(want);
+                    // One allocation for all the slots, reused after `take_whole`; until then
+                    // the slots for `data`.
+                    let all = self.capacity - self.whole;
+                    let slots = if self.taken {
+                        all
+                    } else {
+                        all.min(data.len().div_ceil(f).max(1))
+                    };
+                    self.buf.reserve(slots * self.wire_len());
                 }
                 self.buf.put_bytes(0, SLOT_HEAD);
             }
@@ -371,6 +386,7 @@ impl FrameSlots {
     pub(crate) fn take_whole(&mut self, count: usize) -> bytes::BytesMut {
         let count = count.min(self.whole);
         self.whole -= count;
+        self.taken = true;
         self.buf.split_to(count * self.wire_len())
     }
 
@@ -422,5 +438,42 @@ pub(crate) fn lay_out(plain: &[u8], frame_length: usize, out: &mut Vec<u8>) {
 pub(crate) fn copy_contents(wire: &[u8], wire_len: usize, out: &mut Vec<u8>) {
     for frame in wire.chunks(wire_len) {
         out.extend_from_slice(&frame[SLOT_HEAD..wire_len - TAG_LEN]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_reserve_what_the_plaintext_needs_until_a_batch_went_out() {
+        let f = 64 << 10;
+        let mut slots = FrameSlots::new(f, 16);
+        let wire = slots.wire_len();
+        assert_eq!(slots.gather(&[1u8; 100]), 100);
+        assert!(slots.buf.capacity() < 2 * wire, "{}", slots.buf.capacity());
+        // Whole frames, gathered in small pieces, end where they would with one reservation.
+        let data = vec![2u8; 3 * f];
+        let mut rest = &data[..];
+        while !rest.is_empty() {
+            let n = slots.gather(&rest[..rest.len().min(8 << 10)]);
+            rest = &rest[n..];
+        }
+        assert_eq!((slots.whole(), slots.plain_len()), (3, 3 * f + 100));
+        let run = slots.take_whole(3);
+        assert_eq!(run.len(), 3 * wire);
+        assert_eq!(&run[SLOT_HEAD..SLOT_HEAD + 100], &[1u8; 100]);
+        assert_eq!(&run[SLOT_HEAD + 100..SLOT_HEAD + f], &data[..f - 100]);
+        assert!(run[SLOT_HEAD + f..wire].iter().all(|&b| b == 0));
+        // After a batch went out, the slots reserve all their room at once.
+        let mut slots = FrameSlots::new(f, 16);
+        slots.gather(&vec![3u8; f]);
+        let _ = slots.take_whole(1);
+        slots.gather(&[4u8; 10]);
+        assert!(
+            slots.buf.capacity() >= 15 * wire,
+            "{}",
+            slots.buf.capacity()
+        );
     }
 }
