@@ -169,9 +169,11 @@ impl<'a> EncryptCall<'a> {
         }
     }
 
-    fn set(mut self, f: impl FnOnce(&mut EncryptOptions)) -> Self {
+    /// Applies one of the options' own builder methods (so the call and the adapters cannot
+    /// drift apart); a call already running ignores it.
+    fn set(mut self, f: impl FnOnce(EncryptOptions) -> EncryptOptions) -> Self {
         if let Some(job) = self.call.job() {
-            f(&mut job.options);
+            job.options = f(std::mem::take(&mut job.options));
         }
         self
     }
@@ -181,26 +183,25 @@ impl<'a> EncryptCall<'a> {
         self,
         context: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
-        let context = context.into_iter().collect();
-        self.set(|o| o.encryption_context = context)
+        self.set(|o| o.encryption_context(context))
     }
 
     /// The algorithm suite (default: the client's, see [`ClientBuilder::algorithm_suite`](crate::ClientBuilder::algorithm_suite)).
     pub fn algorithm_suite(self, suite: AlgorithmSuite) -> Self {
-        self.set(|o| o.algorithm_suite = Some(suite))
+        self.set(|o| o.algorithm_suite(suite))
     }
 
     /// The frame length (default: the client's, 4096 unless
     /// [`ClientBuilder::frame_length`](crate::ClientBuilder::frame_length) says otherwise).
     pub fn frame_length(self, frame_length: FrameLength) -> Self {
-        self.set(|o| o.frame_length = frame_length)
+        self.set(|o| o.frame_length(frame_length))
     }
 
     /// All the options at once, as the streaming adapters take them (replacing any set
     /// before). The plaintext length is known here: a
     /// [`max_plaintext_length`](EncryptOptions::max_plaintext_length) below it fails the call.
     pub fn options(self, options: EncryptOptions) -> Self {
-        self.set(|o| *o = options)
+        self.set(|_| options)
     }
 }
 
@@ -247,9 +248,11 @@ impl<'a> DecryptCall<'a> {
         }
     }
 
-    fn set(mut self, f: impl FnOnce(&mut DecryptOptions)) -> Self {
+    /// Applies one of the options' own builder methods (so the call and the adapters cannot
+    /// drift apart); a call already running ignores it.
+    fn set(mut self, f: impl FnOnce(DecryptOptions) -> DecryptOptions) -> Self {
         if let Some(job) = self.call.job() {
-            f(&mut job.options);
+            job.options = f(std::mem::take(&mut job.options));
         }
         self
     }
@@ -260,21 +263,20 @@ impl<'a> DecryptCall<'a> {
         self,
         context: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
-        let context: EncryptionContext = context.into_iter().collect();
-        self.set(|o| o.encryption_context = Some(context))
+        self.set(|o| o.encryption_context(context))
     }
 
     /// The release mode. A one-shot call releases nothing before the whole message has
     /// verified whatever the mode, so only [`Release::UnsignedOnly`] changes anything: it
     /// refuses signed messages right after the header.
     pub fn release(self, release: Release) -> Self {
-        self.set(|o| o.release = release)
+        self.set(|o| o.release(release))
     }
 
     /// All the options at once, as the streaming adapters take them (replacing any set
     /// before).
     pub fn options(self, options: DecryptOptions) -> Self {
-        self.set(|o| *o = options)
+        self.set(|_| options)
     }
 }
 
