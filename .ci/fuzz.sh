@@ -14,10 +14,9 @@ secs=${FUZZ_SECONDS:-60}
 targets=${FUZZ_TARGETS:-header decrypt stream_splits round_trip}
 export RUSTC_BOOTSTRAP=1
 
-if ! cargo fuzz --version >/dev/null 2>&1; then
-  cargo install cargo-fuzz --locked
-fi
-cargo fuzz build --fuzz-dir tests/fuzz
+# Installs cargo-fuzz when missing and builds the targets (nothing to do when .ci/test.sh's
+# background build already did).
+bash .ci/fuzz-build.sh
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -34,6 +34,25 @@ step() {
   printf '\n=== %s ===\n' "$*"
 }
 
+# Started first, in the background: the installs that are mostly downloads (Python peers, the
+# official CLI, moto, npm packages), and at the lowest CPU priority, cargo-fuzz and the fuzz
+# targets' build (its own workspace and target directory), which so use the CPU that the steps
+# below leave idle. Each is waited for where it is first needed, its log shown if it failed.
+bg=$(mktemp -d)
+bash .ci/prepare.sh "$bg/env" >"$bg/prepare.log" 2>&1 &
+prepare_pid=$!
+nice -n 19 bash .ci/fuzz-build.sh >"$bg/fuzz-build.log" 2>&1 &
+fuzz_build_pid=$!
+trap 'kill "$prepare_pid" "$fuzz_build_pid" 2>/dev/null || true; rm -rf "$bg"' EXIT
+# Waits for background job $1 (named $2), showing its log ($3) when it failed.
+wait_bg() {
+  if ! wait "$1"; then
+    cat "$3" >&2
+    echo "background step failed: $2" >&2
+    exit 1
+  fi
+}
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -46,16 +65,10 @@ cargo clippy -p esdk --no-default-features --all-targets -- -D warnings
 step "cargo doc, warnings denied (broken intra-doc links fail)"
 RUSTDOCFLAGS="-D warnings" cargo doc -p esdk --features hierarchy,tower --no-deps --quiet
 
-step "peers: the Python ESDK 4.0.7 (+MPL) and 3.3.1, the official aws-encryption-sdk-cli 4.3.0"
-PY=$(bash "$shared/peers/setup.sh")
-export ESDK_PEERS_PYTHON=$PY
-PY3=$(bash "$shared/peers/setup.sh" /tmp/esdk-py-3.3.1 'aws-encryption-sdk==3.3.1')
-cli_venv=${ESDK_OFFICIAL_CLI_VENV:-/tmp/esdk-cli-venv}
-if [ ! -x "$cli_venv/bin/aws-encryption-cli" ]; then
-  python3 -m venv "$cli_venv"
-  "$cli_venv/bin/python" -m pip install -q --disable-pip-version-check 'aws-encryption-sdk-cli==4.3.0'
-fi
-export ESDK_OFFICIAL_CLI=$cli_venv/bin/aws-encryption-cli
+step "peers (installed in the background): the Python ESDK 4.0.7 (+MPL) and 3.3.1, the official aws-encryption-sdk-cli 4.3.0, moto, npm packages"
+wait_bg "$prepare_pid" "installing the peers (.ci/prepare.sh)" "$bg/prepare.log"
+# shellcheck disable=SC1091
+source "$bg/env"
 "$ESDK_OFFICIAL_CLI" --version | head -1
 
 step "cargo test -p esdk --no-default-features (the library without AWS KMS): unit and core tests"
@@ -73,7 +86,7 @@ bash .ci/kms.sh run -- cargo test -p esdk -p esdk-test-vectors --features esdk/h
 # path (target/debug/esdk-vectors). This one is the RustCrypto runner the test above built.
 bin=$(mktemp -d)
 out=$(mktemp -d)
-trap 'rm -rf "$out" "$bin"' EXIT
+trap 'kill "$prepare_pid" "$fuzz_build_pid" 2>/dev/null || true; rm -rf "$out" "$bin" "$bg"' EXIT
 cargo build -q -p esdk-test-vectors --features esdk/hierarchy,esdk/tower --bin esdk-vectors
 cp target/debug/esdk-vectors "$bin/esdk-vectors-rustcrypto"
 
@@ -93,6 +106,8 @@ bash .ci/test-aws-lc.sh
 # FUZZ_SECONDS=600 bash .ci/fuzz.sh
 export FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 step "fuzzing: each cargo-fuzz target for ${FUZZ_SECONDS} s on a copy of the committed seed corpus"
+wait_bg "$fuzz_build_pid" "building the fuzz targets (.ci/fuzz-build.sh)" "$bg/fuzz-build.log"
+tail -1 "$bg/fuzz-build.log"
 bash .ci/fuzz.sh
 
 step "test vectors through the runner (aws-lc backend)"
@@ -115,7 +130,6 @@ tail -1 "$out/kms-vectors.txt"
 grep -q '^36 passed, 0 failed, 0 skipped$' "$out/kms-vectors.txt"
 js_result=skipped
 if command -v node >/dev/null && command -v npm >/dev/null; then
-  (cd .ci/js && npm install --no-audit --no-fund --silent >/dev/null)
   # Node >= 18.19 / 20.11 refuses PKCS#1 v1.5 RSA decryption (CVE-2023-46809, the Marvin
   # attack) unless told otherwise; the set has raw RSA PKCS#1 messages, as the spec requires.
   # Re-enabling it in this test process only is harmless; older Node needs no flag.

@@ -2,6 +2,12 @@
 //! ([`HeaderDecoder`], [`ParsedHeader`], [`BodyDecryptor`]) plus the release mode and the
 //! batches of frames. It holds no I/O; adapters feed it ciphertext and take
 //! [`Step`]s out.
+//!
+//! Batches of frames (see [`crate::parallel`]): a signed message's one at a time, the run
+//! holding the decryptor (its hash takes the frames in order); an unsigned message's two at a
+//! time, claimed detached (the decryptor stays and claims the next while the pool opens the
+//! previous), their plaintext released in claim order, each batch only once it has opened. A
+//! batch that fails fails the message; the batches after it are never released.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -18,7 +24,7 @@ use crate::error::{Error, FormatError, Result};
 use crate::format::MessageHeader;
 use crate::parallel::{self, Parallelism};
 use crate::proto::decrypt::{FrameCursor, FramesOut};
-use crate::proto::frames;
+use crate::proto::frames::{self, FrameJobs};
 use crate::proto::{BodyDecryptor, DecryptEvent, HeaderDecoder, ParsedHeader};
 
 /// What the body phase of decryption produced.
@@ -32,8 +38,18 @@ pub(crate) enum Step {
     End,
 }
 
-/// A batch of frames being opened on rayon's pool: the run, its buffer, the outcome.
+/// A batch of frames of a signed message being opened on rayon's pool: the run (which holds
+/// the decryptor), its buffer, the outcome.
 type OpenJob = parallel::Pending<(FramesOut, BytesMut, Result<()>)>;
+
+/// A batch of frames of an unsigned message being opened on rayon's pool, claimed with
+/// `BodyDecryptor::claim_detached` (the decryptor stayed): its frames, buffer and outcome.
+type FreeJob = parallel::Pending<(FrameJobs, BytesMut, Result<()>)>;
+
+/// Batches of an unsigned message on the pool at once. With one, the pool idles from the end
+/// of each batch until the adapter's task has woken up, handed out its plaintext and claimed
+/// the next; with two, the next batch is already being opened meanwhile.
+const MAX_FREE_JOBS: usize = 2;
 
 /// Where the message stands: the sans-IO step that holds it.
 enum Phase {
@@ -60,6 +76,13 @@ pub(crate) struct DecryptEngine {
     spawn: bool,
     /// Batches opened on the pool (tests count them).
     pool_batches: u64,
+    /// The most batches that were on the pool at once (tests read it).
+    most_in_flight: usize,
+    /// Batches of an unsigned message on the pool, oldest first (at most [`MAX_FREE_JOBS`]),
+    /// claimed from the decryptor, which stays in `Phase::Body` and refuses to decode further
+    /// until every one has come back. Their plaintext is released in this order, each batch
+    /// only once it has opened.
+    free_jobs: VecDeque<FreeJob>,
     /// Verified plaintext of the last batch, one frame per piece, not yet handed out.
     opened: VecDeque<Bytes>,
     /// `Some` in [`Release::Verified`] mode.
@@ -107,6 +130,8 @@ impl DecryptEngine {
             parallelism: *client.parallelism(),
             spawn: asynchronous,
             pool_batches: 0,
+            most_in_flight: 0,
+            free_jobs: VecDeque::new(),
             opened: VecDeque::new(),
             hold,
             verified: false,
@@ -241,7 +266,8 @@ impl DecryptEngine {
     /// (while it is immediately available) before stepping.
     pub(crate) fn wants_more(&self, input: &BytesMut) -> bool {
         // Not while the last batch's plaintext is still being handed out: that keeps the
-        // adapter at two batches (one read ahead, one being opened or handed out).
+        // adapter within a batch read ahead, the batches on the pool (two at most) and one
+        // being handed out.
         if !self.opened.is_empty() {
             return false;
         }
@@ -267,14 +293,85 @@ impl DecryptEngine {
         self.pool_batches
     }
 
+    /// The most batches that were on the pool at once.
+    #[cfg(test)]
+    pub(crate) fn most_in_flight(&self) -> usize {
+        self.most_in_flight
+    }
+
     /// True while a batch is on the pool.
     pub(crate) fn batch_running(&self) -> bool {
-        matches!(self.phase, Phase::Opening { .. })
+        matches!(self.phase, Phase::Opening { .. }) || !self.free_jobs.is_empty()
     }
 
     /// How much ciphertext a writer accepts per write: a batch when batches are on.
     pub(crate) fn accept_len(&self) -> usize {
         self.batch_wire().map_or(CHUNK, |w| w.max(CHUNK))
+    }
+
+    /// Starts opening a batch of an unsigned message's frames at the front of `input` on the
+    /// pool while the decryptor stays here, when there are enough of them and fewer than
+    /// [`MAX_FREE_JOBS`] batches are out.
+    fn start_free_batch(&mut self, input: &mut BytesMut) -> bool {
+        let par = self.parallelism;
+        if !self.spawn || self.hold.is_some() || self.free_jobs.len() >= MAX_FREE_JOBS {
+            return false;
+        }
+        let Phase::Body(body) = &mut self.phase else {
+            return false;
+        };
+        let Some(cursor) = body.cursor() else {
+            return false;
+        };
+        let frame = cursor.frame_length();
+        let max = par.batch_frames(frame);
+        let count = cursor.claimable(input, max);
+        if count == 0 || !par.applies(count * frame) {
+            return false;
+        }
+        let Some(mut run) = body.claim_detached(input, max) else {
+            return false;
+        };
+        let buf = take_batch(input, run.jobs.wire_total());
+        self.pool_batches += 1;
+        let job = parallel::spawn(move || {
+            let mut buf = buf;
+            let outcome = parallel::open_in_place(&mut run, &mut buf, &par);
+            (run.jobs, buf, outcome)
+        });
+        self.free_jobs.push_back(job);
+        self.most_in_flight = self.most_in_flight.max(self.free_jobs.len());
+        true
+    }
+
+    /// Waits for the oldest batch of [`free_jobs`](Self::free_jobs); once it has opened, queues
+    /// its plaintext. A batch that failed fails the message: the later batches are dropped
+    /// unopened.
+    fn poll_free_job(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let Some(job) = self.free_jobs.front_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let done = ready!(Pin::new(job).poll(cx));
+        self.free_jobs.pop_front();
+        let result = match (done, &mut self.phase) {
+            (Ok((jobs, buf, outcome)), Phase::Body(body)) => {
+                body.detached_opened(outcome).map(|()| (jobs, buf))
+            }
+            (Ok(_), _) => Err(Error::misuse("a batch came back to no decryptor")),
+            (Err(e), _) => Err(e),
+        };
+        match result {
+            Ok((jobs, buf)) => {
+                self.opened
+                    .extend(frames::opened_plaintext(&jobs, buf.freeze()));
+                Poll::Ready(Ok(()))
+            }
+            Err(e) => {
+                self.free_jobs.clear();
+                self.phase = Phase::Failed;
+                Poll::Ready(Err(e))
+            }
+        }
     }
 
     /// Starts opening a batch of the frames at the front of `input` on the pool, when there are
@@ -310,13 +407,7 @@ impl DecryptEngine {
                 return Ok(false);
             }
         };
-        let wire = out.run.jobs.wire_total();
-        let mut buf = input.split_to(wire);
-        // The batch keeps its allocation; the rest (less than a frame) moves to a fresh buffer
-        // of one batch, so that reading ahead does not grow the shared one by doubling.
-        let mut fresh = BytesMut::with_capacity(wire.max(CHUNK) + CHUNK);
-        fresh.extend_from_slice(input);
-        *input = fresh;
+        let mut buf = take_batch(input, out.run.jobs.wire_total());
         self.pool_batches += 1;
         if self.spawn {
             let after = out.cursor();
@@ -325,6 +416,7 @@ impl DecryptEngine {
                 (out, buf, outcome)
             });
             self.phase = Phase::Opening { job, after };
+            self.most_in_flight = self.most_in_flight.max(1);
         } else {
             let outcome = parallel::open_in_place(&mut out.run, &mut buf, &par);
             self.opened_run(out, buf, outcome)?;
@@ -419,8 +511,30 @@ impl DecryptEngine {
                 continue;
             }
             ready!(self.poll_batch(cx))?;
+            // An unsigned message's next batch goes to the pool first, so that the pool opens
+            // it while the previous batch's plaintext is handed out.
+            if self.start_free_batch(input) {
+                continue;
+            }
             let event = match self.opened.pop_front() {
                 Some(b) => Some(DecryptEvent::Plaintext(b)),
+                // The decryptor decodes nothing until the batches claimed from it are back.
+                None if !self.free_jobs.is_empty() => match self.poll_free_job(cx) {
+                    Poll::Ready(r) => {
+                        r?;
+                        continue;
+                    }
+                    // While the pool has room for another batch, ask for the input to fill
+                    // it rather than wait (the job wakes this task when it is done).
+                    Poll::Pending
+                        if !eof
+                            && self.free_jobs.len() < MAX_FREE_JOBS
+                            && self.wants_more(input) =>
+                    {
+                        return Poll::Ready(Ok(Step::NeedInput));
+                    }
+                    Poll::Pending => return Poll::Pending,
+                },
                 None if self.start_batch(input)? => continue,
                 None => self.body()?.decode(input)?,
             };
@@ -440,4 +554,15 @@ impl DecryptEngine {
             }
         }
     }
+}
+
+/// Splits a batch of `wire` bytes off the front of `input`. The batch keeps the allocation; the
+/// rest (less than a frame, or what was read ahead) moves to a fresh buffer of one batch, so
+/// that reading ahead does not grow the shared one by doubling.
+fn take_batch(input: &mut BytesMut, wire: usize) -> BytesMut {
+    let buf = input.split_to(wire);
+    let mut fresh = BytesMut::with_capacity(wire.max(CHUNK) + CHUNK);
+    fresh.extend_from_slice(input);
+    *input = fresh;
+    buf
 }

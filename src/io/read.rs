@@ -108,6 +108,13 @@ impl<R> DecryptingReader<R> {
     pub(crate) fn pool_batches(&self) -> u64 {
         self.engine.pool_batches()
     }
+
+    /// The most batches that were on the pool at once.
+    #[cfg(test)]
+    pub(crate) fn most_in_flight(&self) -> usize {
+        self.engine.most_in_flight()
+    }
+
     /// The message header (its tag has verified).
     pub fn header(&self) -> &MessageHeader {
         &self.header

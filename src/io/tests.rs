@@ -108,6 +108,9 @@ fn copy_through_writer_and_reader_runs_batches_on_the_pool() {
                 batches,
                 "{frame} {id:04x}: reader batches"
             );
+            // Never more than two batches on the pool; a signed message's one at a time.
+            let signed = AlgorithmSuite::from_id(id).unwrap().is_signing();
+            assert!(r.most_in_flight() <= if signed { 1 } else { 2 });
 
             // The same ciphertext pushed through a DecryptingWriter in 8 KiB writes.
             let mut dw = DecryptingWriter::new(&c, &keys, Vec::new(), &DecryptOptions::new());
@@ -243,4 +246,50 @@ fn off_means_no_pool() {
         assert_eq!(r.pool_batches(), 0);
         assert!(out == pt);
     });
+}
+
+/// The decrypting engine with a whole message in its input: an unsigned message's batches go to
+/// the pool two at a time (the decryptor claims the next while the previous one is opened), a
+/// signed message's one at a time (its signature hash takes the frames in order), and the
+/// plaintext comes out whole and in order either way.
+#[test]
+fn decrypting_engine_opens_two_unsigned_batches_at_once() {
+    use super::engine::{DecryptEngine, Step};
+    let rt = runtime();
+    let keys = keys();
+    let c = client(batching());
+    for (frame, id) in CASES {
+        let pt = plaintext(200_777);
+        rt.block_on(async {
+            let ct = c
+                .encrypt(&keys, &pt)
+                .options(options(frame, id))
+                .await
+                .unwrap()
+                .ciphertext;
+            let mut engine = DecryptEngine::new(&c, super::Release::Streaming, true);
+            let mut input = bytes::BytesMut::from(&ct[..]);
+            engine.decode_header(&mut input).unwrap().unwrap();
+            engine.obtain_materials(&c, &keys, None).await.unwrap();
+            let mut out = Vec::new();
+            loop {
+                let step = std::future::poll_fn(|cx| engine.poll_step(cx, &mut input, true))
+                    .await
+                    .unwrap();
+                match step {
+                    Step::Data(b) => out.extend_from_slice(&b),
+                    Step::End => break,
+                    Step::NeedInput => panic!("{frame} {id:04x}: the whole message is in"),
+                }
+            }
+            assert!(out == pt, "{frame} {id:04x}: plaintext");
+            assert_eq!(engine.pool_batches(), pooled(pt.len(), frame as usize));
+            let signed = AlgorithmSuite::from_id(id).unwrap().is_signing();
+            assert_eq!(
+                engine.most_in_flight(),
+                if signed { 1 } else { 2 },
+                "{frame} {id:04x}: batches on the pool at once"
+            );
+        });
+    }
 }

@@ -343,6 +343,11 @@ impl<W: AsyncWrite> DecryptingWriter<W> {
                 Phase::Body => match ready!(this.engine.poll_step(cx, this.input, eof))? {
                     Step::Data(b) => *this.current = b,
                     Step::End => *this.done = true,
+                    // Asked for more while batches are still on the pool: `flush` and
+                    // `shutdown` wait for them (the engine registered this task with them).
+                    Step::NeedInput if !gather && this.engine.batch_running() => {
+                        return Poll::Pending;
+                    }
                     Step::NeedInput => return Poll::Ready(Ok(())),
                 },
             }

@@ -36,7 +36,11 @@
 //! [`FrameCipher`]) and the signature verifier of a signed message, `Footer` the verifier and
 //! the held plaintext. A run of frames claimed for opening on other threads
 //! ([`crate::proto::frames`]) takes the whole decryptor with it, so nothing can be decoded while
-//! it is out and it cannot come back to another message.
+//! it is out and it cannot come back to another message. An unsigned message's runs may
+//! instead be claimed *detached* (`claim_detached`): the decryptor stays and moves on, so a
+//! driver can have several runs opening at once; it counts the runs it owes and decodes nothing
+//! further (the final frame least of all) until each one's outcome is back (`detached_opened`),
+//! and the first failure spends it.
 //!
 //! Release rules (`client-apis/decrypt.md`): nothing is released before the header tag
 //! verifies; a frame's plaintext is released only after its tag verifies; the final frame and a
@@ -313,6 +317,7 @@ impl ParsedHeader {
                 cipher,
                 next_seq: 1,
                 verifier,
+                detached: 0,
             }),
             ContentType::NonFramed => Body::NonFramed { cipher, verifier },
         };
@@ -372,6 +377,10 @@ struct Frames {
     next_seq: u32,
     /// The signature hash of a signed message.
     verifier: Option<Box<dyn Verifier>>,
+    /// Runs of an unsigned message claimed with [`BodyDecryptor::claim_detached`] whose outcome
+    /// has not come back: `next_seq` counts their frames as if they had opened, so nothing
+    /// after them may be decoded until every one has.
+    detached: u32,
 }
 
 impl Frames {
@@ -392,7 +401,9 @@ enum Next {
 impl std::fmt::Debug for BodyDecryptor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.state {
-            Body::Frames(fr) => format!("Frames(next_seq {})", fr.next_seq),
+            Body::Frames(fr) => {
+                format!("Frames(next_seq {}, detached {})", fr.next_seq, fr.detached)
+            }
             Body::NonFramed { .. } => "NonFramed".into(),
             Body::Footer { .. } => "Footer".into(),
             Body::Done { .. } => "Done".into(),
@@ -472,6 +483,7 @@ impl BodyDecryptor {
                 cipher,
                 next_seq: 1,
                 verifier: None,
+                detached: 0,
             }) => Some(cipher),
             _ => None,
         }
@@ -492,7 +504,7 @@ impl BodyDecryptor {
         match self.state {
             Body::Frames(f) => {
                 let count = f.cursor().claimable(input, max);
-                if count == 0 {
+                if count == 0 || f.detached > 0 {
                     return Err(Self {
                         common: self.common,
                         state: Body::Frames(f),
@@ -515,6 +527,63 @@ impl BodyDecryptor {
                 state,
             }),
         }
+    }
+
+    /// Claims up to `max` whole regular frames at the front of `input`, like
+    /// [`claim_frames`](Self::claim_frames), for an *unsigned* message only, while the
+    /// decryptor stays with the caller: it moves on as if the run had opened, so the next run
+    /// can be claimed while this one is opened elsewhere. `None` when no frame can be claimed
+    /// (as `claim_frames`) or the message is signed (its hash must see the frames in order).
+    ///
+    /// Every run so claimed is *owed*: until [`detached_opened`](Self::detached_opened) has
+    /// taken each one's outcome, [`decode`](Self::decode) refuses to go on (the final frame
+    /// must not complete a message whose earlier frames have not authenticated) and
+    /// `claim_frames` claims nothing. The driver releases the runs' plaintext in the order
+    /// claimed, each only once its own outcome came back `Ok`. `input` is not consumed.
+    pub(crate) fn claim_detached(&mut self, input: &[u8], max: usize) -> Option<OpenRun> {
+        let Body::Frames(f) = &mut self.state else {
+            return None;
+        };
+        if f.verifier.is_some() {
+            return None;
+        }
+        let count = f.cursor().claimable(input, max);
+        if count == 0 {
+            return None;
+        }
+        let jobs = FrameJobs {
+            cipher: f.cipher.clone(),
+            first_seq: f.next_seq,
+            count,
+        };
+        // Fits: `claimable` counts only sequence numbers below the final-frame marker.
+        f.next_seq += count as u32;
+        f.detached += 1;
+        Some(OpenRun {
+            jobs,
+            verifier: None,
+        })
+    }
+
+    /// Takes the outcome of the oldest run claimed with
+    /// [`claim_detached`](Self::claim_detached). On an error the decryptor is spent (its keys
+    /// dropped) and the error returned: neither that run's plaintext nor any later one's may
+    /// be released.
+    pub(crate) fn detached_opened(&mut self, outcome: Result<()>) -> Result<()> {
+        let owed = match &mut self.state {
+            Body::Frames(f) if f.detached > 0 => &mut f.detached,
+            Body::Failed => return Err(spent()),
+            _ => {
+                self.state = Body::Failed;
+                return Err(Error::misuse("no detached run of frames is out"));
+            }
+        };
+        if let Err(e) = outcome {
+            self.state = Body::Failed;
+            return Err(e);
+        }
+        *owed -= 1;
+        Ok(())
     }
 }
 
@@ -562,6 +631,7 @@ impl FramesOut {
                 cipher: self.run.jobs.cipher,
                 next_seq,
                 verifier: self.run.verifier,
+                detached: 0,
             }),
         })
     }
@@ -633,6 +703,11 @@ fn step(c: &Common, state: Body, input: &mut BytesMut) -> Result<(Body, Next)> {
     match state {
         Body::Failed => Err(spent()),
         Body::Frames(mut f) => {
+            if f.detached > 0 {
+                return Err(Error::misuse(
+                    "frames claimed for opening elsewhere have not come back",
+                ));
+            }
             let Some(head) = body::parse_frame_head(input, c.header.frame_length)? else {
                 return wait(Body::Frames(f));
             };
@@ -738,4 +813,107 @@ fn open(
         v.update(&frame);
     }
     cipher.open_block(frame, head, kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Client, EncryptOptions, FrameLength, MaterialsSource, RawAesKeyring};
+
+    /// A body decryptor for a message of `frames` regular frames of 100 bytes (and a final
+    /// frame), the message's body bytes, and the frame's wire length.
+    fn body_of(suite: u16, frames: usize) -> (BodyDecryptor, BytesMut) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let client = Client::builder()
+            .commitment_policy(CommitmentPolicy::REQUIRE_ENCRYPT_ALLOW_DECRYPT)
+            .build();
+        let keys = MaterialsSource::from(RawAesKeyring::new("ns", "k", &[9u8; 32]).unwrap());
+        let suite = crate::AlgorithmSuite::from_id(suite).unwrap();
+        let options = EncryptOptions::new()
+            .algorithm_suite(suite)
+            .frame_length(FrameLength::new(100).unwrap());
+        let pt = vec![7u8; frames * 100 + 1];
+        rt.block_on(async {
+            let ct = client
+                .encrypt(&keys, &pt)
+                .options(options)
+                .await
+                .unwrap()
+                .ciphertext;
+            let mut input = BytesMut::from(&ct[..]);
+            let parsed = client
+                .header_decoder(Release::Streaming)
+                .decode(&mut input)
+                .unwrap()
+                .unwrap();
+            let materials = client
+                .decrypt_materials(&keys, parsed.header(), None)
+                .await
+                .unwrap();
+            (parsed.with_materials(&materials).unwrap(), input)
+        })
+    }
+
+    fn open(run: &OpenRun, buf: &mut [u8]) -> Result<()> {
+        let w = run.jobs.cipher.wire_len();
+        for (i, frame) in buf.chunks_mut(w).enumerate() {
+            run.jobs.cipher.open_frame(run.jobs.seq(i), frame)?;
+        }
+        Ok(())
+    }
+
+    /// A detached run moves the decryptor on, and the decryptor refuses to decode past it (the
+    /// final frame included) until its outcome is back; the final frame then completes the
+    /// message.
+    #[test]
+    fn detached_runs_are_owed_before_the_message_goes_on() {
+        let (mut body, mut input) = body_of(0x0478, 4);
+        let w = 4 + 12 + 100 + 16;
+        let first = body.claim_detached(&input, 2).unwrap();
+        let mut buf1 = input.split_to(first.jobs.wire_total());
+        let second = body.claim_detached(&input, 8).unwrap();
+        assert_eq!((first.jobs.count, second.jobs.count), (2, 2));
+        assert_eq!(second.jobs.first_seq, 3);
+        let mut buf2 = input.split_to(2 * w);
+        // Only the final frame is left: nothing more to claim, and decoding must wait.
+        assert!(body.claim_detached(&input, 8).is_none());
+        open(&first, &mut buf1).unwrap();
+        open(&second, &mut buf2).unwrap();
+        body.detached_opened(Ok(())).unwrap();
+        let mut probe = body_of(0x0478, 4);
+        let _ = probe.0.claim_detached(&probe.1, 1).unwrap();
+        let err = probe.0.decode(&mut probe.1).unwrap_err();
+        assert!(matches!(err, Error::ApiMisuse(_)), "{err:?}");
+        body.detached_opened(Ok(())).unwrap();
+        assert!(matches!(
+            body.decode(&mut input).unwrap(),
+            Some(DecryptEvent::Plaintext(p)) if p.len() == 1
+        ));
+        assert!(matches!(
+            body.decode(&mut input).unwrap(),
+            Some(DecryptEvent::Done)
+        ));
+        body.finish(&input).unwrap();
+    }
+
+    /// A run that failed to open spends the decryptor; a signed message's frames are never
+    /// claimed detached (its signature hash must see them in order).
+    #[test]
+    fn a_failed_detached_run_spends_the_decryptor() {
+        let (mut body, mut input) = body_of(0x0478, 4);
+        let run = body.claim_detached(&input, 2).unwrap();
+        let mut buf = input.split_to(run.jobs.wire_total());
+        buf[20] ^= 1;
+        let outcome = open(&run, &mut buf);
+        assert!(outcome.is_err());
+        assert!(body.detached_opened(outcome).is_err());
+        assert!(body.decode(&mut input).is_err());
+        assert!(body.finish(&input).is_err());
+
+        let (mut signed, input) = body_of(0x0578, 4);
+        assert!(signed.claim_detached(&input, 2).is_none());
+        assert!(signed.claim_frames(&input, 2).is_ok());
+    }
 }
