@@ -13,8 +13,9 @@
 //! such as the keyring call counts against the adapter), resets the kernel's high-water mark
 //! (`/proc/self/clear_refs`), streams the data, and reads `VmHWM`. Plaintext is a pattern made
 //! on the fly and checked byte for byte after decryption; the decrypting cases read a message
-//! that an `EncryptingReader` produces on the fly in the same process, so their figure
-//! includes the encryptor's buffers too. Suite 0x0578 (signed), raw AES-256 keyring. Linux only.
+//! that an `EncryptingReader` produces on the fly in the same process, frame by frame, so
+//! their figure includes that encryptor's few frames of buffers too (not its batches: each
+//! adapter has the budget to itself). Suite 0x0578 (signed), raw AES-256 keyring. Linux only.
 //!
 //! The fully verified mode (`Release::Verified`) holds up to its memory limit (8 MiB here)
 //! before spilling the rest to an encrypted temporary file (1 GiB of disk for the full run);
@@ -22,8 +23,8 @@
 //!
 //! The client has the default parallelism (frames on every core in streaming batches of 1 MiB):
 //! the adapters that batch hold up to about three batches each (one gathered, one on the
-//! pool, one being written out), which the default batch size keeps inside the same budget (a decrypting case also runs a batching `EncryptingReader` as its
-//! source). `ESDK_MEMORY_BENCH_SEQUENTIAL=1` measures frame by frame (`Parallelism::off()`).
+//! pool, one being written out), which the default batch size keeps inside the same budget.
+//! `ESDK_MEMORY_BENCH_SEQUENTIAL=1` measures frame by frame (`Parallelism::off()`).
 
 use std::io;
 use std::pin::Pin;
@@ -181,10 +182,14 @@ async fn run(adapter: &str, frame: u32, len: u64, block: Bytes) -> Result<u64, A
         block: Some(block.clone()),
         pos: 0,
     };
-    let message = || async { EncryptingReader::new(&client, &keys, plain(), &options).await };
+    // The decrypting cases' source: frame by frame, so that their figure is the decrypting
+    // adapter's (each adapter has the budget to itself; a batching source would add its own
+    // batches, as the EncryptingReader case shows).
+    let source = Client::builder().parallelism(Parallelism::off()).build();
+    let message = || async { EncryptingReader::new(&source, &keys, plain(), &options).await };
     let out = match adapter {
         "EncryptingReader" => {
-            let mut r = message().await?;
+            let mut r = EncryptingReader::new(&client, &keys, plain(), &options).await?;
             let mut sink = counting();
             tokio::io::copy(&mut r, &mut sink).await?;
             sink.pos

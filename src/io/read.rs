@@ -189,6 +189,11 @@ impl<R: AsyncRead> AsyncRead for DecryptingReader<R> {
     }
 }
 
+/// The most plaintext an [`EncryptingReader`] reads from its inner reader at once: few reads
+/// per batch (a file's reads each go through tokio's blocking pool), a quarter of the staging
+/// memory of reading a whole batch at once.
+const PLAIN_READ: usize = 256 << 10;
+
 pin_project! {
     /// Encrypts what an inner [`AsyncRead`] yields: reading from it yields the message.
     ///
@@ -320,9 +325,12 @@ impl<R: AsyncRead> AsyncRead for EncryptingReader<R> {
                 ready!(this.engine.poll_finish(cx))?;
                 continue;
             }
-            // Read what the slots can still take (a batch, or a few frames), in one piece.
+            // Read what the slots can still take (a batch, or a few frames), in pieces of at
+            // most PLAIN_READ: the slots hold the batch, so this staging buffer need not (a
+            // whole batch here cost its size in peak memory, `benches/memory.rs`).
             this.plain.clear();
-            this.plain.reserve(this.engine.room().max(CHUNK));
+            this.plain
+                .reserve(this.engine.room().clamp(CHUNK, PLAIN_READ.max(CHUNK)));
             match tokio_util::io::poll_read_buf(this.inner.as_mut(), cx, this.plain) {
                 Poll::Ready(Ok(0)) => *this.eof = true,
                 Poll::Ready(Ok(_)) => {}
