@@ -46,21 +46,17 @@
 //! # The signature hash
 //!
 //! For signed suites every byte of the message after the header goes through SHA-384 in order,
-//! so the hash cannot be split. It runs as its own stage beside the AES work. In a one-shot
-//! call (and the codec) a batch is cut into sub-batches; while one thread hashes sub-batch *k*
-//! (sealed already, on encryption) or *k + 1* (not yet opened, on decryption), the other
-//! threads seal or open the next one. The streaming adapters keep two batches on the pool and
-//! hash on their own task, in order: each batch as it is claimed (decryption) or as it comes
-//! back sealed (encryption), while the pool works on the other. A signed message then goes at
-//! about the speed of SHA-384 on one core.
+//! so the hash cannot be split. It runs as its own stage beside the AES work: a batch is cut
+//! into sub-batches; while one thread hashes sub-batch *k* (sealed already, on encryption) or
+//! *k + 1* (not yet opened, on decryption), the other threads seal or open the next one. A
+//! signed message then goes at about the speed of SHA-384 on one core.
 //!
 //! # Memory and order
 //!
 //! A streaming batch is [`Parallelism::batch_bytes`] of plaintext rounded up to whole frames
 //! (default 1 MiB; a one-shot call's batches are sixteen times that); the streaming adapters
-//! hold up to about four batches at a time (one being gathered or read ahead, two on the pool,
-//! one being written or handed out), within the bound of 2 frames + 8 MiB (`benches/memory.rs`
-//! measures it). Output is written at each
+//! hold up to about three batches at a time (one being gathered, one on the pool, one being
+//! written or handed out), well within the bound of 2 frames + 8 MiB. Output is written at each
 //! frame's own place, so order is kept, and decrypted plaintext of a batch is released only
 //! after every tag in it verified (and the decryptor took the batch back). The final frame is
 //! never part of a batch: it, the footer and the signed-message release rules stay on the
