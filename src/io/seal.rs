@@ -6,12 +6,12 @@
 //! [`Parallelism::batch_bytes`] of plaintext, whole frames of any length) when parallelism
 //! applies to a batch, else a few frames (up to [`CHUNK`] on the wire, at least one). Full
 //! slots are sealed as one run, on rayon's pool or on the calling thread (see
-//! [`crate::parallel`]); while a batch is on the pool the next one is gathered. Batches go to
-//! the pool two at a time (the frames depend only on the key and their sequence numbers, so
-//! the encryptor claims the next batch while the previous one is sealed), which keeps the pool
-//! busy while the adapter's task wakes up to collect a batch; a signing suite's hash takes each
-//! batch's sealed bytes on the adapter's task as it comes back, in claim order, while the pool
-//! seals the next. What was sealed goes to [`out`](SealEngine::out), in order. At the end the incomplete last frame becomes the
+//! [`crate::parallel`]); while a batch is on the pool the next one is gathered. Batches of an
+//! unsigned message go to the pool two at a time (the frames depend only on the key and their
+//! sequence numbers, so the encryptor claims the next batch while the previous one is
+//! sealed), which keeps the pool busy while the adapter's task wakes up to collect a batch;
+//! a signing suite's batches go one at a time (its hash takes the frames in order). What was sealed
+//! goes to [`out`](SealEngine::out), in order. At the end the incomplete last frame becomes the
 //! final frame, through the [`Encryptor`]'s ordinary path, so the output is byte for byte the
 //! one the [`Encryptor`] writes from the same plaintext, with or without batches.
 
@@ -27,24 +27,32 @@ use crate::error::{Error, FormatError, Result};
 use crate::format::MessageHeader;
 use crate::parallel::{self, Parallelism};
 use crate::proto::Encryptor;
-use crate::proto::frames::FrameSlots;
+use crate::proto::encrypt::{Budget, SealOut};
+use crate::proto::frames::{FrameSlots, SealRun};
 
-/// A batch of frames being sealed on rayon's pool: the sealed frames, the outcome. Its frames
-/// were claimed detached from the encryptor, which stayed with the engine.
+/// A batch of frames being sealed on rayon's pool: the run (which holds the encryptor), the
+/// sealed frames, the outcome.
+type SealJob = parallel::Pending<(SealOut, BytesMut, Result<()>)>;
+
+/// A batch of frames of an unsigned message being sealed on rayon's pool: the sealed frames,
+/// the outcome. Its frames were claimed from the encryptor, which stayed with the engine.
 type FreeJob = parallel::Pending<(BytesMut, Result<()>)>;
 
-/// Batches on the pool at once. With one, the pool idles from the end of each batch until the
-/// adapter's task has woken up, taken the frames and handed over the next batch; with two, the
-/// next batch is already queued when one ends, and the task gathers the third meanwhile (and
-/// hashes a signing suite's sealed batches, in order, as they come back).
+/// Batches of an unsigned message on the pool at once. With one, the pool idles from the end
+/// of each batch until the adapter's task has woken up, taken the frames and handed over the
+/// next batch; with two, the next batch is already queued when one ends, and the task gathers
+/// the third meanwhile.
 const MAX_FREE_JOBS: usize = 2;
 
 /// Where the encryptor is.
 // One per engine, mostly `Open`: boxing the encryptor would only add an indirection.
 #[allow(clippy::large_enum_variant)]
 enum Sealer {
-    /// Here, ready for plaintext (batches claimed from it may be on the pool).
+    /// Here, ready for plaintext.
     Open(Encryptor),
+    /// Away with a batch on the pool (signing suites, whose hash takes the frames in order).
+    /// `budget`: the declared plaintext length and the plaintext taken, the batch's included.
+    Sealing { job: SealJob, budget: Budget },
     /// Gone: the final frame (and footer) is in `out`.
     Finished,
     /// Lost with a batch that did not come back.
@@ -133,13 +141,13 @@ impl SealEngine {
 
     /// True while a batch is on the pool.
     pub(crate) fn batch_running(&self) -> bool {
-        !self.free_jobs.is_empty()
+        matches!(self.sealer, Sealer::Sealing { .. }) || !self.free_jobs.is_empty()
     }
 
-    /// True when full slots may be sealed now: fewer than [`MAX_FREE_JOBS`] batches are on the
-    /// pool.
+    /// True when full slots may be sealed now: no batch of a signing suite is on the pool, and
+    /// fewer than [`MAX_FREE_JOBS`] of an unsigned one.
     fn can_seal(&self) -> bool {
-        self.free_jobs.len() < MAX_FREE_JOBS
+        !matches!(self.sealer, Sealer::Sealing { .. }) && self.free_jobs.len() < MAX_FREE_JOBS
     }
 
     /// Batches sealed on the pool so far.
@@ -163,6 +171,7 @@ impl SealEngine {
     fn check_room(&self, n: usize) -> Result<()> {
         let budget = match &self.sealer {
             Sealer::Open(encryptor) => encryptor.budget(),
+            Sealer::Sealing { budget, .. } => *budget,
             Sealer::Finished => return Err(Error::misuse("write after the end of the message")),
             Sealer::Failed => return Err(Error::misuse("encryption already failed")),
         };
@@ -292,14 +301,7 @@ impl SealEngine {
             };
             let done = ready!(Pin::new(job).poll(cx));
             self.free_jobs.pop_front();
-            let sealed = done
-                .and_then(|(frames, outcome)| outcome.map(|()| frames))
-                .and_then(|frames| match &mut self.sealer {
-                    // A signing suite's hash takes the batches in the order claimed.
-                    Sealer::Open(encryptor) => encryptor.detached_sealed(&frames).map(|()| frames),
-                    _ => Err(Error::misuse("a batch came back to no encryptor")),
-                });
-            match sealed {
+            match done.and_then(|(frames, outcome)| outcome.map(|()| frames)) {
                 Ok(frames) => self.emit(frames),
                 Err(e) => {
                     // The frames after these cannot follow them: the message is lost.
@@ -309,6 +311,15 @@ impl SealEngine {
                 }
             }
         }
+        let Sealer::Sealing { job, .. } = &mut self.sealer else {
+            return Poll::Ready(Ok(()));
+        };
+        let done = ready!(Pin::new(job).poll(cx));
+        self.sealer = Sealer::Failed;
+        let (sealed, frames, outcome) = done?;
+        self.sealer = Sealer::Open(sealed.finish());
+        outcome?;
+        self.emit(frames);
         Poll::Ready(Ok(()))
     }
 
@@ -330,36 +341,6 @@ impl SealEngine {
         if count == 0 {
             return Ok(());
         }
-        let f = self.frame_length;
-        let par = self.parallelism;
-        let pooled = par.applies(count * f);
-        let Sealer::Open(encryptor) = &mut self.sealer else {
-            return Err(Error::misuse("no encryptor to seal frames with"));
-        };
-        // Fewer than `count` only at the limit of 2^32 − 1 frames (the declared plaintext
-        // length was checked as the plaintext came in).
-        if encryptor.claimable(count * f, count) != count {
-            return Err(FormatError::TooManyFrames.into());
-        }
-        if pooled && self.spawn {
-            // Once claimed, the frames need only the key schedule and their sequence numbers:
-            // the encryptor stays to claim the next batch, and takes this one's sealed bytes
-            // back (for a signing suite's hash) in claim order.
-            let Some(mut run) = encryptor.claim_detached(count * f, count) else {
-                return Err(FormatError::TooManyFrames.into());
-            };
-            let mut frames = self.slots.take_whole(count);
-            self.pool_batches += 1;
-            let job = parallel::spawn(move || {
-                let outcome = parallel::seal(&mut run, None, &mut frames, &par);
-                (frames, outcome)
-            });
-            self.free_jobs.push_back(job);
-            return Ok(());
-        }
-        if !self.free_jobs.is_empty() {
-            return Err(Error::misuse("batches are still on the pool"));
-        }
         let encryptor = match std::mem::replace(&mut self.sealer, Sealer::Failed) {
             Sealer::Open(encryptor) => encryptor,
             other => {
@@ -367,19 +348,50 @@ impl SealEngine {
                 return Err(Error::misuse("no encryptor to seal frames with"));
             }
         };
+        let f = self.frame_length;
+        // Fewer than `count` only at the limit of 2^32 − 1 frames (the declared plaintext
+        // length was checked as the plaintext came in).
         let mut sealing = match encryptor.claim_frames(count * f, count) {
-            Ok(sealing) => sealing,
+            Ok(sealing) if sealing.run.jobs.count == count => sealing,
+            Ok(sealing) => {
+                self.sealer = Sealer::Open(sealing.finish());
+                return Err(FormatError::TooManyFrames.into());
+            }
             Err(encryptor) => {
                 self.sealer = Sealer::Open(encryptor);
                 return Err(FormatError::TooManyFrames.into());
             }
         };
         let mut frames = self.slots.take_whole(count);
+        let par = self.parallelism;
+        let pooled = par.applies(sealing.run.jobs.plain_total());
         if pooled {
             self.pool_batches += 1;
         }
-        // On the calling thread (or, for an engine that cannot wait, on the pool while it
-        // waits).
+        if pooled && self.spawn && sealing.run.signer.is_none() {
+            // No hash to feed in order: once claimed, the frames need only the key schedule
+            // and their sequence numbers, so the encryptor stays to claim the next batch.
+            let mut run = SealRun {
+                jobs: sealing.run.jobs.slice(0, count),
+                signer: None,
+            };
+            self.sealer = Sealer::Open(sealing.finish());
+            let job = parallel::spawn(move || {
+                let outcome = parallel::seal(&mut run, None, &mut frames, &par);
+                (frames, outcome)
+            });
+            self.free_jobs.push_back(job);
+            return Ok(());
+        }
+        if pooled && self.spawn {
+            let budget = sealing.budget();
+            let job = parallel::spawn(move || {
+                let outcome = parallel::seal(&mut sealing.run, None, &mut frames, &par);
+                (sealing, frames, outcome)
+            });
+            self.sealer = Sealer::Sealing { job, budget };
+            return Ok(());
+        }
         let outcome = parallel::seal(&mut sealing.run, None, &mut frames, &par);
         self.sealer = Sealer::Open(sealing.finish());
         outcome?;

@@ -25,7 +25,7 @@
 use bytes::{BufMut, BytesMut};
 
 use crate::crypto::{CryptoProvider, Signer};
-use crate::error::{Error, FormatError, KeyringError, LimitError, Result};
+use crate::error::{FormatError, KeyringError, LimitError, Result};
 use crate::format::body::{self, BodyKind};
 use crate::format::{ContentType, FrameLength, MessageHeader};
 use crate::materials::EncryptionMaterials;
@@ -70,10 +70,6 @@ struct Frames {
     pending: Vec<u8>,
     /// Plaintext taken so far (counted against the declared length).
     taken: u64,
-    /// Runs claimed with [`Encryptor::claim_detached`] whose sealed bytes have not come back
-    /// through [`Encryptor::detached_sealed`]: nothing after them may be sealed here (or
-    /// signed) until they have.
-    owed: u32,
 }
 
 impl std::fmt::Debug for Encryptor {
@@ -187,7 +183,6 @@ impl Encryptor {
                 next_seq: 1,
                 pending: Vec::new(),
                 taken: 0,
-                owed: 0,
             },
             max_plaintext: None,
         })
@@ -244,7 +239,6 @@ impl Encryptor {
     /// # Errors
     /// When the plaintext would exceed the declared length, or the message 2^32 − 1 frames.
     pub fn update(&mut self, mut plaintext: &[u8], out: &mut BytesMut) -> Result<()> {
-        self.check_nothing_owed()?;
         self.take_plaintext(plaintext.len())?;
         self.write_header(out);
         let frames = &mut self.frames;
@@ -297,7 +291,6 @@ impl Encryptor {
     /// # Errors
     /// When signing fails.
     pub fn finish(mut self, out: &mut BytesMut) -> Result<()> {
-        self.check_nothing_owed()?;
         self.write_header(out);
         let Frames {
             cipher,
@@ -344,7 +337,7 @@ impl Encryptor {
     #[allow(clippy::result_large_err)]
     pub(crate) fn claim_frames(mut self, available: usize, max: usize) -> Result<SealOut, Self> {
         let count = self.claimable(available, max);
-        if count == 0 || self.frames.owed > 0 {
+        if count == 0 {
             return Err(self);
         }
         let frames = &mut self.frames;
@@ -365,56 +358,6 @@ impl Encryptor {
     }
 }
 
-impl Encryptor {
-    /// Claims the next regular frames, as [`claim_frames`](Self::claim_frames) would, while
-    /// the encryptor stays with the caller and moves on, so that the next run can be claimed
-    /// while this one is sealed elsewhere. The run carries no signer: every run so claimed is
-    /// *owed* until its sealed bytes come back through
-    /// [`detached_sealed`](Self::detached_sealed), in the order claimed (a signing suite's hash
-    /// takes them there); until then [`update`](Self::update) and [`finish`](Self::finish)
-    /// refuse. `None` when nothing can be claimed.
-    pub(crate) fn claim_detached(&mut self, available: usize, max: usize) -> Option<SealRun> {
-        let count = self.claimable(available, max);
-        if count == 0 {
-            return None;
-        }
-        let frames = &mut self.frames;
-        let jobs = FrameJobs {
-            cipher: frames.cipher.clone(),
-            first_seq: frames.next_seq,
-            count,
-        };
-        frames.next_seq += count as u32;
-        frames.taken += (count * frames.cipher.frame_length()) as u64;
-        frames.owed += 1;
-        Some(SealRun { jobs, signer: None })
-    }
-
-    /// The sealed bytes of the oldest run claimed with
-    /// [`claim_detached`](Self::claim_detached), all of them, once emitted: a signing suite's
-    /// hash takes them now.
-    pub(crate) fn detached_sealed(&mut self, sealed: &[u8]) -> Result<()> {
-        let frames = &mut self.frames;
-        if frames.owed == 0 {
-            return Err(Error::misuse("no detached run of frames is out"));
-        }
-        if let Some(signer) = frames.signer.as_mut() {
-            signer.update(sealed);
-        }
-        frames.owed -= 1;
-        Ok(())
-    }
-
-    fn check_nothing_owed(&self) -> Result<()> {
-        if self.frames.owed > 0 {
-            return Err(Error::misuse(
-                "frames claimed for sealing elsewhere have not come back",
-            ));
-        }
-        Ok(())
-    }
-}
-
 /// A run of regular frames claimed with [`Encryptor::claim_frames`], holding the encryptor
 /// until it comes back through [`finish`](Self::finish).
 ///
@@ -428,6 +371,11 @@ pub(crate) struct SealOut {
 }
 
 impl SealOut {
+    /// The declared length and the plaintext taken, the run's included.
+    pub(crate) fn budget(&self) -> Budget {
+        self.encryptor.budget()
+    }
+
     /// The encryptor back, once the run's frames are sealed, emitted and hashed.
     pub(crate) fn finish(self) -> Encryptor {
         let mut encryptor = self.encryptor;
@@ -452,85 +400,5 @@ impl Frames {
         }
         self.next_seq = seq + 1;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{Client, EncryptOptions, MaterialsSource, RawAesKeyring};
-
-    fn keys() -> MaterialsSource {
-        MaterialsSource::from(RawAesKeyring::new("ns", "k", &[5u8; 32]).unwrap())
-    }
-
-    /// An encryptor of 0x0578 (signed) in 100-byte frames, its header written to `out`.
-    fn signed_encryptor(rt: &tokio::runtime::Runtime, client: &Client) -> (Encryptor, BytesMut) {
-        let options = EncryptOptions::new()
-            .algorithm_suite(crate::AlgorithmSuite::from_id(0x0578).unwrap())
-            .frame_length(FrameLength::new(100).unwrap());
-        let mut encryptor = rt.block_on(client.encryptor(&keys(), &options)).unwrap();
-        let mut out = BytesMut::new();
-        encryptor.write_header(&mut out);
-        (encryptor, out)
-    }
-
-    /// Seals a detached run of frames from `plain` (whole frames) into wire bytes.
-    fn seal(run: &SealRun, plain: &[u8]) -> BytesMut {
-        let w = run.jobs.cipher.wire_len();
-        let mut wire = BytesMut::zeroed(run.jobs.count * w);
-        for (i, (frame, p)) in wire.chunks_mut(w).zip(plain.chunks(100)).enumerate() {
-            run.jobs
-                .cipher
-                .seal_frame(run.jobs.seq(i), Some(p), frame)
-                .unwrap();
-        }
-        wire
-    }
-
-    /// Detached runs of a signing suite: the encryptor seals and finishes nothing while a run
-    /// is owed; their sealed bytes handed back in claim order make a message whose signature
-    /// verifies, and handed back out of order one whose signature does not.
-    #[test]
-    fn detached_runs_feed_the_signature_in_claim_order() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let client = Client::builder()
-            .commitment_policy(crate::CommitmentPolicy::REQUIRE_ENCRYPT_ALLOW_DECRYPT)
-            .build();
-        let pt: Vec<u8> = (0..450u32).map(|i| i as u8).collect();
-        for in_order in [true, false] {
-            let (mut encryptor, mut out) = signed_encryptor(&rt, &client);
-            let first = encryptor.claim_detached(200, 2).unwrap();
-            let second = encryptor.claim_detached(200, 2).unwrap();
-            assert_eq!((first.jobs.first_seq, second.jobs.first_seq), (1, 3));
-            assert!(encryptor.update(&pt[400..], &mut BytesMut::new()).is_err());
-            let sealed = [seal(&first, &pt[..200]), seal(&second, &pt[200..400])];
-            let order = if in_order { [0, 1] } else { [1, 0] };
-            for k in order {
-                encryptor.detached_sealed(&sealed[k]).unwrap();
-            }
-            assert!(
-                encryptor.detached_sealed(&sealed[0]).is_err(),
-                "nothing more is owed"
-            );
-            for s in &sealed {
-                out.extend_from_slice(s);
-            }
-            encryptor.update(&pt[400..], &mut out).unwrap();
-            encryptor.finish(&mut out).unwrap();
-            let decrypted = rt.block_on(client.decrypt(keys(), &out).into_future());
-            if in_order {
-                assert_eq!(decrypted.unwrap().plaintext, pt);
-            } else {
-                let err = decrypted.unwrap_err();
-                assert_eq!(err.kind(), crate::ErrorKind::Authentication, "{err:?}");
-            }
-        }
-        // Finishing with a run owed is refused.
-        let (mut encryptor, mut out) = signed_encryptor(&rt, &client);
-        let _owed = encryptor.claim_detached(100, 1).unwrap();
-        assert!(encryptor.finish(&mut out).is_err());
     }
 }

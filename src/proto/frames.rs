@@ -19,13 +19,9 @@
 //!   BodyDecryptor ──claim_frames()──► FramesOut { OpenRun, decryptor } ──finish(outcome)──► BodyDecryptor
 //! ```
 //!
-//! Both can also hand out runs without leaving (`claim_detached`), so that a driver can have
-//! several runs on other threads at once. The state machine then owes each run: the
-//! `Encryptor` takes each run's sealed bytes back in claim order (`detached_sealed`, where a
-//! signing suite's hash takes them) and seals or finishes nothing itself until it has them
-//! all; the `BodyDecryptor` feeds a signed message's hash the run's bytes as it claims them,
-//! takes each run's outcome back (`detached_opened`), decodes nothing until it has them all,
-//! and is spent by the first failure.
+//! The decryptor can also hand out runs without leaving (`BodyDecryptor::claim_detached`,
+//! feeding a signed message's hash the run's bytes as it claims them): it then refuses to
+//! decode anything until every such run's outcome came back, and the first failure spends it.
 //!
 //! Runs hold only regular frames. The final frame, the non-framed body and the footer always
 //! go through the state machines' ordinary paths, so the release rules (a signed message's final
@@ -266,12 +262,10 @@ impl FrameJobs {
 /// The driver must seal every frame (`jobs.cipher.seal_frame(jobs.seq(i), ..)`) into
 /// consecutive wire slots, feed the sealed bytes of the whole run, in order, to `signer` (when
 /// there is one), emit the bytes, and then get the encryptor back with `SealOut::finish`. A
-/// run claimed with `Encryptor::claim_detached` carries no signer and leaves the encryptor
-/// with the driver (its frames need only the key schedule and their sequence numbers), so
-/// that the next run is claimed while this one is sealed; the driver then emits the runs in
-/// the order claimed and hands each one's sealed bytes back (`Encryptor::detached_sealed`,
-/// where a signing suite's hash takes them), all before the final frame
-/// (`io::seal::SealEngine`).
+/// run without a signer may instead take the encryptor back at once (a copy of the jobs
+/// outlives it: its frames need only the key schedule and their sequence numbers), so that
+/// the next run is claimed while this one is sealed; the driver then emits the runs in the
+/// order claimed, all of them before the final frame (`io::seal::SealEngine`).
 pub(crate) struct SealRun {
     pub(crate) jobs: FrameJobs,
     pub(crate) signer: Option<Box<dyn Signer>>,
