@@ -3,13 +3,11 @@
 //! batches of frames. It holds no I/O; adapters feed it ciphertext and take
 //! [`Step`]s out.
 //!
-//! Batches of frames (see [`crate::parallel`]) go to the pool two at a time, claimed detached:
-//! the decryptor stays and claims the next while the pool opens the previous (a signed
-//! message's hash takes each batch's bytes as it is claimed, on the adapter's task, in order);
-//! their plaintext is released in claim order, each batch only once it has opened. A batch
-//! that fails fails the message; the batches after it are never released. The codec, which
-//! cannot wait for the pool, opens a batch in a scoped job instead, the run holding the
-//! decryptor.
+//! Batches of frames (see [`crate::parallel`]): a signed message's one at a time, the run
+//! holding the decryptor (its hash takes the frames in order); an unsigned message's two at a
+//! time, claimed detached (the decryptor stays and claims the next while the pool opens the
+//! previous), their plaintext released in claim order, each batch only once it has opened. A
+//! batch that fails fails the message; the batches after it are never released.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -25,7 +23,7 @@ use crate::context::EncryptionContext;
 use crate::error::{Error, FormatError, Result};
 use crate::format::MessageHeader;
 use crate::parallel::{self, Parallelism};
-use crate::proto::decrypt::FramesOut;
+use crate::proto::decrypt::{FrameCursor, FramesOut};
 use crate::proto::frames::{self, FrameJobs};
 use crate::proto::{BodyDecryptor, DecryptEvent, HeaderDecoder, ParsedHeader};
 
@@ -40,14 +38,17 @@ pub(crate) enum Step {
     End,
 }
 
-/// A batch of frames being opened on rayon's pool, claimed with
+/// A batch of frames of a signed message being opened on rayon's pool: the run (which holds
+/// the decryptor), its buffer, the outcome.
+type OpenJob = parallel::Pending<(FramesOut, BytesMut, Result<()>)>;
+
+/// A batch of frames of an unsigned message being opened on rayon's pool, claimed with
 /// `BodyDecryptor::claim_detached` (the decryptor stayed): its frames, buffer and outcome.
 type FreeJob = parallel::Pending<(FrameJobs, BytesMut, Result<()>)>;
 
-/// Batches on the pool at once. With one, the pool idles from the end of each batch until the
-/// adapter's task has woken up, handed out its plaintext and claimed the next; with two, the
-/// next batch is already being opened meanwhile (and a signed message's hash of the batch
-/// after it runs on the adapter's task).
+/// Batches of an unsigned message on the pool at once. With one, the pool idles from the end
+/// of each batch until the adapter's task has woken up, handed out its plaintext and claimed
+/// the next; with two, the next batch is already being opened meanwhile.
 const MAX_FREE_JOBS: usize = 2;
 
 /// Buffers of opened batches kept for reuse (see `DecryptEngine::spent`): as many as can be
@@ -60,8 +61,11 @@ enum Phase {
     Header(HeaderDecoder),
     /// The header is parsed; waiting for decryption materials.
     Materials(ParsedHeader),
-    /// Decoding the body (batches claimed from it may be on the pool).
+    /// Decoding the body.
     Body(BodyDecryptor),
+    /// A batch of frames is on the pool: the run holds the decryptor. `after`: where the
+    /// frames stand once it is back (for reading ahead meanwhile).
+    Opening { job: OpenJob, after: FrameCursor },
     /// A step failed (and reported it), or materials are being applied.
     Failed,
 }
@@ -287,6 +291,7 @@ impl DecryptEngine {
         // make the batch any larger, and might never come.
         match &self.phase {
             Phase::Body(body) => body.cursor().is_some_and(|c| c.run_may_grow(input)),
+            Phase::Opening { after, .. } => after.run_may_grow(input),
             _ => false,
         }
     }
@@ -305,7 +310,7 @@ impl DecryptEngine {
 
     /// True while a batch is on the pool.
     pub(crate) fn batch_running(&self) -> bool {
-        !self.free_jobs.is_empty()
+        matches!(self.phase, Phase::Opening { .. }) || !self.free_jobs.is_empty()
     }
 
     /// How much ciphertext a writer accepts per write: a batch when batches are on.
@@ -313,10 +318,9 @@ impl DecryptEngine {
         self.batch_wire().map_or(CHUNK, |w| w.max(CHUNK))
     }
 
-    /// Starts opening a batch of the frames at the front of `input` on the pool while the
-    /// decryptor stays here (a signed message's hash takes the batch's bytes now, on this
-    /// thread), when there are enough of them, this engine may wait for the pool, and fewer
-    /// than [`MAX_FREE_JOBS`] batches are out.
+    /// Starts opening a batch of an unsigned message's frames at the front of `input` on the
+    /// pool while the decryptor stays here, when there are enough of them and fewer than
+    /// [`MAX_FREE_JOBS`] batches are out.
     fn start_free_batch(&mut self, input: &mut BytesMut) -> bool {
         let par = self.parallelism;
         if !self.spawn || self.hold.is_some() || self.free_jobs.len() >= MAX_FREE_JOBS {
@@ -378,12 +382,11 @@ impl DecryptEngine {
         }
     }
 
-    /// For an engine that cannot wait for the pool (the codec): opens a batch of the frames
-    /// at the front of `input` on the pool while the caller waits, when there are enough of
-    /// them.
+    /// Starts opening a batch of the frames at the front of `input` on the pool, when there are
+    /// enough of them.
     fn start_batch(&mut self, input: &mut BytesMut) -> Result<bool> {
         let par = self.parallelism;
-        if self.spawn || self.hold.is_some() {
+        if self.hold.is_some() {
             return Ok(false);
         }
         let Phase::Body(body) = &self.phase else {
@@ -414,9 +417,30 @@ impl DecryptEngine {
         };
         let mut buf = self.take_batch(input, out.run.jobs.wire_total());
         self.pool_batches += 1;
-        let outcome = parallel::open_in_place(&mut out.run, &mut buf, &par);
-        self.opened_run(out, buf, outcome)?;
+        if self.spawn {
+            let after = out.cursor();
+            let job = parallel::spawn(move || {
+                let outcome = parallel::open_in_place(&mut out.run, &mut buf, &par);
+                (out, buf, outcome)
+            });
+            self.phase = Phase::Opening { job, after };
+            self.most_in_flight = self.most_in_flight.max(1);
+        } else {
+            let outcome = parallel::open_in_place(&mut out.run, &mut buf, &par);
+            self.opened_run(out, buf, outcome)?;
+        }
         Ok(true)
+    }
+
+    /// Polls the running batch; once done, queues its verified plaintext.
+    fn poll_batch(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let Phase::Opening { job, .. } = &mut self.phase else {
+            return Poll::Ready(Ok(()));
+        };
+        let done = ready!(Pin::new(job).poll(cx));
+        self.phase = Phase::Failed;
+        let (out, buf, outcome) = done?;
+        Poll::Ready(self.opened_run(out, buf, outcome))
     }
 
     /// Hands an opened run back to the decryptor; once it took it, queues its plaintext.
@@ -538,8 +562,9 @@ impl DecryptEngine {
                 }
                 continue;
             }
-            // The next batch goes to the pool first, so that the pool opens it while the
-            // previous batch's plaintext is handed out.
+            ready!(self.poll_batch(cx))?;
+            // An unsigned message's next batch goes to the pool first, so that the pool opens
+            // it while the previous batch's plaintext is handed out.
             if self.start_free_batch(input) {
                 continue;
             }

@@ -38,10 +38,9 @@
 //! ([`crate::proto::frames`]) takes the whole decryptor with it, so nothing can be decoded while
 //! it is out and it cannot come back to another message. An unsigned message's runs may
 //! instead be claimed *detached* (`claim_detached`): the decryptor stays and moves on, so a
-//! driver can have several runs opening at once (a signed message's hash takes each run's
-//! bytes as it is claimed); it counts the runs it owes and decodes nothing further (the final
-//! frame least of all) until each one's outcome is back (`detached_opened`), and the first
-//! failure spends it.
+//! driver can have several runs opening at once; it counts the runs it owes and decodes nothing
+//! further (the final frame least of all) until each one's outcome is back (`detached_opened`),
+//! and the first failure spends it.
 //!
 //! Release rules (`client-apis/decrypt.md`): nothing is released before the header tag
 //! verifies; a frame's plaintext is released only after its tag verifies; the final frame and a
@@ -531,12 +530,10 @@ impl BodyDecryptor {
     }
 
     /// Claims up to `max` whole regular frames at the front of `input`, like
-    /// [`claim_frames`](Self::claim_frames), while the decryptor stays with the caller: it
-    /// moves on as if the run had opened, so the next run can be claimed while this one is
-    /// opened elsewhere. A signed message's signature hash takes the run's wire bytes here, in
-    /// order, on the caller's thread (the run carries no verifier): while the pool opens one
-    /// run, the caller hashes the next. `None` when no frame can be claimed (as
-    /// `claim_frames`).
+    /// [`claim_frames`](Self::claim_frames), for an *unsigned* message only, while the
+    /// decryptor stays with the caller: it moves on as if the run had opened, so the next run
+    /// can be claimed while this one is opened elsewhere. `None` when no frame can be claimed
+    /// (as `claim_frames`) or the message is signed (its hash must see the frames in order).
     ///
     /// Every run so claimed is *owed*: until [`detached_opened`](Self::detached_opened) has
     /// taken each one's outcome, [`decode`](Self::decode) refuses to go on (the final frame
@@ -547,6 +544,9 @@ impl BodyDecryptor {
         let Body::Frames(f) = &mut self.state else {
             return None;
         };
+        if f.verifier.is_some() {
+            return None;
+        }
         let count = f.cursor().claimable(input, max);
         if count == 0 {
             return None;
@@ -556,10 +556,6 @@ impl BodyDecryptor {
             first_seq: f.next_seq,
             count,
         };
-        if let Some(verifier) = f.verifier.as_deref_mut() {
-            // Whole frames: `claimable` counted them in `input`.
-            verifier.update(&input[..jobs.wire_total()]);
-        }
         // Fits: `claimable` counts only sequence numbers below the final-frame marker.
         f.next_seq += count as u32;
         f.detached += 1;
@@ -610,6 +606,15 @@ pub(crate) struct FramesOut {
 }
 
 impl FramesOut {
+    /// Where the frames stand after the run: what a driver that gathers input while the run is
+    /// out asks about it.
+    pub(crate) fn cursor(&self) -> FrameCursor {
+        FrameCursor {
+            next_seq: self.next_seq(),
+            frame_length: self.run.jobs.cipher.frame_length(),
+        }
+    }
+
     fn next_seq(&self) -> u32 {
         // Fits: the run was counted within the sequence numbers of regular frames.
         self.run.jobs.first_seq + self.run.jobs.count as u32
@@ -893,7 +898,8 @@ mod tests {
         body.finish(&input).unwrap();
     }
 
-    /// A run that failed to open spends the decryptor.
+    /// A run that failed to open spends the decryptor; a signed message's frames are never
+    /// claimed detached (its signature hash must see them in order).
     #[test]
     fn a_failed_detached_run_spends_the_decryptor() {
         let (mut body, mut input) = body_of(0x0478, 4);
@@ -905,73 +911,9 @@ mod tests {
         assert!(body.detached_opened(outcome).is_err());
         assert!(body.decode(&mut input).is_err());
         assert!(body.finish(&input).is_err());
-    }
 
-    /// A signed message's detached runs feed its signature hash as they are claimed, in
-    /// order: the final frame and footer then verify (the hash saw every byte of the body);
-    /// the final frame's plaintext is held until the signature has.
-    #[test]
-    fn detached_runs_of_a_signed_message_feed_the_signature_hash() {
-        let (mut body, mut input) = body_of(0x0578, 5);
-        let mut runs = Vec::new();
-        while let Some(run) = body.claim_detached(&input, 2) {
-            let buf = input.split_to(run.jobs.wire_total());
-            runs.push((run, buf));
-        }
-        assert_eq!(runs.len(), 3);
-        // Opened out of order, their outcomes given back in order.
-        for (run, buf) in runs.iter_mut().rev() {
-            open(run, buf).unwrap();
-        }
-        for _ in &runs {
-            body.detached_opened(Ok(())).unwrap();
-        }
-        let mut events = Vec::new();
-        while let Some(event) = body.decode(&mut input).unwrap() {
-            events.push(event);
-        }
-        assert!(matches!(
-            &events[..],
-            [DecryptEvent::Plaintext(p), DecryptEvent::Done] if p.len() == 1
-        ));
-        body.finish(&input).unwrap();
-
-        // A run's bytes missing from the hash: the signature fails.
-        let (mut body, mut input) = body_of(0x0578, 5);
-        let run = body.claim_detached(&input, 2).unwrap();
-        let mut buf = input.split_to(run.jobs.wire_total());
-        let mut skipped = input.split_to(2 * run.jobs.cipher.wire_len());
-        open(&run, &mut buf).unwrap();
-        body.detached_opened(Ok(())).unwrap();
-        // Decoding the skipped frames by hand would need the decryptor's sequence numbers: put
-        // them back in front, unhashed, by claiming them with the hash bypassed.
-        let Body::Frames(f) = &mut body.state else {
-            panic!("not in frames");
-        };
-        let verifier = f.verifier.take();
-        let bypass = body.claim_detached(&skipped, 2).unwrap();
-        open(&bypass, &mut skipped).unwrap();
-        body.detached_opened(Ok(())).unwrap();
-        let Body::Frames(f) = &mut body.state else {
-            panic!("not in frames");
-        };
-        f.verifier = verifier;
-        let mut failed = None;
-        loop {
-            match body.decode(&mut input) {
-                // Regular frames go out in streaming mode; the final frame's byte must not.
-                Ok(Some(DecryptEvent::Plaintext(p))) => assert_eq!(p.len(), 100),
-                Ok(Some(DecryptEvent::Done)) => panic!("verified without every frame hashed"),
-                Ok(None) => break,
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
-        assert!(
-            failed.is_some(),
-            "the signature verified without every frame hashed"
-        );
+        let (mut signed, input) = body_of(0x0578, 4);
+        assert!(signed.claim_detached(&input, 2).is_none());
+        assert!(signed.claim_frames(&input, 2).is_ok());
     }
 }

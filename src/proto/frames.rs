@@ -19,9 +19,9 @@
 //!   BodyDecryptor ──claim_frames()──► FramesOut { OpenRun, decryptor } ──finish(outcome)──► BodyDecryptor
 //! ```
 //!
-//! The decryptor can also hand out runs without leaving (`BodyDecryptor::claim_detached`,
-//! feeding a signed message's hash the run's bytes as it claims them): it then refuses to
-//! decode anything until every such run's outcome came back, and the first failure spends it.
+//! An unsigned message's decryptor can also hand out runs without leaving
+//! (`BodyDecryptor::claim_detached`): it then refuses to decode anything until every such run's
+//! outcome came back, and the first failure spends it.
 //!
 //! Runs hold only regular frames. The final frame, the non-framed body and the footer always
 //! go through the state machines' ordinary paths, so the release rules (a signed message's final
