@@ -22,8 +22,9 @@
 //! its budget is that limit plus 2 frames + 8 MiB.
 //!
 //! The client has the default parallelism (frames on every core in streaming batches of 1 MiB):
-//! the adapters that batch hold up to about three batches each (one gathered, one on the
-//! pool, one being written out), which the default batch size keeps inside the same budget.
+//! the adapters that batch hold up to about three batches each for this signed suite (one
+//! gathered, one on the pool, one being written out; an unsigned message's two on the pool),
+//! which the default batch size keeps inside the same budget.
 //! `ESDK_MEMORY_BENCH_SEQUENTIAL=1` measures frame by frame (`Parallelism::off()`).
 
 use std::io;

@@ -48,7 +48,11 @@ type FreeJob = parallel::Pending<(FrameJobs, BytesMut, Result<()>)>;
 
 /// Batches of an unsigned message on the pool at once. With one, the pool idles from the end
 /// of each batch until the adapter's task has woken up, handed out its plaintext and claimed
-/// the next; with two, the next batch is already being opened meanwhile.
+/// the next; with two, the next batch is already being opened meanwhile. A signed message's
+/// batches stay one at a time, their hash pipelined beside the AES work inside the batch: two
+/// at a time (the hash taken on the adapter's task as each batch is claimed) was tried and
+/// measured: no two-core gain beyond the noise (SHA-384 is ~90% of the work), and the extra
+/// batch took the signed adapters past their memory budget (`benches/memory.rs`).
 const MAX_FREE_JOBS: usize = 2;
 
 /// Buffers of opened batches kept for reuse (see `DecryptEngine::spent`): as many as can be
