@@ -5,6 +5,7 @@
 //! cargo bench --bench memory                 # every adapter, frame lengths 4 KiB and 1 MiB
 //! cargo bench --bench memory -- 1048576      # a filter on the case name
 //! ESDK_MEMORY_BENCH_MIB=64 cargo bench --bench memory   # a smaller volume
+//! ESDK_MEMORY_BENCH_SUITE=0478 cargo bench --bench memory  # the unsigned suite
 //! ```
 //!
 //! Each case runs in a child process of its own (this binary, re-run with `--case NAME`), so
@@ -15,15 +16,17 @@
 //! on the fly and checked byte for byte after decryption; the decrypting cases read a message
 //! that an `EncryptingReader` produces on the fly in the same process, frame by frame, so
 //! their figure includes that encryptor's few frames of buffers too (not its batches: each
-//! adapter has the budget to itself). Suite 0x0578 (signed), raw AES-256 keyring. Linux only.
+//! adapter has the budget to itself). Suite 0x0578 (signed) by default,
+//! `ESDK_MEMORY_BENCH_SUITE=0478` for the unsigned one (whose decryption keeps two batches
+//! on the pool); raw AES-256 keyring. Linux only.
 //!
 //! The fully verified mode (`Release::Verified`) holds up to its memory limit (8 MiB here)
 //! before spilling the rest to an encrypted temporary file (1 GiB of disk for the full run);
 //! its budget is that limit plus 2 frames + 8 MiB.
 //!
 //! The client has the default parallelism (frames on every core in streaming batches of 1 MiB):
-//! the adapters that batch hold up to about three batches each for this signed suite (one
-//! gathered, one on the pool, one being written out; an unsigned message's two on the pool),
+//! the adapters that batch hold up to about three batches each (one gathered, one on the
+//! pool, one being written out; decrypting an unsigned message, two on the pool),
 //! which the default batch size keeps inside the same budget.
 //! `ESDK_MEMORY_BENCH_SEQUENTIAL=1` measures frame by frame (`Parallelism::off()`).
 
@@ -40,7 +43,7 @@ use esdk::io::{
     encrypt_stream,
 };
 use esdk::parallel::Parallelism;
-use esdk::{Client, EncryptOptions, FrameLength, MaterialsSource, RawAesKeyring};
+use esdk::{AlgorithmSuite, Client, EncryptOptions, FrameLength, MaterialsSource, RawAesKeyring};
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio_util::codec::{FramedRead, FramedWrite};
@@ -157,6 +160,14 @@ fn status_kib(field: &str) -> u64 {
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The suite, `ESDK_MEMORY_BENCH_SUITE` in hex (default 0578, signed).
+fn suite() -> u16 {
+    std::env::var("ESDK_MEMORY_BENCH_SUITE")
+        .ok()
+        .and_then(|v| u16::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(0x0578)
+}
+
 /// Frame by frame (`Parallelism::off()`) when `ESDK_MEMORY_BENCH_SEQUENTIAL` is set.
 fn sequential() -> bool {
     std::env::var_os("ESDK_MEMORY_BENCH_SEQUENTIAL").is_some()
@@ -169,7 +180,9 @@ async fn run(adapter: &str, frame: u32, len: u64, block: Bytes) -> Result<u64, A
         Client::new()
     };
     let keys = MaterialsSource::from(RawAesKeyring::new("bench", "memory", &[7u8; 32])?);
-    let options = EncryptOptions::new().frame_length(FrameLength::new(frame).expect("non-zero"));
+    let options = EncryptOptions::new()
+        .frame_length(FrameLength::new(frame).expect("non-zero"))
+        .algorithm_suite(AlgorithmSuite::from_id(suite())?);
     let plain = || Pattern {
         block: block.clone(),
         pos: 0,
@@ -313,7 +326,8 @@ fn main() -> ExitCode {
     let filter: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
     let exe = std::env::current_exe().expect("own path");
     println!(
-        "{mib} MiB through each adapter; suite 0x0578; peak RSS above baseline (budget: 2 frames + 8 MiB{})",
+        "{mib} MiB through each adapter; suite 0x{:04x}; peak RSS above baseline (budget: 2 frames + 8 MiB{})",
+        suite(),
         if sequential() {
             ", frame by frame"
         } else {

@@ -55,9 +55,8 @@
 //!
 //! A streaming batch is [`Parallelism::batch_bytes`] of plaintext rounded up to whole frames
 //! (default 1 MiB; a one-shot call's batches are sixteen times that); the streaming adapters
-//! hold up to about four batches of an unsigned message at a time (one being gathered or read
-//! ahead, two on the pool, one being written or handed out) and three of a signed one (whose
-//! batches go to the pool one at a time), within the bound of 2 frames + 8 MiB
+//! hold up to about three batches at a time (one being gathered or read ahead, one on the pool,
+//! one being written or handed out; when decrypting an unsigned message, two on the pool), within the bound of 2 frames + 8 MiB
 //! (`benches/memory.rs` measures it). Output is written at each
 //! frame's own place, so order is kept, and decrypted plaintext of a batch is released only
 //! after every tag in it verified (and the decryptor took the batch back). The final frame is

@@ -57,9 +57,9 @@
 //! for batches of at least 1 MiB) every adapter except in [`Release::Verified`] mode (whose
 //! memory limit counts the plaintext it holds) gathers its input into batches of whole frames
 //! (1 MiB of plaintext by default, rounded up to whole frames), whatever the size of the
-//! writes, reads or items that bring it: it then holds up to about four batches (one being
-//! gathered or read ahead, one or, for an unsigned message, two being sealed or opened on
-//! rayon's pool, one being written or handed out) instead of two frames, within 2 frames +
+//! writes, reads or items that bring it: it then holds up to about three batches (one being
+//! gathered or read ahead, one being sealed or opened on rayon's pool, two when decrypting an
+//! unsigned message, one being written or handed out) instead of two frames, within 2 frames +
 //! 8 MiB. The bound is
 //! [`Parallelism::batch_bytes`](crate::parallel::Parallelism::batch_bytes);
 //! `Parallelism::off()` restores the frame-by-frame bound. A batch never holds the final frame,

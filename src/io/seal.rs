@@ -6,11 +6,11 @@
 //! [`Parallelism::batch_bytes`] of plaintext, whole frames of any length) when parallelism
 //! applies to a batch, else a few frames (up to [`CHUNK`] on the wire, at least one). Full
 //! slots are sealed as one run, on rayon's pool or on the calling thread (see
-//! [`crate::parallel`]); while a batch is on the pool the next one is gathered. Batches of an
-//! unsigned message go to the pool two at a time (the frames depend only on the key and their
-//! sequence numbers, so the encryptor claims the next batch while the previous one is
-//! sealed), which keeps the pool busy while the adapter's task wakes up to collect a batch;
-//! a signing suite's batches go one at a time (its hash takes the frames in order). What was sealed
+//! [`crate::parallel`]); while a batch is on the pool the next one is gathered. An unsigned
+//! message's batch is claimed detached (the frames depend only on the key and their sequence
+//! numbers, so the encryptor stays and claims the next batch, up to [`MAX_FREE_JOBS`] on the
+//! pool); a signing suite's batch takes the encryptor with it (its hash takes the frames in
+//! order). What was sealed
 //! goes to [`out`](SealEngine::out), in order. At the end the incomplete last frame becomes the
 //! final frame, through the [`Encryptor`]'s ordinary path, so the output is byte for byte the
 //! one the [`Encryptor`] writes from the same plaintext, with or without batches.
@@ -38,11 +38,14 @@ type SealJob = parallel::Pending<(SealOut, BytesMut, Result<()>)>;
 /// the outcome. Its frames were claimed from the encryptor, which stayed with the engine.
 type FreeJob = parallel::Pending<(BytesMut, Result<()>)>;
 
-/// Batches of an unsigned message on the pool at once. With one, the pool idles from the end
-/// of each batch until the adapter's task has woken up, taken the frames and handed over the
-/// next batch; with two, the next batch is already queued when one ends, and the task gathers
-/// the third meanwhile.
-const MAX_FREE_JOBS: usize = 2;
+/// Batches of an unsigned message on the pool at once. Two kept the pool busier while the
+/// adapter's task woke up to collect a batch (two cores ÷ one, 0x0478 in 64 KiB frames: 1.1-1.8
+/// against 0.9-1.5, the machine's noise as wide as the gain), but the second batch, with the
+/// allocator's churn around it, took `EncryptingReader` and `EncryptingWriter` past their memory
+/// budget of 2 frames + 8 MiB in 4 KiB frames (8.0-8.4 MiB above baseline; one batch: 5.0-6.3,
+/// `ESDK_MEMORY_BENCH_SUITE=0478 cargo bench --bench memory`). One it is: the encryptor still
+/// stays with the engine, so the next batch is gathered while this one is sealed.
+const MAX_FREE_JOBS: usize = 1;
 
 /// Where the encryptor is.
 // One per engine, mostly `Open`: boxing the encryptor would only add an indirection.
