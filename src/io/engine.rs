@@ -325,7 +325,7 @@ impl DecryptEngine {
     /// Starts opening a batch of an unsigned message's frames at the front of `input` on the
     /// pool while the decryptor stays here, when there are enough of them and fewer than
     /// [`MAX_FREE_JOBS`] batches are out.
-    fn start_free_batch(&mut self, input: &mut BytesMut) -> bool {
+    fn start_free_batch(&mut self, input: &mut BytesMut, eof: bool) -> bool {
         let par = self.parallelism;
         if !self.spawn || self.hold.is_some() || self.free_jobs.len() >= MAX_FREE_JOBS {
             return false;
@@ -340,6 +340,12 @@ impl DecryptEngine {
         let max = par.batch_frames(frame);
         let count = cursor.claimable(input, max);
         if count == 0 || !par.applies(count * frame) {
+            return false;
+        }
+        // A short batch only once the run cannot grow (the input ended, or the final frame is
+        // in sight): this is tried before the last batch's plaintext is handed out, while the
+        // adapter is not reading ahead, and would otherwise cut batches short.
+        if count < max && !eof && cursor.run_may_grow(input) {
             return false;
         }
         let Some(mut run) = body.claim_detached(input, max) else {
@@ -569,7 +575,7 @@ impl DecryptEngine {
             ready!(self.poll_batch(cx))?;
             // An unsigned message's next batch goes to the pool first, so that the pool opens
             // it while the previous batch's plaintext is handed out.
-            if self.start_free_batch(input) {
+            if self.start_free_batch(input, eof) {
                 continue;
             }
             let event = match self.opened.pop_front() {
