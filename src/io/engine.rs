@@ -322,30 +322,42 @@ impl DecryptEngine {
         self.batch_wire().map_or(CHUNK, |w| w.max(CHUNK))
     }
 
+    /// The regular frames at the front of `input` that a batch would take, and the most a
+    /// batch takes, when they are worth the pool: in the body of a framed message, outside
+    /// the verified mode (whose memory limit counts plaintext frame by frame).
+    fn batch_at_front(&self, input: &[u8]) -> Option<(usize, usize)> {
+        let par = &self.parallelism;
+        if self.hold.is_some() {
+            return None;
+        }
+        let Phase::Body(body) = &self.phase else {
+            return None;
+        };
+        let cursor = body.cursor()?;
+        let frame = cursor.frame_length();
+        let max = par.batch_frames(frame);
+        let count = cursor.claimable(input, max);
+        (count > 0 && par.applies(count * frame)).then_some((count, max))
+    }
+
     /// Starts opening a batch of an unsigned message's frames at the front of `input` on the
     /// pool while the decryptor stays here, when there are enough of them and fewer than
     /// [`MAX_FREE_JOBS`] batches are out.
     fn start_free_batch(&mut self, input: &mut BytesMut, eof: bool) -> bool {
         let par = self.parallelism;
-        if !self.spawn || self.hold.is_some() || self.free_jobs.len() >= MAX_FREE_JOBS {
+        if !self.spawn || self.free_jobs.len() >= MAX_FREE_JOBS {
             return false;
         }
+        let Some((count, max)) = self.batch_at_front(input) else {
+            return false;
+        };
         let Phase::Body(body) = &mut self.phase else {
             return false;
         };
-        let Some(cursor) = body.cursor() else {
-            return false;
-        };
-        let frame = cursor.frame_length();
-        let max = par.batch_frames(frame);
-        let count = cursor.claimable(input, max);
-        if count == 0 || !par.applies(count * frame) {
-            return false;
-        }
         // A short batch only once the run cannot grow (the input ended, or the final frame is
         // in sight): this is tried before the last batch's plaintext is handed out, while the
         // adapter is not reading ahead, and would otherwise cut batches short.
-        if count < max && !eof && cursor.run_may_grow(input) {
+        if count < max && !eof && body.cursor().is_some_and(|c| c.run_may_grow(input)) {
             return false;
         }
         let Some(mut run) = body.claim_detached(input, max) else {
@@ -396,21 +408,9 @@ impl DecryptEngine {
     /// enough of them.
     fn start_batch(&mut self, input: &mut BytesMut) -> Result<bool> {
         let par = self.parallelism;
-        if self.hold.is_some() {
-            return Ok(false);
-        }
-        let Phase::Body(body) = &self.phase else {
+        let Some((_, max)) = self.batch_at_front(input) else {
             return Ok(false);
         };
-        let Some(cursor) = body.cursor() else {
-            return Ok(false);
-        };
-        let frame = cursor.frame_length();
-        let max = par.batch_frames(frame);
-        let count = cursor.claimable(input, max);
-        if count == 0 || !par.applies(count * frame) {
-            return Ok(false);
-        }
         let claimed = match std::mem::replace(&mut self.phase, Phase::Failed) {
             Phase::Body(body) => body.claim_frames(input, max),
             other => {

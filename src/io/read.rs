@@ -193,6 +193,7 @@ impl<R: AsyncRead> AsyncRead for DecryptingReader<R> {
 /// per batch (a file's reads each go through tokio's blocking pool), a quarter of the staging
 /// memory of reading a whole batch at once.
 const PLAIN_READ: usize = 256 << 10;
+const _: () = assert!(CHUNK <= PLAIN_READ);
 
 pin_project! {
     /// Encrypts what an inner [`AsyncRead`] yields: reading from it yields the message.
@@ -330,7 +331,7 @@ impl<R: AsyncRead> AsyncRead for EncryptingReader<R> {
             // whole batch here cost its size in peak memory, `benches/memory.rs`).
             this.plain.clear();
             this.plain
-                .reserve(this.engine.room().clamp(CHUNK, PLAIN_READ.max(CHUNK)));
+                .reserve(this.engine.room().clamp(CHUNK, PLAIN_READ));
             match tokio_util::io::poll_read_buf(this.inner.as_mut(), cx, this.plain) {
                 Poll::Ready(Ok(0)) => *this.eof = true,
                 Poll::Ready(Ok(_)) => {}

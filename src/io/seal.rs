@@ -188,7 +188,7 @@ impl SealEngine {
             return Poll::Ready(Err(Error::misuse("write after the end of the message")));
         }
         if self.batch_running() {
-            match self.poll_jobs(cx, false) {
+            match self.poll_job(cx) {
                 Poll::Ready(r) => r?,
                 Poll::Pending if self.slots.is_full() && !self.can_seal() => return Poll::Pending,
                 Poll::Pending => {}
@@ -287,21 +287,7 @@ impl SealEngine {
     /// Waits for the batches on the pool, if any; their frames then follow what `out` holds,
     /// in order. `Pending` while one is still there (the frames of those before it are out).
     fn poll_job(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        self.poll_jobs(cx, true)
-    }
-
-    /// [`poll_job`](Self::poll_job), or with `all` false, `Ready` as soon as `out` holds
-    /// frames and another batch may be sealed (later ones may still be on the pool):
-    /// the adapter writes those frames out before the next batch's are appended, which then
-    /// take the place of `out` instead of being copied behind them.
-    fn poll_jobs(&mut self, cx: &mut Context<'_>, all: bool) -> Poll<Result<()>> {
-        while !self.free_jobs.is_empty() {
-            if !all && !self.out.is_empty() && self.free_jobs.len() < MAX_FREE_JOBS {
-                return Poll::Ready(Ok(()));
-            }
-            let Some(job) = self.free_jobs.front_mut() else {
-                break;
-            };
+        while let Some(job) = self.free_jobs.front_mut() {
             let done = ready!(Pin::new(job).poll(cx));
             self.free_jobs.pop_front();
             match done.and_then(|(frames, outcome)| outcome.map(|()| frames)) {
